@@ -1,0 +1,59 @@
+package org.fleeced.daemon.app;
+
+import java.util.Arrays;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+
+/**
+ * Command-line entry point: {@code fleeced daemon [options]} runs the daemon.
+ */
+public final class Main {
+    static {
+        // before the first Logger is created; see ShutdownSafeLogManager
+        System.setProperty("java.util.logging.manager", ShutdownSafeLogManager.class.getName());
+    }
+
+    private static final Logger LOG = Logger.getLogger(Main.class.getName());
+
+    private Main() {
+    }
+
+    public static void main(String[] args) {
+        OperatorLogFormat.install();
+        if (args.length == 0) {
+            usage();
+            System.exit(2);
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        try {
+            int status = switch (args[0]) {
+                case "daemon" -> DaemonCommand.run(rest);
+                case "help", "--help", "-h" -> {
+                    usage();
+                    yield 0;
+                }
+                default -> {
+                    LOG.severe("unknown command '" + args[0] + "'");
+                    usage();
+                    yield 2;
+                }
+            };
+            if (status != 0) {
+                System.exit(status);
+            }
+        } catch (UsageException e) {
+            LOG.severe(e.getMessage());
+            System.exit(2);
+        } catch (Exception e) {
+            LOG.log(Level.SEVERE, "fleeced failed: " + e.getMessage(), e);
+            System.exit(1);
+        }
+    }
+
+    private static void usage() {
+        System.err.println("""
+                usage: fleeced daemon [--rest-bind ADDR] [--rest-port N]
+                  daemon   run the fleecing daemon (REST on 127.0.0.1:8580 by default)
+                """);
+    }
+}
