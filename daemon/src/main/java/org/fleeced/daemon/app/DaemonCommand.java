@@ -3,13 +3,12 @@ package org.fleeced.daemon.app;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import io.vertx.ext.web.Router;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
  * {@code fleeced daemon}: starts the REST endpoint and runs until SIGINT or SIGTERM, then stops
- * cleanly (the JVM's shutdown hook is where a signal lands).
+ * cleanly and exits 0.
  */
 final class DaemonCommand {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon");
@@ -39,14 +38,10 @@ final class DaemonCommand {
                 .await();
         LOG.info("REST listening on http://" + bind + ":" + http.actualPort() + " (GET /health)");
 
-        CountDownLatch stopped = new CountDownLatch(1);
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            LOG.info("stopping: signal received");
-            vertx.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
-            LOG.info("stopped cleanly");
-            stopped.countDown();
-        }, "fleeced-shutdown"));
-        stopped.await();
+        StopSignal stop = StopSignal.install();
+        LOG.info("stopping: " + stop.await());
+        vertx.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
+        LOG.info("stopped cleanly");
         return 0;
     }
 

@@ -8,11 +8,6 @@ import java.util.logging.Logger;
  * Command-line entry point: {@code fleeced daemon [options]} runs the daemon.
  */
 public final class Main {
-    static {
-        // before the first Logger is created; see ShutdownSafeLogManager
-        System.setProperty("java.util.logging.manager", ShutdownSafeLogManager.class.getName());
-    }
-
     private static final Logger LOG = Logger.getLogger(Main.class.getName());
 
     private Main() {
@@ -38,9 +33,7 @@ public final class Main {
                     yield 2;
                 }
             };
-            if (status != 0) {
-                System.exit(status);
-            }
+            System.exit(status);
         } catch (UsageException e) {
             LOG.severe(e.getMessage());
             System.exit(2);

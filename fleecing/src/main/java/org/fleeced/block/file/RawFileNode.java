@@ -1,0 +1,356 @@
+package org.fleeced.block.file;
+
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.lang.System.Logger.Level;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.BlockNode;
+import org.fleeced.block.Capabilities;
+import org.fleeced.block.Errno;
+import org.fleeced.block.Extent;
+import org.fleeced.block.WriteFlag;
+
+/**
+ * A raw image file as a node: guest offset = file offset.
+ *
+ * <p>Data goes through positional FileChannel I/O, which is safe from many threads at once. The
+ * calls FileChannel lacks go through {@link NativeFile}: discard and writeZeroes with
+ * {@link WriteFlag#MAY_UNMAP} punch holes ({@code fallocate(PUNCH_HOLE|KEEP_SIZE)}), writeZeroes
+ * without it zeroes in place ({@code FALLOC_FL_ZERO_RANGE}); where the file system refuses,
+ * zeroes are written instead (and FAST_ZERO fails with ENOTSUP). fallocate works on exactly the
+ * byte range given, so nothing outside the range is touched; partial file-system blocks at the
+ * edges are zeroed, not freed. blockStatus reports holes found with
+ * {@code lseek(SEEK_DATA/SEEK_HOLE)}.
+ *
+ * <p>A raw file has no backing layer, so every extent has depth 1; holes are zero, not data.
+ */
+public final class RawFileNode implements BlockNode {
+    private static final System.Logger LOG = System.getLogger(RawFileNode.class.getName());
+    /** Bounds the work of one blockStatus call; callers ask again from where it ends. */
+    private static final int MAX_EXTENTS_PER_CALL = 1024;
+    private static final int ZERO_CHUNK = 1 << 20;
+    private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
+
+    private final Path path;
+    private final FileChannel channel;
+    private final NativeFile nativeFile;
+    private final FileLock lock;
+    private final long sizeBytes;
+    private final Capabilities capabilities;
+    /** Set once the file system refused a hole punch; later calls go straight to the fallback. */
+    private volatile boolean punchRefused;
+    private volatile boolean zeroRangeRefused;
+
+    private RawFileNode(Path path, FileChannel channel, NativeFile nativeFile, FileLock lock, boolean readOnly)
+            throws IOException {
+        this.path = path;
+        this.channel = channel;
+        this.nativeFile = nativeFile;
+        this.lock = lock;
+        this.sizeBytes = channel.size();
+        boolean efficient = !readOnly && nativeFile != null;
+        this.capabilities = new Capabilities(!readOnly, efficient, efficient, efficient, true, !readOnly,
+                1, 4096, Capabilities.DEFAULT_MAX_REQUEST_BYTES);
+    }
+
+    /** Opens an existing file. Writable opens do not lock; see {@link #openExclusive}. */
+    public static RawFileNode open(Path path, boolean readOnly) throws BlockIOException {
+        return open(path, readOnly, false);
+    }
+
+    /**
+     * Opens an existing file for writing and takes an exclusive lock on it, so that a second
+     * daemon (or a second attach in this one) cannot write the same image.
+     */
+    public static RawFileNode openExclusive(Path path) throws BlockIOException {
+        return open(path, false, true);
+    }
+
+    /** Creates a sparse file of {@code sizeBytes} (failing when the path exists) and opens it for writing. */
+    public static RawFileNode create(Path path, long sizeBytes) throws BlockIOException {
+        try {
+            Files.createFile(path);
+            try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw")) {
+                file.setLength(sizeBytes);
+            }
+        } catch (IOException e) {
+            throw ioError("create " + path, e);
+        }
+        return open(path, false);
+    }
+
+    private static RawFileNode open(Path path, boolean readOnly, boolean exclusive) throws BlockIOException {
+        FileChannel channel = null;
+        try {
+            channel = readOnly
+                    ? FileChannel.open(path, StandardOpenOption.READ)
+                    : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            FileLock lock = null;
+            if (exclusive) {
+                lock = tryLock(channel, path);
+            }
+            NativeFile nativeFile = openNative(path, readOnly);
+            return new RawFileNode(path, channel, nativeFile, lock, readOnly);
+        } catch (IOException e) {
+            closeQuietly(channel);
+            throw ioError("open " + path, e);
+        } catch (BlockIOException e) {
+            closeQuietly(channel);
+            throw e;
+        }
+    }
+
+    private static FileLock tryLock(FileChannel channel, Path path) throws IOException, BlockIOException {
+        FileLock lock;
+        try {
+            lock = channel.tryLock();
+        } catch (OverlappingFileLockException e) {
+            lock = null;
+        }
+        if (lock == null) {
+            throw new BlockIOException(Errno.EPERM, path + " is in use by another writer (file lock held)");
+        }
+        return lock;
+    }
+
+    private static NativeFile openNative(Path path, boolean readOnly) {
+        try {
+            return NativeFile.open(path, readOnly);
+        } catch (IOException | RuntimeException | LinkageError e) {
+            LOG.log(Level.WARNING, "{0}: no native file access ({1}); discard and hole detection are off",
+                    path, e.toString());
+            return null;
+        }
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    @Override
+    public long size() {
+        return sizeBytes;
+    }
+
+    @Override
+    public Capabilities capabilities() {
+        return capabilities;
+    }
+
+    @Override
+    public String describe() {
+        return "raw:" + path;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws BlockIOException {
+        long pos = offset;
+        try {
+            while (dst.hasRemaining()) {
+                int n = channel.read(dst, pos);
+                if (n < 0) {
+                    // the file was shortened behind our back; what is gone reads as zeroes
+                    while (dst.hasRemaining()) {
+                        dst.put((byte) 0);
+                    }
+                    return;
+                }
+                pos += n;
+            }
+        } catch (IOException e) {
+            throw ioError("read " + path + " at " + pos, e);
+        }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws BlockIOException {
+        long pos = offset;
+        try {
+            while (src.hasRemaining()) {
+                pos += channel.write(src, pos);
+            }
+            if (flags.contains(WriteFlag.FUA)) {
+                channel.force(false);
+            }
+        } catch (IOException e) {
+            throw ioError("write " + path + " at " + pos, e);
+        }
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws BlockIOException {
+        if (length == 0) {
+            return;
+        }
+        boolean done = false;
+        if (flags.contains(WriteFlag.MAY_UNMAP)) {
+            done = tryFallocate(NativeFile.FALLOC_FL_PUNCH_HOLE | NativeFile.FALLOC_FL_KEEP_SIZE, offset, length);
+        }
+        if (!done) {
+            done = tryZeroRange(offset, length);
+        }
+        if (!done) {
+            if (flags.contains(WriteFlag.FAST_ZERO)) {
+                throw new BlockIOException(Errno.ENOTSUP, path + ": the file system cannot zero without writing");
+            }
+            writeZeroBuffers(offset, length);
+        }
+        if (flags.contains(WriteFlag.FUA)) {
+            flush();
+        }
+    }
+
+    /**
+     * Punches a hole. Where the file system refuses, the range is left as it is: discard is a
+     * hint, and writing zeroes would allocate what the caller wanted freed.
+     */
+    @Override
+    public void discard(long offset, long length) throws BlockIOException {
+        if (length > 0) {
+            punchOrIgnore(offset, length);
+        }
+    }
+
+    @Override
+    public void flush() throws BlockIOException {
+        try {
+            channel.force(false);
+        } catch (IOException e) {
+            throw ioError("flush " + path, e);
+        }
+    }
+
+    @Override
+    public List<Extent> blockStatus(long offset, long length) throws BlockIOException {
+        long end = offset + length;
+        if (nativeFile == null || length == 0) {
+            return List.of(new Extent(offset, Math.max(1, length), true, false, 1));
+        }
+        List<Extent> extents = new ArrayList<>();
+        long pos = offset;
+        try {
+            while (pos < end && extents.size() < MAX_EXTENTS_PER_CALL) {
+                long data = nativeFile.seekData(pos);
+                if (data < 0 || data >= end) {
+                    extents.add(hole(pos, end - pos));
+                    break;
+                }
+                if (data > pos) {
+                    extents.add(hole(pos, data - pos));
+                    pos = data;
+                    continue;
+                }
+                long hole = Math.min(nativeFile.seekHole(pos), end);
+                if (hole <= pos) {
+                    // the file was shortened behind our back: treat the rest as data
+                    hole = end;
+                }
+                extents.add(new Extent(pos, hole - pos, true, false, 1));
+                pos = hole;
+            }
+        } catch (IOException e) {
+            throw ioError("block status of " + path + " at " + pos, e);
+        }
+        return extents;
+    }
+
+    private static Extent hole(long offset, long length) {
+        return new Extent(offset, length, false, true, 1);
+    }
+
+    @Override
+    public void close() throws BlockIOException {
+        try {
+            if (channel.isOpen() && capabilities.canWrite()) {
+                channel.force(false);
+            }
+        } catch (IOException e) {
+            throw ioError("flush on close " + path, e);
+        } finally {
+            if (nativeFile != null) {
+                nativeFile.close();
+            }
+            closeQuietly(channel);
+        }
+    }
+
+    private void punchOrIgnore(long offset, long length) throws BlockIOException {
+        tryFallocate(NativeFile.FALLOC_FL_PUNCH_HOLE | NativeFile.FALLOC_FL_KEEP_SIZE, offset, length);
+    }
+
+    private boolean tryZeroRange(long offset, long length) throws BlockIOException {
+        if (zeroRangeRefused) {
+            return false;
+        }
+        boolean ok = tryFallocate(NativeFile.FALLOC_FL_ZERO_RANGE | NativeFile.FALLOC_FL_KEEP_SIZE, offset, length);
+        if (!ok) {
+            zeroRangeRefused = true;
+        }
+        return ok;
+    }
+
+    /** True when fallocate did it; false when the file system does not support the mode. */
+    private boolean tryFallocate(int mode, long offset, long length) throws BlockIOException {
+        if (nativeFile == null || (punchRefused && (mode & NativeFile.FALLOC_FL_PUNCH_HOLE) != 0)) {
+            return false;
+        }
+        int errno = nativeFile.fallocate(mode, offset, length);
+        if (errno == 0) {
+            return true;
+        }
+        if (errno == NativeFile.EOPNOTSUPP || errno == NativeFile.ENOSYS) {
+            if ((mode & NativeFile.FALLOC_FL_PUNCH_HOLE) != 0 && !punchRefused) {
+                punchRefused = true;
+                LOG.log(Level.INFO, "{0}: the file system cannot punch holes; discards will not free space", path);
+            }
+            return false;
+        }
+        Errno code = errno == NativeFile.ENOSPC ? Errno.ENOSPC : Errno.EIO;
+        throw new BlockIOException(code, "fallocate " + path + " [" + offset + ", +" + length + ") failed: errno " + errno);
+    }
+
+    private void writeZeroBuffers(long offset, long length) throws BlockIOException {
+        long pos = offset;
+        long end = offset + length;
+        try {
+            while (pos < end) {
+                ByteBuffer chunk = ZEROES.duplicate();
+                chunk.limit((int) Math.min(ZERO_CHUNK, end - pos));
+                while (chunk.hasRemaining()) {
+                    pos += channel.write(chunk, pos);
+                }
+            }
+        } catch (IOException e) {
+            throw ioError("write zeroes " + path + " at " + pos, e);
+        }
+    }
+
+    /** File-system errors keep their meaning: a full disk or quota is ENOSPC, anything else EIO. */
+    static BlockIOException ioError(String what, IOException e) {
+        String message = String.valueOf(e.getMessage());
+        Errno errno = message.contains("No space left") || message.contains("quota exceeded")
+                || message.contains("File too large") ? Errno.ENOSPC : Errno.EIO;
+        return new BlockIOException(errno, what + ": " + e, e);
+    }
+
+    private static void closeQuietly(FileChannel channel) {
+        if (channel == null) {
+            return;
+        }
+        try {
+            channel.close();
+        } catch (IOException e) {
+            LOG.log(Level.DEBUG, "close failed after an earlier error", e);
+        }
+    }
+}
