@@ -11,4 +11,4 @@ mvn -B -ntp -o -q -pl fleecing -am test-compile >&2
 "$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED \
   -cp "fleecing/target/test-classes:fleecing/target/classes:bitmaps/target/classes" \
   org.fleeced.qcow2.bench.Qcow2VsRawBenchmark "$dir" "$size"
-[ -z "${1:-}" ] && rm -rf "$dir"
+if [ -z "${1:-}" ]; then rm -rf "$dir"; fi
