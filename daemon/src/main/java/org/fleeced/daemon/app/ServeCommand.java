@@ -2,7 +2,6 @@ package org.fleeced.daemon.app;
 
 import io.vertx.core.Vertx;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
@@ -14,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
-import org.fleeced.block.file.RawFileNode;
+import org.fleeced.qcow2.ImageOpener;
 import org.fleeced.daemon.nbd.server.AllocationDepthContext;
 import org.fleeced.daemon.nbd.server.BaseAllocationContext;
 import org.fleeced.daemon.nbd.server.MetaContextSource;
@@ -30,7 +29,6 @@ import org.fleeced.daemon.nbd.server.NbdServerConfig;
  */
 final class ServeCommand {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.serve");
-    private static final byte[] QCOW2_MAGIC = {'Q', 'F', 'I', (byte) 0xfb};
 
     private ServeCommand() {
     }
@@ -79,24 +77,17 @@ final class ServeCommand {
     }
 
     /** Opens the image in the given or detected format. The qcow2 driver plugs in here when it lands. */
-    private static BlockNode openImage(ServeOptions options) throws UsageException, BlockIOException, IOException {
+    private static BlockNode openImage(ServeOptions options) throws UsageException, BlockIOException {
         Path image = options.image();
         if (!Files.isRegularFile(image)) {
             throw new UsageException("no image file at " + image);
         }
-        String format = options.format() != null ? options.format() : detectFormat(image);
-        if (format.equals("qcow2")) {
-            throw new UsageException(image + " is qcow2, and this build has no qcow2 driver yet; serve a raw image");
-        }
-        LOG.info("serving " + image + " (raw" + (options.readOnly() ? ", read-only" : "") + ")");
-        return options.readOnly() ? RawFileNode.open(image, true) : RawFileNode.openExclusive(image);
-    }
-
-    private static String detectFormat(Path image) throws IOException {
-        try (InputStream in = Files.newInputStream(image)) {
-            byte[] magic = in.readNBytes(4);
-            return java.util.Arrays.equals(magic, QCOW2_MAGIC) ? "qcow2" : "raw";
-        }
+        ImageOpener.Format format = options.format() != null
+                ? ImageOpener.Format.valueOf(options.format().toUpperCase(java.util.Locale.ROOT))
+                : ImageOpener.detect(image);
+        LOG.info("serving " + image + " (" + format.name().toLowerCase(java.util.Locale.ROOT)
+                + (options.readOnly() ? ", read-only" : "") + ")");
+        return ImageOpener.open(image, format, options.readOnly());
     }
 
     private static String tcpUri(ServeOptions options, int port) throws URISyntaxException {
