@@ -55,6 +55,8 @@ final class ControllableNode extends FilterNode {
     private final Map<Op, Gate> pauses = new EnumMap<>(Op.class);
     private final Map<Op, Errno> failures = new EnumMap<>(Op.class);
     private final Map<Op, AtomicInteger> calls = new EnumMap<>(Op.class);
+    /** Fail every n-th call of an operation (0: never). */
+    private final Map<Op, Integer> failEvery = new EnumMap<>(Op.class);
 
     ControllableNode(BlockNode child) {
         super(child);
@@ -77,17 +79,30 @@ final class ControllableNode extends FilterNode {
         }
     }
 
+    /** Makes every {@code n}-th call of {@code op} fail with {@code errno}, deterministically. */
+    synchronized void failEvery(Op op, Errno errno, int n) {
+        failEvery.put(op, n);
+        failures.remove(op);
+        periodicErrno = errno;
+    }
+
+    private Errno periodicErrno;
+
     int calls(Op op) {
         return calls.get(op).get();
     }
 
     private void enter(Op op, long offset) throws BlockIOException {
-        calls.get(op).incrementAndGet();
+        int call = calls.get(op).incrementAndGet();
         Gate gate;
         Errno errno;
         synchronized (this) {
             gate = pauses.remove(op);
             errno = failures.get(op);
+            Integer every = failEvery.get(op);
+            if (errno == null && every != null && every > 0 && call % every == 0) {
+                errno = periodicErrno;
+            }
         }
         if (gate != null) {
             gate.pass();
