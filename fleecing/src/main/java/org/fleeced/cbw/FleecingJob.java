@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import org.fleeced.block.BlockIOException;
-import org.fleeced.block.Errno;
 import org.fleeced.checkpoint.BackupOutcome;
 import org.fleeced.checkpoint.CheckpointException;
 import org.fleeced.checkpoint.CheckpointStart;
@@ -253,9 +252,5 @@ public final class FleecingJob {
     @Override
     public String toString() {
         return "FleecingJob[" + id + ", " + state() + "]";
-    }
-
-    static BlockIOException notRunning(String id) {
-        return new BlockIOException(Errno.ESHUTDOWN, "fleecing job " + id + " is not running");
     }
 }
