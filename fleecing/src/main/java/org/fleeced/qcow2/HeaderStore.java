@@ -1,0 +1,73 @@
+package org.fleeced.qcow2;
+
+import java.nio.ByteBuffer;
+import java.util.List;
+import org.fleeced.block.BlockIOException;
+
+/**
+ * The image's current header and the writes that change it. Single fields (feature bits, the
+ * refcount table location) are rewritten in place so that a crash leaves either the old or the
+ * new value; {@link #rewrite} re-encodes the whole first cluster, keeping unknown extensions.
+ *
+ * <p>Not thread-safe: guarded by the image's metadata lock.
+ */
+final class HeaderStore {
+    private final HostFile file;
+    /** The header as it is on disk. */
+    private Qcow2Header header;
+
+    HeaderStore(HostFile file, Qcow2Header header) {
+        this.file = file;
+        this.header = header;
+    }
+
+    Qcow2Header header() {
+        return header;
+    }
+
+    /** Writes the incompatible and autoclear feature fields (version 3 only) and syncs. */
+    void writeFeatures(FeatureBits features) throws BlockIOException {
+        if (header.version() < 3) {
+            throw new IllegalStateException("version 2 images have no feature bits");
+        }
+        ByteBuffer b = ByteBuffer.allocate(8).putLong(0, features.incompatible());
+        file.writeFully(Qcow2Header.INCOMPATIBLE_FEATURES_OFFSET, b);
+        file.writeFully(Qcow2Header.AUTOCLEAR_FEATURES_OFFSET, ByteBuffer.allocate(8).putLong(0, features.autoclear()));
+        file.sync();
+        header = header.withFeatures(features);
+    }
+
+    /** Points the header at a new refcount table (already written and synced) and syncs. */
+    void writeRefcountTableLocation(long offset, int clusters) throws BlockIOException {
+        ByteBuffer b = ByteBuffer.allocate(12).putLong(0, offset).putInt(8, clusters);
+        file.writeFully(Qcow2Header.REFCOUNT_TABLE_FIELDS_OFFSET, b);
+        file.sync();
+        header = header.withRefcountTable(offset, clusters);
+    }
+
+    /** Rewrites the first cluster from {@code newHeader} and syncs. */
+    void rewrite(Qcow2Header newHeader) throws BlockIOException {
+        ByteBuffer encoded = newHeader.encode();
+        int used = usedBytes(newHeader, encoded);
+        file.writeFully(0, encoded.limit(used));
+        file.sync();
+        header = newHeader;
+    }
+
+    void replaceExtensions(List<HeaderExtension> extensions) throws BlockIOException {
+        rewrite(header.withExtensions(extensions));
+    }
+
+    /** Only the bytes up to the end of the backing name (or extension area) are written. */
+    private static int usedBytes(Qcow2Header h, ByteBuffer encoded) {
+        long backingOffset = encoded.getLong(8);
+        if (backingOffset != 0) {
+            return (int) backingOffset + encoded.getInt(16);
+        }
+        int pos = h.headerLength();
+        for (HeaderExtension e : h.extensions()) {
+            pos += e.encodedSize();
+        }
+        return pos + 8;
+    }
+}

@@ -1,0 +1,402 @@
+package org.fleeced.qcow2;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.locks.ReentrantLock;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.Errno;
+
+/**
+ * All metadata of one open image, behind one lock: the header, the L1 table, the L2 cache, the
+ * refcounts and the allocator. Data I/O never happens under this lock; lookups, allocation and
+ * entry updates do, and so does the ordered write-back.
+ *
+ * <h2>Write-back and crash safety</h2>
+ * Changes to L1, L2 and refcounts are made in memory and written by {@link #flushLocked} in the
+ * order that lets a crash leak clusters but never corrupt the image (qcow2 spec "Host cluster
+ * management"; DESIGN.md section 4):
+ * <ol>
+ *   <li>fsync: guest data written so far is durable before any entry that points to it;</li>
+ *   <li>refcount blocks, fsync, then refcount table slots of new blocks, fsync: every cluster
+ *       is counted before it is referenced;</li>
+ *   <li>L2 tables, then (after an fsync, so that new tables are complete) L1 entries, fsync.</li>
+ * </ol>
+ * A data cluster whose last reference goes away is not freed at once: its refcount drops only
+ * after the L2 change that removed the reference is durable (step 3), so a crash can never leave
+ * a cluster counted 1 and referenced twice, or referenced and counted 0. Until then the cluster
+ * waits in {@code pendingFrees}; the allocator releases them before it grows the file.
+ *
+ * <p>With lazy refcounts (compatible bit 0) step 2 is skipped until close; instead the dirty
+ * bit is set (and synced) before the first L2 or L1 write, and an image found dirty is repaired
+ * on open ({@link Qcow2Repair}).
+ *
+ * <h2>Internal API for other metadata owners</h2>
+ * The persistent-bitmaps code allocates clusters with {@link #allocateClustersLocked},
+ * releases them with {@link #releaseAfterFlushLocked} (or {@link #freeNowLocked} for clusters
+ * nothing on disk references), reserves its regions against data writes with
+ * {@link #reserveMetadataLocked}, and reads and writes header extensions with
+ * {@link #headerExtensions} and {@link #writeHeaderLocked}. All of these need {@link #lock()}.
+ */
+public final class Qcow2Metadata {
+    private final ReentrantLock lock = new ReentrantLock();
+    private final HostFile file;
+    private final Qcow2Layout layout;
+    private final boolean readOnly;
+    private final HeaderStore header;
+    private final L1Table l1;
+    private final TableCache<L2Table> l2Cache;
+    private final MetadataRegions regions;
+    private final Refcounts refcounts;
+    private final ClusterAllocator allocator;
+    /** Host clusters whose reference is gone in memory but maybe not yet on disk. Guarded by lock. */
+    private final List<Long> pendingFrees = new ArrayList<>();
+    /** Set once damage is found; writes are refused from then on. */
+    private volatile String corruption;
+
+    Qcow2Metadata(HostFile file, Qcow2Header h, boolean readOnly, Qcow2OpenOptions options) throws BlockIOException {
+        this.file = file;
+        this.layout = h.layout();
+        this.readOnly = readOnly;
+        this.header = new HeaderStore(file, h);
+        this.l1 = L1Table.load(file, h.l1TableOffset(), h.l1Size());
+        this.regions = new MetadataRegions(layout);
+        regions.setL1(h.l1TableOffset(), (long) h.l1Size() * Qcow2Layout.TABLE_ENTRY_BYTES);
+        for (int i = 0; i < l1.size(); i++) {
+            long l2 = l1.l2Offset(i, layout);
+            if (l2 != 0) {
+                regions.addCluster(l2);
+            }
+        }
+        this.l2Cache = new TableCache<>(options.l2CacheTables(layout));
+        RefcountTable table = RefcountTable.load(file, h.refcountTableOffset(), h.refcountTableClusters(), layout);
+        this.refcounts = new Refcounts(layout, file, regions, table, options.refcountCacheBlocks(layout));
+        RefcountTableGrower grower = new RefcountTableGrower(layout, file, header, refcounts);
+        this.allocator = new ClusterAllocator(layout, refcounts, regions, grower, this::releasePendingFreesLocked, file.size());
+    }
+
+    public void lock() {
+        lock.lock();
+    }
+
+    public void unlock() {
+        lock.unlock();
+    }
+
+    public Qcow2Layout layout() {
+        return layout;
+    }
+
+    HostFile file() {
+        return file;
+    }
+
+    public Qcow2Header header() {
+        return header.header();
+    }
+
+    public List<HeaderExtension> headerExtensions() {
+        return header.header().extensions();
+    }
+
+    boolean zeroFlagSupported() {
+        return header.header().version() >= 3;
+    }
+
+    boolean readOnly() {
+        return readOnly;
+    }
+
+    // ---- mapping ----------------------------------------------------------------------------
+
+    /** The L2 entry of the guest cluster containing {@code guestOffset}. */
+    L2Entry entryLocked(long guestOffset) throws BlockIOException {
+        L2Table table = l2TableLocked(guestOffset);
+        if (table == null) {
+            return new L2Entry(L2Entry.Kind.UNALLOCATED, 0, 0, false);
+        }
+        return decodeChecked(table.get(layout.l2Index(guestOffset)));
+    }
+
+    /**
+     * Maps a prefix of {@code [guestOffset, guestOffset + maxLength)}: clusters of one kind,
+     * contiguous on the host for NORMAL ones, within one L2 table; compressed clusters one at a time.
+     */
+    ClusterRun runLocked(long guestOffset, long maxLength) throws BlockIOException {
+        L2Table table = l2TableLocked(guestOffset);
+        int inCluster = layout.offsetInCluster(guestOffset);
+        long tableEnd = (layout.l1Index(guestOffset) + 1) * layout.bytesPerL2Table();
+        long limit = Math.min(guestOffset + maxLength, tableEnd);
+        if (table == null) {
+            return new ClusterRun(guestOffset, limit - guestOffset, new L2Entry(L2Entry.Kind.UNALLOCATED, 0, 0, false), 0);
+        }
+        int index = layout.l2Index(guestOffset);
+        L2Entry first = decodeChecked(table.get(index));
+        long end = layout.clusterStart(guestOffset) + layout.clusterSize();
+        if (first.kind() != L2Entry.Kind.COMPRESSED) {
+            while (end < limit) {
+                L2Entry next = decodeChecked(table.get(++index));
+                boolean continues = next.kind() == first.kind() && (first.kind() != L2Entry.Kind.NORMAL
+                        || next.hostOffset() == first.hostOffset() + (end - layout.clusterStart(guestOffset)));
+                if (!continues) {
+                    break;
+                }
+                end += layout.clusterSize();
+            }
+        }
+        long host = first.kind() == L2Entry.Kind.NORMAL ? first.hostOffset() + inCluster : first.hostOffset();
+        return new ClusterRun(guestOffset, Math.min(end, limit) - guestOffset, first, host);
+    }
+
+    /** Sets the L2 entry of a guest cluster, allocating its L2 table when there is none. */
+    void setEntryLocked(long guestOffset, long raw) throws BlockIOException {
+        checkWritableLocked();
+        L2Table table = l2TableLocked(guestOffset);
+        if (table == null) {
+            long l2Offset = allocator.allocate(1);
+            table = L2Table.empty(l2Offset, layout);
+            l2Cache.put(table);
+            regions.addCluster(l2Offset);
+            l1.setL2Offset(l1Slot(guestOffset), l2Offset);
+        }
+        table.set(layout.l2Index(guestOffset), raw);
+    }
+
+    /** True when the guest cluster has an L2 table (setting its entry allocates nothing). */
+    boolean hasL2TableLocked(long guestOffset) throws BlockIOException {
+        return l1.l2Offset(l1Slot(guestOffset), layout) != 0;
+    }
+
+    private L2Table l2TableLocked(long guestOffset) throws BlockIOException {
+        int slot = l1Slot(guestOffset);
+        long l2Offset = l1.l2Offset(slot, layout);
+        if (l2Offset == 0) {
+            return null;
+        }
+        L2Table table = l2Cache.get(l2Offset);
+        if (table == null) {
+            table = loadL2Locked(l2Offset);
+            l2Cache.put(table);
+        }
+        return table;
+    }
+
+    private L2Table loadL2Locked(long l2Offset) throws BlockIOException {
+        if (l2Offset > allocator.hostEnd() - layout.clusterSize()) {
+            throw corrupt(new CorruptionException("L2 table at " + l2Offset + " lies past the end of the file"));
+        }
+        if (regions.overlapsFixedTables(l2Offset)) {
+            throw corrupt(new CorruptionException("L2 table at " + l2Offset + " overlaps the header, L1 or refcount table"));
+        }
+        ByteBuffer b = ByteBuffer.allocate(layout.clusterSize());
+        file.readData(l2Offset, b);
+        return L2Table.decode(l2Offset, b.flip());
+    }
+
+    private int l1Slot(long guestOffset) throws CorruptionException {
+        long slot = layout.l1Index(guestOffset);
+        if (slot >= l1.size()) {
+            throw new CorruptionException("guest offset " + guestOffset + " has no L1 slot");
+        }
+        return (int) slot;
+    }
+
+    private L2Entry decodeChecked(long raw) throws BlockIOException {
+        L2Entry e;
+        try {
+            e = L2Entry.decode(raw, layout, zeroFlagSupported());
+        } catch (CorruptionException ex) {
+            throw corrupt(ex);
+        }
+        if (e.hostOffset() != 0 && e.hostOffset() >= allocator.hostEnd()) {
+            throw corrupt(new CorruptionException(String.format(
+                    "L2 entry 0x%016x points past the end of the file (%d)", raw, allocator.hostEnd())));
+        }
+        return e;
+    }
+
+    // ---- allocation -------------------------------------------------------------------------
+
+    /** Allocates {@code count} contiguous clusters with refcount 1 (in the refcount cache). */
+    public long allocateClustersLocked(int count) throws BlockIOException {
+        checkWritableLocked();
+        return allocator.allocate(count);
+    }
+
+    /**
+     * Drops one reference from every host cluster {@code old} uses, once the change that removed
+     * the reference is durable (see the class comment).
+     */
+    void releaseLocked(L2Entry old) {
+        if (old.kind() == L2Entry.Kind.COMPRESSED) {
+            for (long c = old.compressedFirstCluster(layout); c <= old.compressedLastCluster(layout); c += layout.clusterSize()) {
+                pendingFrees.add(c);
+            }
+        } else if (old.hasHostCluster()) {
+            pendingFrees.add(old.hostOffset());
+        }
+    }
+
+    /** Drops one reference from {@code count} clusters after the next metadata flush. */
+    public void releaseAfterFlushLocked(long hostOffset, int count) {
+        for (int i = 0; i < count; i++) {
+            pendingFrees.add(hostOffset + layout.clusterOffset(i));
+        }
+    }
+
+    /** Drops one reference now: only for clusters nothing on disk references. */
+    public void freeNowLocked(long hostOffset, int count) throws BlockIOException {
+        for (int i = 0; i < count; i++) {
+            allocator.decrement(hostOffset + layout.clusterOffset(i));
+        }
+    }
+
+    /** Host offset past every cluster allocated so far. */
+    long allocatedEndLocked() {
+        return allocator.hostEnd();
+    }
+
+    /** Refcount of a host cluster (for checks and for the bitmaps code). */
+    public long refcountLocked(long hostOffset) throws BlockIOException {
+        return refcounts.get(hostOffset);
+    }
+
+    /** Protects a metadata region owned by other code from data writes and allocation. */
+    public void reserveMetadataLocked(long offset, long bytes) {
+        regions.addRegion(offset, bytes);
+    }
+
+    /** Fails when a host cluster about to receive guest data holds metadata. */
+    void checkDataClusterLocked(long hostOffset) throws BlockIOException {
+        try {
+            regions.checkNotMetadata(hostOffset, "guest data write");
+        } catch (CorruptionException e) {
+            throw corrupt(e);
+        }
+    }
+
+    private boolean releasePendingFreesLocked() throws BlockIOException {
+        if (pendingFrees.isEmpty()) {
+            return false;
+        }
+        flushLocked(false);
+        return true;
+    }
+
+    // ---- write-back -------------------------------------------------------------------------
+
+    /**
+     * Writes every metadata change in crash-safe order (see the class comment) and syncs.
+     *
+     * @param closing write refcounts even with lazy refcounts, and clear the dirty bit
+     */
+    void flushLocked(boolean closing) throws BlockIOException {
+        if (readOnly) {
+            return;
+        }
+        boolean lazy = header.header().features().lazyRefcounts() && header.header().version() >= 3;
+        boolean mappingDirty = l2Cache.hasDirty() || l1.isDirty();
+        file.sync();
+        if (lazy && !closing) {
+            if (mappingDirty && !header.header().features().has(FeatureBits.INCOMPAT_DIRTY)) {
+                header.writeFeatures(header.header().features().withIncompatible(FeatureBits.INCOMPAT_DIRTY, true));
+            }
+        } else {
+            writeRefcountsLocked();
+        }
+        if (l2Cache.hasDirty()) {
+            for (L2Table t : l2Cache.dirtyTables()) {
+                file.writeFully(t.hostOffset(), t.encode());
+                t.markClean();
+            }
+        }
+        if (l1.isDirty()) {
+            file.sync();
+            l1.writeDirty(file);
+        }
+        if (mappingDirty) {
+            file.sync();
+        }
+        List<Long> frees = new ArrayList<>(pendingFrees);
+        pendingFrees.clear();
+        for (long host : frees) {
+            allocator.decrement(host);
+        }
+    }
+
+    private void writeRefcountsLocked() throws BlockIOException {
+        if (refcounts.hasDirtyBlocks()) {
+            refcounts.writeDirtyBlocks();
+            file.sync();
+        }
+        if (refcounts.hasDirtyTable()) {
+            refcounts.writeDirtyTable();
+            file.sync();
+        }
+    }
+
+    /** Writes everything, twice so that released clusters are counted free, and clears the dirty bit. */
+    void closeLocked() throws BlockIOException {
+        if (readOnly || corruption != null) {
+            return;
+        }
+        flushLocked(true);
+        flushLocked(true);
+        FeatureBits f = header.header().features();
+        if (f.has(FeatureBits.INCOMPAT_DIRTY)) {
+            header.writeFeatures(f.withIncompatible(FeatureBits.INCOMPAT_DIRTY, false));
+        }
+    }
+
+    /** Keeps the caches within their capacity; called between operations, when state is consistent. */
+    void trimCachesLocked() throws BlockIOException {
+        l2Cache.evictClean();
+        refcounts.evictClean();
+        if (l2Cache.overCapacity() || refcounts.overCapacity()) {
+            flushLocked(true);
+            l2Cache.evictClean();
+            refcounts.evictClean();
+        }
+    }
+
+    // ---- header -----------------------------------------------------------------------------
+
+    /** Rewrites the header with new extensions and feature bits (for the bitmaps code). */
+    public void writeHeaderLocked(List<HeaderExtension> extensions, FeatureBits features) throws BlockIOException {
+        checkWritableLocked();
+        header.rewrite(header.header().withExtensions(extensions).withFeatures(features));
+    }
+
+    // ---- corruption -------------------------------------------------------------------------
+
+    void checkWritableLocked() throws BlockIOException {
+        if (readOnly) {
+            throw new BlockIOException(Errno.EROFS, file.path() + " is open read-only");
+        }
+        if (corruption != null) {
+            throw new BlockIOException(Errno.EIO, file.path() + " is marked corrupt, writes refused: " + corruption);
+        }
+    }
+
+    /**
+     * Records damage: refuses writes from now on and, when open read-write, sets the corrupt bit
+     * on disk as QEMU does. Returns the exception for the caller to throw.
+     */
+    BlockIOException corrupt(BlockIOException damage) {
+        if (corruption == null) {
+            corruption = damage.getMessage();
+            if (!readOnly && header.header().version() >= 3) {
+                try {
+                    header.writeFeatures(header.header().features().withIncompatible(FeatureBits.INCOMPAT_CORRUPT, true));
+                } catch (BlockIOException e) {
+                    damage.addSuppressed(e);
+                }
+            }
+        }
+        return damage;
+    }
+
+    boolean isCorrupt() {
+        return corruption != null;
+    }
+}

@@ -1,0 +1,115 @@
+package org.fleeced.qcow2;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.BlockNode;
+import org.fleeced.block.Errno;
+
+/**
+ * Opening a qcow2 image: read and validate the header, refuse what cannot be handled safely,
+ * prepare a read-write image for writing (repair after a crash with lazy refcounts, clear
+ * autoclear bits not understood), then open the backing chain.
+ */
+final class Qcow2Opener {
+    /** Autoclear bits this driver understands and keeps. None yet: bitmaps are not handled here. */
+    static final long KNOWN_AUTOCLEAR = 0;
+
+    private Qcow2Opener() {
+    }
+
+    static Qcow2Node open(Path path, Qcow2OpenOptions options, Set<Path> chain) throws BlockIOException {
+        HostFile file = HostFile.open(path, options.readOnly());
+        try {
+            Qcow2Header h = readHeader(file);
+            checkFeatures(h, options.readOnly(), path);
+            if (!options.readOnly()) {
+                h = prepareForWriting(file, h);
+            }
+            Qcow2Metadata metadata = new Qcow2Metadata(file, h, options.readOnly(), options);
+            BlockNode backing = openBacking(path, h, options, chain);
+            return new Qcow2Node(path, file, metadata, backing);
+        } catch (BlockIOException | RuntimeException e) {
+            try {
+                file.close();
+            } catch (BlockIOException closeError) {
+                e.addSuppressed(closeError);
+            }
+            throw e;
+        }
+    }
+
+    static Qcow2Header readHeader(HostFile file) throws BlockIOException {
+        long fileSize = file.size();
+        ByteBuffer start = ByteBuffer.allocate((int) Math.min(Qcow2Header.V3_HEADER_LENGTH, fileSize));
+        file.readFully(0, start);
+        int clusterBits = Qcow2Header.peekClusterBits(start.flip());
+        ByteBuffer first = ByteBuffer.allocate((int) Math.min(1L << clusterBits, fileSize));
+        file.readFully(0, first);
+        return Qcow2Header.parse(first.flip(), fileSize);
+    }
+
+    private static void checkFeatures(Qcow2Header h, boolean readOnly, Path path) throws BlockIOException {
+        HeaderExtension names = h.extension(HeaderExtension.FEATURE_NAME_TABLE);
+        long unsupported = h.features().unsupportedIncompatible();
+        if (unsupported != 0) {
+            throw new BlockIOException(Errno.ENOTSUP, path + " uses incompatible features this driver does not support: "
+                    + FeatureBits.describeIncompatible(unsupported, names));
+        }
+        if (readOnly) {
+            return;
+        }
+        if (h.features().has(FeatureBits.INCOMPAT_CORRUPT)) {
+            throw new BlockIOException(Errno.EIO, path + " has the "
+                    + FeatureBits.describeIncompatible(FeatureBits.INCOMPAT_CORRUPT, names)
+                    + " set: its metadata is damaged; open it read-only or repair it (qemu-img check -r all)");
+        }
+        if (h.nbSnapshots() != 0) {
+            throw new BlockIOException(Errno.ENOTSUP, path + " has " + h.nbSnapshots()
+                    + " internal snapshots; such images can only be opened read-only");
+        }
+    }
+
+    /** Repairs a dirty image and clears autoclear bits this driver does not understand. */
+    private static Qcow2Header prepareForWriting(HostFile file, Qcow2Header h) throws BlockIOException {
+        Qcow2Header current = h;
+        if (current.features().has(FeatureBits.INCOMPAT_DIRTY)) {
+            current = Qcow2Repair.rebuildRefcounts(file, current);
+            HeaderStore store = new HeaderStore(file, current);
+            store.writeFeatures(current.features().withIncompatible(FeatureBits.INCOMPAT_DIRTY, false));
+            current = store.header();
+        }
+        long autoclear = current.features().autoclear();
+        if ((autoclear & ~KNOWN_AUTOCLEAR) != 0) {
+            // Spec "autoclear_features": a writer that does not understand a bit clears it before
+            // modifying the image. Bit 0 (bitmaps) included: the bitmaps extension is kept as an
+            // unknown extension, which then tells QEMU the bitmaps are inconsistent, as the spec says.
+            HeaderStore store = new HeaderStore(file, current);
+            store.rewrite(current.withFeatures(current.features().withAutoclear(autoclear & KNOWN_AUTOCLEAR)));
+            current = store.header();
+        }
+        return current;
+    }
+
+    private static BlockNode openBacking(Path path, Qcow2Header h, Qcow2OpenOptions options, Set<Path> chain)
+            throws BlockIOException {
+        if (options.noBacking() || (h.backingFile() == null && options.backingOverride() == null)) {
+            return null;
+        }
+        Path backingPath = options.backingOverride() != null ? options.backingOverride()
+                : resolve(path, h.backingFile());
+        chain.add(ImageOpener.realPath(path));
+        return ImageOpener.openBacking(backingPath, options.backingOverride() != null ? null : h.backingFormat(), chain);
+    }
+
+    private static Path resolve(Path image, String backingName) {
+        Path named = Path.of(backingName);
+        if (named.isAbsolute()) {
+            return named;
+        }
+        Path dir = image.toAbsolutePath().getParent();
+        return dir == null ? named : dir.resolve(named);
+    }
+}
