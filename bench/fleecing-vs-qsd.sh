@@ -2,7 +2,10 @@
 # fleecing-vs-qsd.sh: fleeced against qemu-storage-daemon (QEMU's copy-before-write +
 # snapshot-access fleecing graph), same images, same workload, alternating, several rounds.
 #
-# usage: bench/fleecing-vs-qsd.sh [--only qsd|fleeced|both] [--keep] [--help]
+# usage: bench/fleecing-vs-qsd.sh [--only qsd|fleeced|both] [--build] [--keep] [--help]
+#   --only   run one half (default both; without a working fleeced REST API use --only qsd)
+#   --build  rebuild daemon/target/fleeced.jar first (the launcher builds only when it is missing)
+#   --keep   keep the images and temp files in WORK
 #
 # Environment (defaults in brackets):
 #   ROUNDS [3]        rounds; each round runs every test on both daemons (order alternates)
@@ -30,12 +33,14 @@ PY=/usr/bin/python3          # the system python: it has libnbd's `nbd` module
 
 ONLY=both
 KEEP=0
+BUILD=0
 cmdline="ROUNDS=${ROUNDS:-3} SIZE=${SIZE:-1G} RUNTIME=${RUNTIME:-10} BIG_SIZE=${BIG_SIZE:-1T} bench/fleecing-vs-qsd.sh $*"
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) ONLY=${2:?--only needs qsd, fleeced or both}; shift 2 ;;
     --only=*) ONLY=${1#--only=}; shift ;;
     --keep) KEEP=1; shift ;;
+    --build) BUILD=1; shift ;;
     -h|--help) sed -n '2,/^set -E/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "fleecing-vs-qsd.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -199,10 +204,15 @@ rest() {
   cat "$out"; rm -f "$out"
 }
 FL_MISSING=
-fl_fail() { FL_MISSING=$*; log "fleeced half cannot run: $*"; return 1; }
+fl_fail() { FL_MISSING=$*; return 1; }
 
 fl_start() {
   [ -x "$FLEECED" ] || { fl_fail "no launcher at $FLEECED"; return 1; }
+  if [ "$BUILD" = 1 ]; then
+    log "building fleeced (mvn -o -DskipTests -pl daemon -am package)"
+    (cd "$top" && JAVA_HOME=$("$top/bin/find-jdk") mvn -B -q -ntp -o -DskipTests -pl daemon -am package >>"$LOG" 2>&1) ||
+      { fl_fail "the build failed (see $LOG)"; return 1; }
+  fi
   mkdir -p "$WORK/fleeced/state" "$WORK/fleeced/images" "$WORK/fleeced/tmp"
   cp --sparse=always "$WORK/img/disk.qcow2" "$WORK/fleeced/images/disk.qcow2"
   cp --sparse=always "$WORK/img/big.qcow2" "$WORK/fleeced/images/big.qcow2"
@@ -288,7 +298,11 @@ run_round() {
   res=$(fio_run "$D-nojob" write --uri="$wuri" --rw=randwrite --bs=4k --time_based --runtime="$RUNTIME")
   record "$D" iops_nojob "$r" "${res% *}"
 
-  # 2. stall while a job starts under load (job is finished right after)
+  # 2. stall while a job starts under load (job is finished right after); first the same
+  #    writer with no job start, for the daemon's own largest gap (GC, flushes, scheduling)
+  res=$("$PY" "$lib/stall_writer.py" "$wuri" --duration "$STALL_SECONDS" --cmd true)
+  echo "$D round $r stall baseline: $res" >>"$LOG"
+  record "$D" stall_base_ms "$r" "$(jq .gap_ms <<<"$res")"
   cmd=$("${D}_job_cmd" disk "r$r-stall")
   res=$("$PY" "$lib/stall_writer.py" "$wuri" --duration "$STALL_SECONDS" --cmd "$cmd") ||
     { log "stall writer / job start failed: $res"; return 1; }

@@ -14,6 +14,7 @@ METRICS = [
     ("iops_first", "guest 4 KiB randwrite, job, first touch of each cluster", "IOPS", "higher"),
     ("iops_after", "guest 4 KiB randwrite, job, after the copies", "IOPS", "higher"),
     ("stall_gap_ms", "guest write stall while a job starts (largest gap)", "ms", "lower"),
+    ("stall_base_ms", "  the same writer, no job started (baseline gap)", "ms", "lower"),
     ("stall_maxlat_ms", "  max single write latency in that run", "ms", "lower"),
     ("job_start_ms", "  job start as seen by the client (QMP / REST)", "ms", "lower"),
     ("seqread_mibs", "fleece export sequential read (nbdcopy to null:)", "MiB/s", "higher"),

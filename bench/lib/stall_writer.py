@@ -34,6 +34,7 @@ def main():
     ap.add_argument("--depth", type=int, default=16)
     ap.add_argument("--bs", type=int, default=4096)
     ap.add_argument("--cmd", required=True)
+    ap.add_argument("--dump", help="write every gap > 10 ms (start and length, s from the run's start) here")
     a = ap.parse_args()
 
     h = nbd.NBD()
@@ -92,6 +93,12 @@ def main():
         max_gap = max(max_gap, y - x)
         if y >= t0 and x <= t1:
             gap = max(gap, y - x)
+    if a.dump:
+        with open(a.dump, "w") as f:
+            f.write("job start %.3f end %.3f\n" % (job["t0"] - t_start, job["t1"] - t_start))
+            for x, y in zip(times, times[1:]):
+                if y - x > 0.010:
+                    f.write("gap at %.3f len %.1f ms\n" % (x - t_start, (y - x) * 1000))
     print(json.dumps({
         "gap_ms": round(gap * 1000, 3),
         "max_gap_ms": round(max_gap * 1000, 3),
