@@ -59,7 +59,8 @@ public final class DiskFleece {
         return state.stats();
     }
 
-    ActiveDisk disk() {
+    /** The disk this part of the job snapshots. */
+    public ActiveDisk disk() {
         return disk;
     }
 

@@ -90,7 +90,15 @@ public final class FleecingJob {
      * Ends the job: see the class note. Idempotent; returns the final state, FINISHED only when
      * {@code outcome} is SUCCESS and no snapshot broke.
      */
-    public synchronized JobState finish(BackupOutcome outcome) throws BlockIOException {
+    public JobState finish(BackupOutcome outcome) throws BlockIOException {
+        return finish(outcome, "the reader reported " + outcome);
+    }
+
+    /**
+     * Ends the job as {@link #finish(BackupOutcome)} does; {@code why} becomes the failure reason
+     * when the outcome is not SUCCESS and nothing broke first (e.g. "shutdown", "lease expired").
+     */
+    public synchronized JobState finish(BackupOutcome outcome, String why) throws BlockIOException {
         if (state == JobState.FINISHED || (state == JobState.FAILED && disks.isEmpty())) {
             return state;
         }
@@ -118,7 +126,7 @@ public final class FleecingJob {
             state = JobState.FINISHED;
         } else {
             endFailure = broken != null ? broken
-                    : firstError != null ? firstError.toString() : "the reader reported " + outcome;
+                    : firstError != null ? firstError.toString() : why;
             state = JobState.FAILED;
         }
         if (firstError != null) {

@@ -35,7 +35,7 @@ public final class SnapshotAccessNode implements BlockNode {
         this.name = name;
         Capabilities readOnly = sourceCapabilities.readOnly();
         this.capabilities = allowDiscard
-                ? new Capabilities(true, false, false, true, readOnly.canFlush(), false,
+                ? new Capabilities(false, false, false, true, readOnly.canFlush(), false,
                         readOnly.requestAlignment(), readOnly.preferredSize(), readOnly.maxRequestBytes())
                 : readOnly;
     }

@@ -191,6 +191,110 @@ public final class CheckpointSet {
         }
     }
 
+    /** Whether the bitmaps outlive the daemon (stored in the image) or live in memory only. */
+    public boolean persistent() {
+        return store.persistent();
+    }
+
+    /**
+     * Adds checkpoint {@code name} as the newest, outside any job (QEMU's bitmap-add): it records
+     * every change from now on, and the previous newest stops recording.
+     */
+    public void create(String name) throws CheckpointException, BlockIOException {
+        lock.lock();
+        try {
+            checkNameLocked(name);
+            addNewestLocked(name);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Marks every cluster of checkpoint {@code name} clean. */
+    public void clear(String name) throws CheckpointException, BlockIOException {
+        lock.lock();
+        try {
+            Checkpoint c = requireLocked(name);
+            c.bitmap.clear();
+            store.put(c.stored());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** ORs the named checkpoints into {@code name}; an inconsistent source is refused. */
+    public void merge(String name, List<String> sources) throws CheckpointException, BlockIOException {
+        lock.lock();
+        try {
+            Checkpoint target = requireLocked(name);
+            List<Checkpoint> from = new ArrayList<>();
+            for (String source : sources) {
+                Checkpoint c = requireLocked(source);
+                if (c.state == CheckpointState.INCONSISTENT) {
+                    throw new CheckpointException(BaseRefusal.BASE_INCONSISTENT, "checkpoint " + source
+                            + " is inconsistent and cannot be merged");
+                }
+                from.add(c);
+            }
+            for (Checkpoint c : from) {
+                target.bitmap.merge(c.bitmap);
+            }
+            store.put(target.stored());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Starts or stops the recording of the newest checkpoint. Only the newest may record: an
+     * older one holds exactly the changes up to the next, and is refused.
+     */
+    public void setEnabled(String name, boolean enabled) throws CheckpointException, BlockIOException {
+        lock.lock();
+        try {
+            Checkpoint c = requireLocked(name);
+            if (c != checkpoints.getLast()) {
+                if (!enabled) {
+                    return;
+                }
+                throw new CheckpointException("only the newest checkpoint records; " + name + " is older");
+            }
+            if (enabled && c.state == CheckpointState.INCONSISTENT) {
+                throw new CheckpointException(BaseRefusal.BASE_INCONSISTENT, "checkpoint " + name
+                        + " is inconsistent; delete it and create a new one");
+            }
+            c.bitmap.setEnabled(enabled);
+            if (c.state == CheckpointState.RECORDING && !enabled) {
+                c.state = CheckpointState.FROZEN;
+            } else if (c.state == CheckpointState.FROZEN && enabled) {
+                c.state = CheckpointState.RECORDING;
+            }
+            recording = enabled ? c.bitmap : null;
+            store.put(c.stored());
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** The bytes changed since checkpoint {@code base} (what an incremental backup from it reads). */
+    public long changedBytesSince(String base) throws CheckpointException {
+        lock.lock();
+        try {
+            Resolved resolved = resolveLocked(BackupBase.differentialFrom(base));
+            return unionOf(resolved.chain).dirtyBytes();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private Checkpoint requireLocked(String name) throws CheckpointException {
+        Checkpoint c = findLocked(name);
+        if (c == null) {
+            throw new CheckpointException("no checkpoint " + name);
+        }
+        return c;
+    }
+
     /** Drops the oldest checkpoints until at most {@code count} remain (count at least 1). */
     public void retainNewest(int count) throws BlockIOException {
         if (count < 1) {

@@ -27,4 +27,9 @@ public interface CheckpointStore {
 
     /** Forgets a checkpoint; nothing happens when it is unknown. */
     void remove(String name) throws BlockIOException;
+
+    /** Whether the checkpoints outlive the process. */
+    default boolean persistent() {
+        return true;
+    }
 }

@@ -27,4 +27,9 @@ public final class InMemoryCheckpointStore implements CheckpointStore {
     public void remove(String name) {
         checkpoints.remove(name);
     }
+
+    @Override
+    public boolean persistent() {
+        return false;
+    }
 }

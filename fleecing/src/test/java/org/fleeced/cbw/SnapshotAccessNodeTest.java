@@ -13,6 +13,8 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import org.fleeced.block.BlockIOException;
+import org.fleeced.block.BlockNode;
+import org.fleeced.block.ContractCheckingNode;
 import org.fleeced.block.Errno;
 import org.fleeced.block.Extent;
 import org.fleeced.block.WriteFlag;
@@ -59,11 +61,14 @@ class SnapshotAccessNodeTest {
     void writesAreRefusedWithEpermAndReadOnlyWithoutDiscard() throws Exception {
         try (CbwRig rig = CbwRig.create(dir, pattern(SIZE, 1), C, OnCbwError.BREAK_SNAPSHOT)) {
             assertTrue(rig.reader.capabilities().canDiscard());
+            assertFalse(rig.reader.capabilities().canWrite(), "a fleece node takes discards only");
             assertFalse(rig.reader.capabilities().canZero() || rig.reader.capabilities().canFua());
+            // the contract forbids the call; the node, reached anyway, still refuses with EPERM
+            BlockNode node = ((ContractCheckingNode) rig.reader).unwrap();
             assertEquals(Errno.EPERM, assertThrows(BlockIOException.class,
-                    () -> rig.reader.write(0, ByteBuffer.allocate(1), WriteFlag.NONE)).errno());
+                    () -> node.write(0, ByteBuffer.allocate(1), WriteFlag.NONE)).errno());
             assertEquals(Errno.EPERM, assertThrows(BlockIOException.class,
-                    () -> rig.reader.writeZeroes(0, 1, WriteFlag.NONE)).errno());
+                    () -> node.writeZeroes(0, 1, WriteFlag.NONE)).errno());
             SnapshotAccessNode readOnly = new SnapshotAccessNode(new FleeceSnapshot(rig.state),
                     rig.sourceFile.capabilities(), false, "ro");
             assertFalse(readOnly.capabilities().canWrite());

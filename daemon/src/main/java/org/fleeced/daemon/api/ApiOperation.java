@@ -1,6 +1,7 @@
 package org.fleeced.daemon.api;
 
 import org.fleeced.block.BlockIOException;
+import org.fleeced.daemon.host.HostRefusal;
 
 /**
  * The handler of one operationId. It runs on its own virtual thread, so it may block on the
@@ -8,5 +9,5 @@ import org.fleeced.block.BlockIOException;
  */
 @FunctionalInterface
 public interface ApiOperation {
-    ApiResponse handle(ApiRequest request) throws ApiProblem, BlockIOException, InterruptedException;
+    ApiResponse handle(ApiRequest request) throws ApiProblem, HostRefusal, BlockIOException, InterruptedException;
 }

@@ -5,6 +5,7 @@ import io.vertx.core.http.HttpServerResponse;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.fleeced.block.BlockIOException;
+import org.fleeced.daemon.host.HostRefusal;
 
 /**
  * The one mapping of failures to HTTP problem responses (RFC 9457): {@link ApiProblem}s as they
@@ -24,6 +25,17 @@ public final class ProblemResponses {
             case ESHUTDOWN -> new ApiProblem(503, "ESHUTDOWN", "SHUTTING_DOWN", "The daemon is stopping; retry after it restarts.");
             case EIO, ENOMEM -> new ApiProblem(500, e.errno().name(), "IO_ERROR",
                     e.getMessage() + ". The image may be damaged; see the daemon log.");
+        };
+    }
+
+    public static ApiProblem fromRefusal(HostRefusal r) {
+        return switch (r.kind()) {
+            case BAD_REQUEST -> new ApiProblem(400, "EINVAL", r.reason(), r.getMessage());
+            case FORBIDDEN -> new ApiProblem(403, "EPERM", r.reason(), r.getMessage());
+            case NOT_FOUND -> new ApiProblem(404, "ENOENT", r.reason(), r.getMessage());
+            case CONFLICT -> new ApiProblem(409, "EBUSY", r.reason(), r.getMessage());
+            case UNPROCESSABLE -> new ApiProblem(422, "EINVAL", r.reason(), r.getMessage());
+            case NO_SPACE -> new ApiProblem(507, "ENOSPC", r.reason(), r.getMessage());
         };
     }
 

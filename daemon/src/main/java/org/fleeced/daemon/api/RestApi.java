@@ -16,6 +16,7 @@ import java.util.TreeSet;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
+import org.fleeced.daemon.host.HostRefusal;
 
 /**
  * Builds the HTTP router from the contract: every route, path and validation rule comes from
@@ -88,7 +89,10 @@ public final class RestApi {
                 }
             } catch (ApiProblem p) {
                 ProblemResponses.send(ctx.response(), p, ctx.normalizedPath());
+            } catch (HostRefusal r) {
+                ProblemResponses.send(ctx.response(), ProblemResponses.fromRefusal(r), ctx.normalizedPath());
             } catch (BlockIOException e) {
+                LOG.warning("REST " + id + ": " + e);
                 ProblemResponses.send(ctx.response(), ProblemResponses.fromBlockError(e), ctx.normalizedPath());
             } catch (Exception | Error e) {
                 LOG.log(Level.WARNING, "REST " + id + " failed unexpectedly", e);

@@ -2,13 +2,33 @@ package org.fleeced.daemon.app;
 
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
-import io.vertx.ext.web.Router;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
+import org.fleeced.daemon.api.ApiContract;
+import org.fleeced.daemon.api.DaemonApi;
+import org.fleeced.daemon.api.EventStream;
+import org.fleeced.daemon.host.DiskTable;
+import org.fleeced.daemon.host.JobTable;
+import org.fleeced.daemon.host.NbdEndpoints;
+import org.fleeced.daemon.host.RememberedDisks;
+import org.fleeced.daemon.nbd.server.NbdExportRegistry;
+import org.fleeced.daemon.nbd.server.NbdServer;
+import org.fleeced.daemon.nbd.server.NbdServerConfig;
+import org.fleeced.daemon.nbd.server.NbdTlsConfig;
 
 /**
- * {@code fleeced daemon}: starts the REST endpoint and runs until SIGINT or SIGTERM, then stops
- * cleanly and exits 0.
+ * {@code fleeced daemon [--config FILE]}: the composition root. Starts NBD (TCP and a Unix
+ * socket) and REST, attaches the configured and remembered disks, and runs until SIGINT or
+ * SIGTERM; then stops accepting, fails running jobs with reason "shutdown" (their changes merged
+ * back), closes the images cleanly and exits 0.
  */
 final class DaemonCommand {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon");
@@ -17,32 +37,115 @@ final class DaemonCommand {
     }
 
     static int run(String[] args) throws Exception {
-        String bind = "127.0.0.1";
-        int port = 8580;
+        Path configFile = null;
+        Integer restPort = null;
+        String restBind = null;
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
-                case "--rest-bind" -> bind = value(args, ++i, "--rest-bind");
-                case "--rest-port" -> port = parsePort(value(args, ++i, "--rest-port"));
+                case "--config" -> configFile = Path.of(value(args, ++i, "--config"));
+                case "--rest-port" -> restPort = Integer.parseInt(value(args, ++i, "--rest-port"));
+                case "--rest-bind" -> restBind = value(args, ++i, "--rest-bind");
                 default -> throw new UsageException("unknown option '" + args[i] + "' for 'fleeced daemon'");
             }
         }
+        DaemonConfig config = ConfigLoader.load(configFile).resolved(Path.of("").toAbsolutePath());
+        if (restPort != null || restBind != null) {
+            config = new DaemonConfig(config.stateDir(), new DaemonConfig.Rest(
+                    restBind != null ? restBind : config.rest().bind(),
+                    restPort != null ? restPort : config.rest().port(), config.rest().maxBodyBytes()),
+                    config.nbd(), config.tokens(), config.imageDirs(), config.tempDirs(), config.defaults(),
+                    config.disks());
+        }
+        config.validate();
+        createDirectories(config);
+        return new DaemonCommand.Running(config).runUntilStopped();
+    }
 
-        Vertx vertx = Vertx.vertx();
-        Router router = Router.router(vertx);
-        router.get("/health").handler(ctx -> ctx.response()
-                .putHeader("content-type", "application/json")
-                .end("{\"status\":\"ok\"}"));
-        HttpServer http = vertx.createHttpServer()
-                .requestHandler(router)
-                .listen(port, bind)
-                .await();
-        LOG.info("REST listening on http://" + bind + ":" + http.actualPort() + " (GET /health)");
+    /** The started daemon. */
+    private static final class Running {
+        private final DaemonConfig config;
+        private final Vertx vertx = Vertx.vertx();
+        private final NbdExportRegistry exports = new NbdExportRegistry();
+        private final EventStream events = new EventStream();
 
-        StopSignal stop = StopSignal.install();
-        LOG.info("stopping: " + stop.await());
-        vertx.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
-        LOG.info("stopped cleanly");
-        return 0;
+        Running(DaemonConfig config) {
+            this.config = config;
+        }
+
+        int runUntilStopped() throws Exception {
+            DaemonConfig.Nbd n = config.nbd();
+            Optional<NbdTlsConfig> tls = n.tls().enabled()
+                    ? Optional.of(new NbdTlsConfig(n.tls().cert(), n.tls().key(), n.tls().ca(), n.tls().verifyClient(),
+                            n.tls().required()))
+                    : Optional.empty();
+            NbdServer nbd = NbdServer.create(vertx, exports, new NbdServerConfig(
+                    Duration.ofSeconds(n.handshakeTimeoutSeconds()), n.maxConnections(),
+                    NbdServerConfig.DEFAULT_MAX_IN_FLIGHT_BYTES, tls));
+            int nbdPort = nbd.listenTcp(n.bind(), n.port()).await();
+            if (n.socket() != null) {
+                Files.deleteIfExists(n.socket());
+                nbd.listenUnix(n.socket()).await();
+            }
+            NbdEndpoints endpoints = new NbdEndpoints(n.bind(), nbdPort, n.socket(), tls.isPresent());
+
+            DiskTable disks = new DiskTable(new AllowedPaths("image", config.imageDirs()), exports,
+                    new RememberedDisks(config.stateDir()), events::publish);
+            JobTable jobs = new JobTable(disks, exports, new AllowedPaths("temp", config.tempDirs()), events::publish,
+                    Clock.systemUTC());
+            disks.restore(startupDisks(config));
+
+            DaemonApi api = new DaemonApi(disks, jobs, endpoints, nbd.stats(), events, config.defaults());
+            HttpServer http = vertx.createHttpServer()
+                    .requestHandler(api.router(vertx, ApiContract.load(), config.tokens(), config.rest().maxBodyBytes()))
+                    .listen(config.rest().port(), config.rest().bind())
+                    .await();
+            long leaseTimer = vertx.setPeriodic(1000, t -> Thread.ofVirtual().start(jobs::expireLeases));
+
+            LOG.info("REST listening on http://" + config.rest().bind() + ":" + http.actualPort()
+                    + (config.tokens().isEmpty() ? "" : " (bearer token required)"));
+            LOG.info("NBD listening on " + endpoints.tcpUri("") + (n.socket() == null ? ""
+                    : " and " + endpoints.unixUri("")) + (tls.isPresent() ? " (TLS)" : ""));
+            LOG.info("state in " + config.stateDir() + "; images allowed in " + config.imageDirs()
+                    + ", temp images in " + config.tempDirs());
+
+            StopSignal stop = StopSignal.install();
+            LOG.info("stopping: " + stop.await());
+            vertx.cancelTimer(leaseTimer);
+            await(http.close());
+            jobs.failAll("shutdown");
+            await(nbd.close());
+            disks.closeAll();
+            await(vertx.close());
+            LOG.info("stopped cleanly");
+            return 0;
+        }
+
+        private static void await(io.vertx.core.Future<?> f) {
+            f.toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
+        }
+    }
+
+    private static List<RememberedDisks.Entry> startupDisks(DaemonConfig config) throws IOException {
+        List<RememberedDisks.Entry> all = new ArrayList<>();
+        for (DaemonConfig.DiskSpec d : config.disks()) {
+            all.add(new RememberedDisks.Entry(d.name(), d.path().toString(), d.format()));
+        }
+        for (RememberedDisks.Entry e : new RememberedDisks(config.stateDir()).load()) {
+            if (all.stream().noneMatch(a -> a.name().equals(e.name()))) {
+                all.add(e);
+            }
+        }
+        return all;
+    }
+
+    private static void createDirectories(DaemonConfig config) throws IOException {
+        Files.createDirectories(config.stateDir());
+        for (Path p : config.imageDirs()) {
+            Files.createDirectories(p);
+        }
+        for (Path p : config.tempDirs()) {
+            Files.createDirectories(p);
+        }
     }
 
     private static String value(String[] args, int i, String option) throws UsageException {
@@ -50,17 +153,5 @@ final class DaemonCommand {
             throw new UsageException(option + " needs a value");
         }
         return args[i];
-    }
-
-    private static int parsePort(String text) throws UsageException {
-        try {
-            int port = Integer.parseInt(text);
-            if (port < 0 || port > 65535) {
-                throw new NumberFormatException();
-            }
-            return port;
-        } catch (NumberFormatException e) {
-            throw new UsageException("'" + text + "' is not a TCP port (0-65535)");
-        }
     }
 }

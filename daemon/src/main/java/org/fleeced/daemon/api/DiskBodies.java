@@ -1,0 +1,44 @@
+package org.fleeced.daemon.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
+
+/** The JSON bodies of the disk and bitmap operations, as openapi.yaml names them. */
+public final class DiskBodies {
+    private DiskBodies() {
+    }
+
+    public record AttachDisk(String name, String path, String format, CreateImage create) {
+    }
+
+    public record CreateImage(long sizeBytes, Integer clusterSize, String backingFile, String backingFormat) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Export(String name, boolean readOnly, String uri, String unixUri) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Disk(String name, String path, String format, long sizeBytes, Long clusterSize, Long allocatedBytes,
+            List<Export> exports, List<String> jobs, List<Bitmap> bitmaps) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Bitmap(String name, String state, long granularity, boolean persistent, boolean enabled,
+            long dirtyBytes, String reason) {
+    }
+
+    public record CreateBitmap(String name, Long granularity, Boolean persistent, Boolean enabled) {
+    }
+
+    public record MergeBitmaps(List<String> sources) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Outcome(String result, String warning) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Plan(String disk, String mode, String base, long readBytes, long fullReadBytes, long sizeBytes) {
+    }
+}

@@ -1,0 +1,78 @@
+package org.fleeced.daemon.api;
+
+import java.util.List;
+import org.fleeced.block.BlockIOException;
+import java.util.Map;
+import org.fleeced.daemon.host.AttachedDisk;
+import org.fleeced.daemon.host.DiskTable;
+import org.fleeced.daemon.host.HostRefusal;
+import org.fleeced.daemon.host.HostedJob;
+import org.fleeced.daemon.host.JobTable;
+import org.fleeced.daemon.host.NbdEndpoints;
+
+/** The handlers of the disk operations: listDisks, attachDisk, getDisk, detachDisk, planBackup. */
+final class DiskOperations {
+    private final DiskTable disks;
+    private final JobTable jobs;
+    private final NbdEndpoints nbd;
+    private final BitmapOperations bitmaps;
+
+    DiskOperations(DiskTable disks, JobTable jobs, NbdEndpoints nbd, BitmapOperations bitmaps) {
+        this.disks = disks;
+        this.jobs = jobs;
+        this.nbd = nbd;
+        this.bitmaps = bitmaps;
+    }
+
+    void bind(Map<String, ApiOperation> ops) {
+        ops.put("listDisks", req -> ApiResponse.ok(disks.list().stream().map(this::body).toList()));
+        ops.put("getDisk", req -> ApiResponse.ok(body(disks.require(req.path("disk")))));
+        ops.put("attachDisk", this::attach);
+        ops.put("detachDisk", req -> {
+            disks.detach(req.path("disk"));
+            return ApiResponse.noContent();
+        });
+        ops.put("planBackup", this::plan);
+    }
+
+    private ApiResponse attach(ApiRequest req) throws ApiProblem, HostRefusal, BlockIOException {
+        DiskBodies.AttachDisk a = req.body(DiskBodies.AttachDisk.class);
+        DiskTable.CreateSpec create = a.create() == null ? null : new DiskTable.CreateSpec(a.create().sizeBytes(),
+                a.create().clusterSize() == null ? 65536 : a.create().clusterSize(), a.create().backingFile(),
+                a.create().backingFormat());
+        if (create != null && Integer.bitCount(create.clusterSize()) != 1) {
+            throw ApiProblem.badRequest("INVALID_REQUEST", "create.clusterSize must be a power of two.");
+        }
+        return ApiResponse.created(body(disks.attach(a.name(), a.path(), a.format(), create)));
+    }
+
+    private ApiResponse plan(ApiRequest req) throws HostRefusal {
+        AttachedDisk disk = disks.require(req.path("disk"));
+        String base = req.query("base");
+        long size = disk.active().exportNode().size();
+        long allocated = DataBytes.of(disk.active().exportNode());
+        if (base == null) {
+            return ApiResponse.ok(new DiskBodies.Plan(disk.name(), "full", null, allocated, allocated, size));
+        }
+        long dirty = bitmaps.changedSince(disk, base);
+        return ApiResponse.ok(new DiskBodies.Plan(disk.name(), "incremental", base, dirty, allocated, size));
+    }
+
+    DiskBodies.Disk body(AttachedDisk disk) {
+        List<String> jobIds = jobs.list().stream()
+                .filter(j -> j.disk(disk.name()) != null && j.job().state().name().matches("STARTING|RUNNING"))
+                .map(HostedJob::id).toList();
+        List<DiskBodies.Export> exports = new java.util.ArrayList<>();
+        exports.add(new DiskBodies.Export(disk.exportName(), false, nbd.tcpUri(disk.exportName()),
+                nbd.unixUri(disk.exportName())));
+        for (HostedJob job : jobs.list()) {
+            HostedJob.Disk d = job.disk(disk.name());
+            if (d != null && jobIds.contains(job.id())) {
+                exports.add(new DiskBodies.Export(d.export(), true, nbd.tcpUri(d.export()), nbd.unixUri(d.export())));
+            }
+        }
+        return new DiskBodies.Disk(disk.name(), disk.path().toString(), disk.formatName(),
+                disk.active().exportNode().size(), disk.clusterBytes(), DataBytes.of(disk.active().exportNode()),
+                exports, jobIds, bitmaps.list(disk));
+    }
+}

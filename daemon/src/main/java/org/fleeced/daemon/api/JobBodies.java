@@ -1,0 +1,42 @@
+package org.fleeced.daemon.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import java.util.List;
+
+/** The JSON bodies of the fleecing job operations, as openapi.yaml names them. */
+public final class JobBodies {
+    private JobBodies() {
+    }
+
+    public record StartJob(List<String> disks, String checkpoint, String incrementalFrom, String differentialFrom,
+            Boolean allowFullFallback, String tempFormat, String tempDirectory, Long tempQuotaBytes,
+            Long tempReserveBytes, String onCbwError, Double cbwTimeoutSeconds, Long cbwClusterSize,
+            Boolean allowDiscard, String exportName, Long leaseSeconds) {
+    }
+
+    public record RenewLease(Long leaseSeconds) {
+    }
+
+    public record Range(long offset, long length) {
+    }
+
+    public record DiscardRanges(String disk, List<Range> ranges) {
+    }
+
+    public record FinishJob(String outcome) {
+    }
+
+    public record Stats(long readableBytes, long readBytes, long discardedBytes, long clustersCopied, long tempBytes,
+            long cbwDelayedWrites, long cbwDelayNanos, long frozenReadDelayedWrites, long frozenReadDelayNanos) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record JobDisk(String disk, String mode, String base, String fallbackReason, String export, String uri,
+            String unixUri, String metaContext, Stats stats) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Job(String id, String state, String checkpoint, String failureReason, String createdAt,
+            String leaseExpiresAt, List<JobDisk> disks) {
+    }
+}

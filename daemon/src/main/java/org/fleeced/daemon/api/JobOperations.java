@@ -1,0 +1,81 @@
+package org.fleeced.daemon.api;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.fleeced.cbw.FleeceStats;
+import org.fleeced.cbw.OnCbwError;
+import org.fleeced.cbw.TempFormat;
+import org.fleeced.checkpoint.BackupOutcome;
+import org.fleeced.daemon.app.DaemonConfig;
+import org.fleeced.daemon.host.HostedJob;
+import org.fleeced.daemon.host.JobRequest;
+import org.fleeced.daemon.host.JobTable;
+import org.fleeced.daemon.host.NbdEndpoints;
+
+/** The handlers of the job operations: startJob, listJobs, getJob, renewLease, discardRanges, finishJob. */
+final class JobOperations {
+    private final JobTable jobs;
+    private final NbdEndpoints nbd;
+    private final DaemonConfig.Defaults defaults;
+
+    JobOperations(JobTable jobs, NbdEndpoints nbd, DaemonConfig.Defaults defaults) {
+        this.jobs = jobs;
+        this.nbd = nbd;
+        this.defaults = defaults;
+    }
+
+    void bind(Map<String, ApiOperation> ops) {
+        ops.put("startJob", req -> ApiResponse.created(body(jobs.start(request(req.body(JobBodies.StartJob.class))))));
+        ops.put("listJobs", req -> ApiResponse.ok(jobs.list().stream().map(this::body).toList()));
+        ops.put("getJob", req -> ApiResponse.ok(body(jobs.require(req.path("job")))));
+        ops.put("renewLease", req -> {
+            JobBodies.RenewLease renew = req.body(JobBodies.RenewLease.class, new JobBodies.RenewLease(null));
+            long seconds = renew.leaseSeconds() != null ? renew.leaseSeconds() : defaults.leaseSeconds();
+            return ApiResponse.ok(body(jobs.renew(req.path("job"), Duration.ofSeconds(seconds))));
+        });
+        ops.put("discardRanges", req -> {
+            JobBodies.DiscardRanges d = req.body(JobBodies.DiscardRanges.class);
+            List<long[]> ranges = d.ranges().stream().map(r -> new long[] {r.offset(), r.length()}).toList();
+            return ApiResponse.ok(body(jobs.discard(req.path("job"), d.disk(), ranges)));
+        });
+        ops.put("finishJob", req -> {
+            String outcome = req.body(JobBodies.FinishJob.class).outcome();
+            BackupOutcome o = "success".equals(outcome) ? BackupOutcome.SUCCESS : BackupOutcome.FAILURE;
+            return ApiResponse.ok(body(jobs.finish(req.path("job"), o, "the caller reported " + outcome)));
+        });
+    }
+
+    private JobRequest request(JobBodies.StartJob s) {
+        double timeout = s.cbwTimeoutSeconds() != null ? s.cbwTimeoutSeconds() : defaults.cbwTimeoutSeconds();
+        long lease = s.leaseSeconds() != null ? s.leaseSeconds() : defaults.leaseSeconds();
+        String format = s.tempFormat() != null ? s.tempFormat() : defaults.tempFormat();
+        String policy = s.onCbwError() != null ? s.onCbwError() : defaults.onCbwError();
+        return new JobRequest(s.disks(), s.checkpoint(), s.incrementalFrom(), s.differentialFrom(),
+                Boolean.TRUE.equals(s.allowFullFallback()),
+                TempFormat.valueOf(format.toUpperCase(Locale.ROOT)),
+                s.tempDirectory(),
+                s.tempQuotaBytes() != null ? s.tempQuotaBytes() : defaults.tempQuotaBytes(),
+                s.tempReserveBytes() != null ? s.tempReserveBytes() : defaults.tempReserveBytes(),
+                OnCbwError.valueOf(policy.toUpperCase(Locale.ROOT).replace('-', '_')),
+                Duration.ofNanos((long) (timeout * 1e9)),
+                s.cbwClusterSize() != null ? s.cbwClusterSize() : 0,
+                s.allowDiscard() == null || s.allowDiscard(),
+                s.exportName(),
+                Duration.ofSeconds(lease));
+    }
+
+    JobBodies.Job body(HostedJob job) {
+        List<JobBodies.JobDisk> disks = job.disks().stream().map(d -> new JobBodies.JobDisk(d.disk(), d.mode(),
+                d.base(), d.fallbackReason(), d.export(), nbd.tcpUri(d.export()), nbd.unixUri(d.export()),
+                d.metaContext(), stats(d.fleece().stats()))).toList();
+        return new JobBodies.Job(job.id(), job.job().state().name().toLowerCase(Locale.ROOT), job.checkpoint(),
+                job.job().failureReason(), job.createdAt().toString(), job.leaseExpiresAt().toString(), disks);
+    }
+
+    private static JobBodies.Stats stats(FleeceStats s) {
+        return new JobBodies.Stats(s.bytesReadable(), s.bytesRead(), s.bytesDiscarded(), s.clustersCopied(),
+                s.tempBytes(), s.writesDelayedByCbw(), s.cbwDelayNanos(), s.writesDelayedByReads(), s.readDelayNanos());
+    }
+}

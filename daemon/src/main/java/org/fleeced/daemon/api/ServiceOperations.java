@@ -1,0 +1,68 @@
+package org.fleeced.daemon.api;
+
+import io.vertx.core.Handler;
+import io.vertx.ext.web.RoutingContext;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.fleeced.cbw.FleeceStats;
+import org.fleeced.daemon.host.DiskTable;
+import org.fleeced.daemon.host.HostedJob;
+import org.fleeced.daemon.host.JobTable;
+import org.fleeced.daemon.nbd.protocol.NbdCommand;
+import org.fleeced.daemon.nbd.server.NbdServerStats;
+
+/** getHealth, getMetrics and streamEvents. */
+final class ServiceOperations {
+    private final DiskTable disks;
+    private final JobTable jobs;
+    private final NbdServerStats nbd;
+    private final EventStream events;
+
+    ServiceOperations(DiskTable disks, JobTable jobs, NbdServerStats nbd, EventStream events) {
+        this.disks = disks;
+        this.jobs = jobs;
+        this.nbd = nbd;
+        this.events = events;
+    }
+
+    void bind(Map<String, ApiOperation> ops, Map<String, Handler<RoutingContext>> streams) {
+        ops.put("getHealth", req -> ApiResponse.ok(Map.of("status", "ok", "disks", disks.list().size(),
+                "jobs", jobs.runningCount())));
+        streams.put("getMetrics", ctx -> Thread.ofVirtual().start(() -> ctx.response()
+                .putHeader("content-type", "text/plain; version=0.0.4")
+                .end(metrics())));
+        streams.put("streamEvents", events::subscribe);
+    }
+
+    String metrics() {
+        PrometheusText p = new PrometheusText();
+        p.gauge("fleeced_nbd_connections", "Open NBD connections.", nbd.activeConnections());
+        p.counter("fleeced_nbd_connections_total", "NBD connections accepted.", nbd.connectionsAccepted());
+        p.counter("fleeced_nbd_bytes_in_total", "Bytes received from NBD clients.", nbd.bytesIn());
+        p.counter("fleeced_nbd_bytes_out_total", "Bytes sent to NBD clients.", nbd.bytesOut());
+        p.family("fleeced_nbd_requests_total", "NBD requests by command.", "counter");
+        for (NbdCommand c : NbdCommand.values()) {
+            p.sample("fleeced_nbd_requests_total", Map.of("command", c.name()), nbd.requests(c));
+        }
+        p.gauge("fleeced_disks", "Attached disks.", disks.list().size());
+        Map<String, Integer> byState = new LinkedHashMap<>();
+        FleeceStats total = FleeceStats.ZERO;
+        for (HostedJob job : jobs.list()) {
+            byState.merge(job.job().state().name().toLowerCase(java.util.Locale.ROOT), 1, Integer::sum);
+            total = total.plus(job.job().stats());
+        }
+        p.family("fleeced_jobs", "Fleecing jobs known to the daemon, by state.", "gauge");
+        for (String state : new String[] {"starting", "running", "failed", "finished"}) {
+            p.sample("fleeced_jobs", Map.of("state", state), byState.getOrDefault(state, 0));
+        }
+        p.counter("fleeced_cbw_copies_total", "Clusters copied before a guest write.", total.clustersCopied());
+        p.gauge("fleeced_temp_bytes", "Bytes held in temp images.", total.tempBytes());
+        p.counter("fleeced_cbw_delayed_writes_total", "Guest writes that waited for a copy.", total.writesDelayedByCbw());
+        p.counter("fleeced_cbw_delay_seconds_total", "Time guest writes waited for copies.", total.cbwDelayNanos() / 1e9);
+        p.counter("fleeced_frozen_read_delayed_writes_total", "Guest writes that waited for a snapshot read.",
+                total.writesDelayedByReads());
+        p.counter("fleeced_frozen_read_delay_seconds_total", "Time guest writes waited for snapshot reads.",
+                total.readDelayNanos() / 1e9);
+        return p.toString();
+    }
+}

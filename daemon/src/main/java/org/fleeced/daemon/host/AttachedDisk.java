@@ -1,0 +1,23 @@
+package org.fleeced.daemon.host;
+
+import java.nio.file.Path;
+import org.fleeced.cbw.ActiveDisk;
+import org.fleeced.qcow2.ImageOpener;
+
+/**
+ * A disk the daemon owns: where its image is, in which format, the block stack its writable
+ * export serves ({@link ActiveDisk}), and the export's name.
+ *
+ * @param clusterBytes the image's allocation unit: the qcow2 cluster, or 4 KiB for raw
+ */
+public record AttachedDisk(String name, Path path, ImageOpener.Format format, ActiveDisk active, long clusterBytes) {
+
+    public String formatName() {
+        return format.name().toLowerCase(java.util.Locale.ROOT);
+    }
+
+    /** The writable export has the disk's name. */
+    public String exportName() {
+        return name;
+    }
+}

@@ -1,0 +1,200 @@
+package org.fleeced.daemon.host;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.logging.Logger;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.BlockNode;
+import org.fleeced.block.file.RawFileNode;
+import org.fleeced.cbw.ActiveDisk;
+import org.fleeced.checkpoint.CheckpointSet;
+import org.fleeced.daemon.app.AllowedPaths;
+import org.fleeced.daemon.nbd.server.AllocationDepthContext;
+import org.fleeced.daemon.nbd.server.BaseAllocationContext;
+import org.fleeced.daemon.nbd.server.NbdExport;
+import org.fleeced.daemon.nbd.server.NbdExportRegistry;
+import org.fleeced.qcow2.ImageOpener;
+import org.fleeced.qcow2.Qcow2CreateOptions;
+import org.fleeced.qcow2.Qcow2Creator;
+
+/**
+ * The attached disks, by name: attaching opens (or creates) the image, builds its block stack
+ * and registers its writable NBD export; detaching refuses while a job runs, then removes the
+ * export and closes the image cleanly. What is attached is remembered across restarts.
+ *
+ * <p>Thread-safe: every change runs under the table's monitor (attach and detach are rare and
+ * short next to the I/O they enable).
+ */
+public final class DiskTable {
+    private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.disks");
+    /** Checkpoint bitmaps record at this granularity unless the image's clusters are larger. */
+    public static final long DEFAULT_GRANULARITY = 64 << 10;
+
+    private final AllowedPaths imageDirs;
+    private final NbdExportRegistry exports;
+    private final RememberedDisks remembered;
+    private final Events events;
+    /** By name, in attach order. Guarded by this. */
+    private final Map<String, AttachedDisk> disks = new LinkedHashMap<>();
+
+    public DiskTable(AllowedPaths imageDirs, NbdExportRegistry exports, RememberedDisks remembered, Events events) {
+        this.imageDirs = imageDirs;
+        this.exports = exports;
+        this.remembered = remembered;
+        this.events = events;
+    }
+
+    /** What to create when the image does not exist yet. */
+    public record CreateSpec(long sizeBytes, int clusterSize, String backingFile, String backingFormat) {
+    }
+
+    /**
+     * Attaches the image at {@code requestedPath} as disk {@code name}, creating it first when
+     * {@code create} is given. {@code format} is detected when null.
+     */
+    public synchronized AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create)
+            throws HostRefusal, BlockIOException {
+        if (disks.containsKey(name)) {
+            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "NAME_IN_USE",
+                    "A disk named '" + name + "' is already attached; pick another name or detach it first.");
+        }
+        if (exports.find(name).isPresent()) {
+            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "NAME_IN_USE",
+                    "An NBD export named '" + name + "' exists; pick another disk name.");
+        }
+        Path path = allowed(requestedPath);
+        ImageOpener.Format wanted = format == null ? null : ImageOpener.Format.valueOf(format.toUpperCase(java.util.Locale.ROOT));
+        if (create != null) {
+            wanted = createImage(path, wanted == null ? ImageOpener.Format.QCOW2 : wanted, create);
+        } else if (!Files.isRegularFile(path)) {
+            throw new HostRefusal(HostRefusal.Kind.NOT_FOUND, "IMAGE_NOT_FOUND",
+                    "No image file at " + path + "; give an existing image, or 'create' to make one.");
+        }
+        ImageOpener.Format actual = wanted != null ? wanted : ImageOpener.detect(path);
+        BlockNode image = ImageOpener.open(path, actual, false);
+        AttachedDisk disk;
+        try {
+            long cluster = actual == ImageOpener.Format.QCOW2 ? image.capabilities().preferredSize() : 4096;
+            CheckpointSet checkpoints = CheckpointSet.inMemory(image.size(), Math.max(DEFAULT_GRANULARITY, cluster));
+            disk = new AttachedDisk(name, path, actual, new ActiveDisk(name, image, cluster, checkpoints), cluster);
+            exports.register(new NbdExport(name, "fleeced disk " + name, disk.active().exportNode(), false, false, true,
+                    List.of(new BaseAllocationContext(disk.active().exportNode()),
+                            new AllocationDepthContext(disk.active().exportNode()))));
+        } catch (RuntimeException e) {
+            image.close();
+            throw e;
+        }
+        disks.put(name, disk);
+        rememberLocked();
+        LOG.info("disk " + name + ": attached " + path + " (" + disk.formatName() + ", " + image.size()
+                + " bytes), export '" + name + "'");
+        events.publish("disk-attached", Map.of("disk", name, "path", path.toString()));
+        return disk;
+    }
+
+    /** Closes the image cleanly and removes the export; refused while a job runs on the disk. */
+    public synchronized void detach(String name) throws HostRefusal, BlockIOException {
+        AttachedDisk disk = require(name);
+        if (disk.active().job() != null) {
+            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "JOB_RUNNING", "Disk '" + name + "' has job '"
+                    + disk.active().job().id() + "' running; finish it first.");
+        }
+        exports.unregister(disk.exportName());
+        disks.remove(name);
+        rememberLocked();
+        disk.active().close();
+        LOG.info("disk " + name + ": detached, image closed cleanly");
+        events.publish("disk-detached", Map.of("disk", name));
+    }
+
+    public synchronized AttachedDisk require(String name) throws HostRefusal {
+        AttachedDisk disk = disks.get(name);
+        if (disk == null) {
+            throw new HostRefusal(HostRefusal.Kind.NOT_FOUND, "DISK_UNKNOWN",
+                    "No disk '" + name + "' is attached; list disks with GET /v1/disks.");
+        }
+        return disk;
+    }
+
+    public synchronized Optional<AttachedDisk> find(String name) {
+        return Optional.ofNullable(disks.get(name));
+    }
+
+    public synchronized List<AttachedDisk> list() {
+        return new ArrayList<>(disks.values());
+    }
+
+    /** Attaches what an earlier run remembered; a disk that fails is logged and skipped. */
+    public void restore(Collection<RememberedDisks.Entry> entries) {
+        for (RememberedDisks.Entry e : entries) {
+            try {
+                attach(e.name(), e.path(), e.format(), null);
+            } catch (HostRefusal | BlockIOException | RuntimeException ex) {
+                LOG.warning("disk " + e.name() + ": not attached again at start: " + ex.getMessage());
+            }
+        }
+    }
+
+    /** Detaches every disk (the daemon is stopping): jobs must have been finished. */
+    public synchronized void closeAll() {
+        for (AttachedDisk disk : new ArrayList<>(disks.values())) {
+            exports.unregister(disk.exportName());
+            try {
+                disk.active().close();
+                LOG.info("disk " + disk.name() + ": image closed cleanly");
+            } catch (BlockIOException | RuntimeException e) {
+                LOG.severe("disk " + disk.name() + ": closing the image failed: " + e);
+            }
+        }
+        disks.clear();
+    }
+
+    private Path allowed(String requested) throws HostRefusal {
+        try {
+            return imageDirs.check(requested);
+        } catch (AllowedPaths.PathRefused e) {
+            throw new HostRefusal(HostRefusal.Kind.FORBIDDEN, "PATH_NOT_ALLOWED", e.getMessage() + ".");
+        }
+    }
+
+    private ImageOpener.Format createImage(Path path, ImageOpener.Format format, CreateSpec spec)
+            throws HostRefusal, BlockIOException {
+        if (Files.exists(path)) {
+            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "IMAGE_EXISTS",
+                    path + " exists already; attach it without 'create', or choose a new path.");
+        }
+        if (format == ImageOpener.Format.RAW) {
+            if (spec.backingFile() != null) {
+                throw new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "RAW_HAS_NO_BACKING",
+                        "A raw image cannot have a backing file; use format qcow2.");
+            }
+            RawFileNode.create(path, spec.sizeBytes()).close();
+            return format;
+        }
+        Qcow2CreateOptions options = Qcow2CreateOptions.of(spec.sizeBytes()).withClusterSize(spec.clusterSize());
+        if (spec.backingFile() != null) {
+            Path backing = allowed(spec.backingFile());
+            options = options.withBacking(backing.toString(), spec.backingFormat());
+        }
+        Qcow2Creator.create(path, options);
+        return ImageOpener.Format.QCOW2;
+    }
+
+    private void rememberLocked() {
+        List<RememberedDisks.Entry> entries = disks.values().stream()
+                .map(d -> new RememberedDisks.Entry(d.name(), d.path().toString(), d.formatName()))
+                .toList();
+        try {
+            remembered.save(entries);
+        } catch (IOException e) {
+            LOG.severe("cannot remember the attached disks in the state directory: " + e);
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package org.fleeced.daemon.host;
+
+import java.time.Instant;
+import java.util.List;
+import org.fleeced.cbw.DiskFleece;
+import org.fleeced.cbw.FleecingJob;
+
+/** A fleecing job as the daemon hosts it: the job, its lease, and what it published per disk. */
+public final class HostedJob {
+    /**
+     * One disk of the job as published: the backup mode it got, its base checkpoint (null for
+     * full), why it fell back to full (null when it did not), the export, the bitmap context.
+     */
+    public record Disk(String disk, String mode, String base, String fallbackReason, String export,
+            String metaContext, DiskFleece fleece) {
+    }
+
+    private final FleecingJob job;
+    private final String checkpoint;
+    private final Instant createdAt;
+    private volatile Instant leaseExpiresAt;
+    private final List<Disk> disks;
+
+    HostedJob(FleecingJob job, String checkpoint, Instant createdAt, Instant leaseExpiresAt, List<Disk> disks) {
+        this.job = job;
+        this.checkpoint = checkpoint;
+        this.createdAt = createdAt;
+        this.leaseExpiresAt = leaseExpiresAt;
+        this.disks = List.copyOf(disks);
+    }
+
+    public String id() {
+        return job.id();
+    }
+
+    public FleecingJob job() {
+        return job;
+    }
+
+    public String checkpoint() {
+        return checkpoint;
+    }
+
+    public Instant createdAt() {
+        return createdAt;
+    }
+
+    public Instant leaseExpiresAt() {
+        return leaseExpiresAt;
+    }
+
+    void renew(Instant until) {
+        leaseExpiresAt = until;
+    }
+
+    public List<Disk> disks() {
+        return disks;
+    }
+
+    public Disk disk(String name) {
+        return disks.stream().filter(d -> d.disk().equals(name)).findFirst().orElse(null);
+    }
+}

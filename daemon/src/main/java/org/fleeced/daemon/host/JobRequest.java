@@ -1,0 +1,21 @@
+package org.fleeced.daemon.host;
+
+import java.time.Duration;
+import java.util.List;
+import org.fleeced.cbw.OnCbwError;
+import org.fleeced.cbw.TempFormat;
+
+/**
+ * A fleecing job as the caller asked for it, with the daemon's defaults filled in.
+ *
+ * @param incrementalFrom  the base checkpoint of an incremental backup, or null
+ * @param differentialFrom the base checkpoint of a differential backup, or null
+ * @param tempDirectory    the requested temp directory, or null for the first configured one
+ * @param clusterBytes     the CBW cluster, or 0 for the default
+ * @param exportName       the export name to use (a random suffix is added), or null
+ */
+public record JobRequest(List<String> disks, String checkpoint, String incrementalFrom, String differentialFrom,
+        boolean allowFullFallback, TempFormat tempFormat, String tempDirectory, long tempQuotaBytes,
+        long tempReserveBytes, OnCbwError onCbwError, Duration cbwTimeout, long clusterBytes, boolean allowDiscard,
+        String exportName, Duration lease) {
+}

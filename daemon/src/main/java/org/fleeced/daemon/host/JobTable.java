@@ -1,0 +1,329 @@
+package org.fleeced.daemon.host;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.logging.Logger;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.Errno;
+import org.fleeced.cbw.ActiveDisk;
+import org.fleeced.cbw.DiskFleece;
+import org.fleeced.cbw.FleecingJob;
+import org.fleeced.cbw.FleecingJobSpec;
+import org.fleeced.cbw.TempSettings;
+import org.fleeced.checkpoint.BackupBase;
+import org.fleeced.checkpoint.BackupOutcome;
+import org.fleeced.checkpoint.CheckpointException;
+import org.fleeced.checkpoint.CheckpointInfo;
+import org.fleeced.checkpoint.CheckpointStart;
+import org.fleeced.daemon.app.AllowedPaths;
+import org.fleeced.daemon.nbd.server.BaseAllocationContext;
+import org.fleeced.daemon.nbd.server.DirtyBitmapContext;
+import org.fleeced.daemon.nbd.server.MetaContextSource;
+import org.fleeced.daemon.nbd.server.NbdExport;
+import org.fleeced.daemon.nbd.server.NbdExportRegistry;
+
+/**
+ * The fleecing jobs of the daemon: starting one takes the snapshot and publishes a read-only
+ * export per disk (named with a random suffix, so a stale reader never reads the next job);
+ * finishing it (by the caller, an expired lease, or shutdown) removes the exports and ends the
+ * checkpoint with the outcome. Ended jobs stay listed for a while so callers can read how they
+ * ended.
+ *
+ * <p>Thread-safe: the table's monitor guards the maps; the job itself is thread-safe.
+ */
+public final class JobTable {
+    private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.jobs");
+    private static final int ENDED_KEPT = 100;
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private final DiskTable disks;
+    private final NbdExportRegistry exports;
+    private final AllowedPaths tempDirs;
+    private final Events events;
+    private final Clock clock;
+    /** Running jobs by id. Guarded by this. */
+    private final Map<String, HostedJob> running = new LinkedHashMap<>();
+    /** The last ended jobs, newest last. Guarded by this. */
+    private final Deque<HostedJob> ended = new ArrayDeque<>();
+
+    public JobTable(DiskTable disks, NbdExportRegistry exports, AllowedPaths tempDirs, Events events, Clock clock) {
+        this.disks = disks;
+        this.exports = exports;
+        this.tempDirs = tempDirs;
+        this.events = events;
+        this.clock = clock;
+    }
+
+    /** Takes the snapshot and exports it; see the class comment. */
+    public HostedJob start(JobRequest request) throws HostRefusal, BlockIOException {
+        if (request.incrementalFrom() != null && request.differentialFrom() != null) {
+            throw new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "BASE_AMBIGUOUS",
+                    "Give incrementalFrom or differentialFrom, not both.");
+        }
+        List<ActiveDisk> active = new ArrayList<>();
+        Map<String, String> modes = new LinkedHashMap<>();
+        for (String name : request.disks()) {
+            AttachedDisk disk = disks.require(name);
+            if (disk.active().job() != null) {
+                throw new HostRefusal(HostRefusal.Kind.CONFLICT, "JOB_RUNNING", "Disk '" + name + "' has job '"
+                        + disk.active().job().id() + "' running; finish it first.");
+            }
+            active.add(disk.active());
+            modes.put(name, requestedMode(request, disk));
+        }
+        FleecingJob job;
+        try {
+            job = FleecingJob.start(spec(request, active));
+        } catch (CheckpointException e) {
+            if (e.refusal() != null) {
+                throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE, e.refusal().name(), e.getMessage()
+                        + ". Take a full backup (omit incrementalFrom), or retry with allowFullFallback: true.");
+            }
+            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "CHECKPOINT_EXISTS", e.getMessage()
+                    + ". Choose a new checkpoint name.");
+        } catch (BlockIOException e) {
+            if (e.errno() == Errno.ENOSPC) {
+                throw new HostRefusal(HostRefusal.Kind.NO_SPACE, "TEMP_SPACE", e.getMessage()
+                        + ". Free space in the temp directory or lower tempReserveBytes.");
+            }
+            throw e;
+        } catch (IllegalStateException e) {
+            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "JOB_RUNNING", e.getMessage());
+        }
+        HostedJob hosted = publish(job, request, modes);
+        synchronized (this) {
+            running.put(job.id(), hosted);
+        }
+        LOG.info("job " + job.id() + ": started on " + request.disks() + ", checkpoint " + request.checkpoint()
+                + ", exports " + hosted.disks().stream().map(HostedJob.Disk::export).toList());
+        events.publish("job-started", Map.of("job", job.id(), "disks", request.disks(),
+                "checkpoint", request.checkpoint()));
+        return hosted;
+    }
+
+    private HostedJob publish(FleecingJob job, JobRequest request, Map<String, String> modes) {
+        String suffix = HexFormat.of().formatHex(RANDOM.generateSeed(4));
+        List<HostedJob.Disk> published = new ArrayList<>();
+        for (DiskFleece fleece : job.disks()) {
+            String base = request.exportName() != null ? request.exportName()
+                    + (job.disks().size() > 1 ? "-" + fleece.diskName() : "") : fleece.diskName() + "-fleece";
+            String exportName = base + "-" + suffix;
+            CheckpointStart start = fleece.checkpoint();
+            String baseName = start.isFull() ? null : start.base().checkpoint() != null ? start.base().checkpoint()
+                    : newestBefore(fleece, request.checkpoint());
+            List<MetaContextSource> contexts = new ArrayList<>();
+            contexts.add(new BaseAllocationContext(fleece.exportNode()));
+            String metaContext = null;
+            if (start.changes() != null && baseName != null) {
+                DirtyBitmapContext dirty = new DirtyBitmapContext(baseName, start.changes());
+                contexts.add(dirty);
+                metaContext = dirty.name();
+            }
+            exports.register(new NbdExport(exportName, "fleecing job " + job.id() + " of disk " + fleece.diskName(),
+                    fleece.exportNode(), true, request.allowDiscard(), true, contexts));
+            String mode = start.isFull() ? "full" : modes.get(fleece.diskName());
+            String fallback = start.fallback() == null ? null : start.fallback().name();
+            published.add(new HostedJob.Disk(fleece.diskName(), mode, baseName, fallback, exportName, metaContext, fleece));
+        }
+        return new HostedJob(job, request.checkpoint(), Instant.now(clock), Instant.now(clock).plus(request.lease()),
+                published);
+    }
+
+    /** The base an incremental start used: the checkpoint just before the one it created. */
+    private static String newestBefore(DiskFleece fleece, String created) {
+        List<CheckpointInfo> all = fleece.disk().checkpoints().list();
+        for (int i = all.size() - 1; i > 0; i--) {
+            if (all.get(i).name().equals(created)) {
+                return all.get(i - 1).name();
+            }
+        }
+        return null;
+    }
+
+    private static String requestedMode(JobRequest request, AttachedDisk disk) {
+        if (request.differentialFrom() != null) {
+            return "differential";
+        }
+        if (request.incrementalFrom() == null) {
+            return "full";
+        }
+        List<CheckpointInfo> all = disk.active().checkpoints().list();
+        boolean newest = !all.isEmpty() && all.getLast().name().equals(request.incrementalFrom());
+        return newest ? "incremental" : "differential";
+    }
+
+    private FleecingJobSpec spec(JobRequest request, List<ActiveDisk> active) throws HostRefusal {
+        BackupBase base = request.incrementalFrom() != null ? BackupBase.differentialFrom(request.incrementalFrom())
+                : request.differentialFrom() != null ? BackupBase.differentialFrom(request.differentialFrom())
+                : BackupBase.full();
+        if (request.allowFullFallback() && base.kind() != BackupBase.Kind.FULL) {
+            base = base.orFullWhenRefused();
+        }
+        FleecingJobSpec.Builder builder = FleecingJobSpec.builder(active, new TempSettings(request.tempFormat(),
+                        tempDirectory(request.tempDirectory()), request.tempQuotaBytes(), request.tempReserveBytes()))
+                .checkpoint(request.checkpoint())
+                .base(base)
+                .onCbwError(request.onCbwError())
+                .cbwTimeout(request.cbwTimeout())
+                .allowDiscard(request.allowDiscard());
+        if (request.clusterBytes() > 0) {
+            builder.clusterBytes(request.clusterBytes());
+        }
+        try {
+            return builder.build();
+        } catch (IllegalArgumentException e) {
+            throw new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "INVALID_JOB", e.getMessage() + ".");
+        }
+    }
+
+    private Path tempDirectory(String requested) throws HostRefusal {
+        try {
+            if (requested == null) {
+                Path dir = tempDirs.roots().getFirst();
+                Files.createDirectories(dir);
+                return dir;
+            }
+            Path dir = tempDirs.check(requested.endsWith("/") ? requested + "x" : requested + "/x").getParent();
+            Files.createDirectories(dir);
+            return dir;
+        } catch (AllowedPaths.PathRefused e) {
+            throw new HostRefusal(HostRefusal.Kind.FORBIDDEN, "PATH_NOT_ALLOWED", e.getMessage() + ".");
+        } catch (IOException e) {
+            throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE, "TEMP_DIRECTORY",
+                    "Cannot use the temp directory: " + e.getMessage() + ".");
+        }
+    }
+
+    public synchronized HostedJob require(String id) throws HostRefusal {
+        HostedJob job = running.get(id);
+        if (job == null) {
+            job = ended.stream().filter(j -> j.id().equals(id)).findFirst().orElse(null);
+        }
+        if (job == null) {
+            throw new HostRefusal(HostRefusal.Kind.NOT_FOUND, "JOB_UNKNOWN",
+                    "No job '" + id + "'; list jobs with GET /v1/jobs.");
+        }
+        return job;
+    }
+
+    public synchronized List<HostedJob> list() {
+        List<HostedJob> all = new ArrayList<>(running.values());
+        all.addAll(ended);
+        return all;
+    }
+
+    public synchronized HostedJob renew(String id, Duration lease) throws HostRefusal {
+        HostedJob job = requireRunning(id);
+        job.renew(Instant.now(clock).plus(lease));
+        return job;
+    }
+
+    /** Discards ranges of one disk's snapshot for a reader that cannot send TRIM. */
+    public HostedJob discard(String id, String disk, List<long[]> ranges) throws HostRefusal, BlockIOException {
+        HostedJob job = requireRunning(id);
+        HostedJob.Disk d = job.disk(disk);
+        if (d == null) {
+            throw new HostRefusal(HostRefusal.Kind.NOT_FOUND, "DISK_NOT_IN_JOB",
+                    "Job '" + id + "' does not cover disk '" + disk + "'.");
+        }
+        long size = d.fleece().snapshot().size();
+        for (long[] r : ranges) {
+            if (r[0] > size || r[1] > size - r[0]) {
+                throw new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "RANGE_OUTSIDE_DISK", "Range [" + r[0] + ", +"
+                        + r[1] + ") is outside disk '" + disk + "' of " + size + " bytes.");
+            }
+        }
+        for (long[] r : ranges) {
+            d.fleece().snapshot().discard(r[0], r[1]);
+        }
+        return job;
+    }
+
+    /** Ends a running job with the caller's outcome; finishing an ended job returns it as it ended. */
+    public HostedJob finish(String id, BackupOutcome outcome, String why) throws HostRefusal {
+        HostedJob job;
+        synchronized (this) {
+            job = running.get(id);
+            if (job == null) {
+                return require(id);
+            }
+        }
+        for (HostedJob.Disk d : job.disks()) {
+            exports.unregister(d.export());
+        }
+        try {
+            job.job().finish(outcome, why);
+        } catch (BlockIOException e) {
+            LOG.severe("job " + id + ": finishing failed: " + e);
+        }
+        synchronized (this) {
+            running.remove(id);
+            ended.addLast(job);
+            while (ended.size() > ENDED_KEPT) {
+                ended.removeFirst();
+            }
+        }
+        String state = job.job().state().name().toLowerCase(java.util.Locale.ROOT);
+        LOG.info("job " + id + ": " + state + " (" + why + ")"
+                + (job.job().failureReason() == null ? "" : ": " + job.job().failureReason()));
+        events.publish("job-" + state, job.job().failureReason() == null ? Map.of("job", id, "why", why)
+                : Map.of("job", id, "why", why, "failureReason", job.job().failureReason()));
+        return job;
+    }
+
+    /** Finishes, as failures, the jobs whose lease ran out. Called periodically. */
+    public void expireLeases() {
+        Instant now = Instant.now(clock);
+        List<String> expired;
+        synchronized (this) {
+            expired = running.values().stream().filter(j -> j.leaseExpiresAt().isBefore(now)).map(HostedJob::id).toList();
+        }
+        for (String id : expired) {
+            try {
+                finish(id, BackupOutcome.ABANDONED, "lease expired");
+            } catch (HostRefusal e) {
+                LOG.fine("job " + id + " ended before its lease expired");
+            }
+        }
+    }
+
+    /** Fails every running job (the daemon is stopping); their changes are merged back. */
+    public void failAll(String why) {
+        List<String> ids;
+        synchronized (this) {
+            ids = new ArrayList<>(running.keySet());
+        }
+        for (String id : ids) {
+            try {
+                finish(id, BackupOutcome.FAILURE, why);
+            } catch (HostRefusal e) {
+                LOG.fine("job " + id + " ended meanwhile");
+            }
+        }
+    }
+
+    public synchronized int runningCount() {
+        return running.size();
+    }
+
+    private synchronized HostedJob requireRunning(String id) throws HostRefusal {
+        HostedJob job = running.get(id);
+        if (job == null) {
+            require(id);
+            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "JOB_ENDED", "Job '" + id + "' has ended; start a new one.");
+        }
+        return job;
+    }
+}

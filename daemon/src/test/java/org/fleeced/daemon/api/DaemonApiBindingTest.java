@@ -1,0 +1,39 @@
+package org.fleeced.daemon.api;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import org.fleeced.daemon.app.AllowedPaths;
+import org.fleeced.daemon.app.DaemonConfig;
+import org.fleeced.daemon.host.DiskTable;
+import org.fleeced.daemon.host.JobTable;
+import org.fleeced.daemon.host.NbdEndpoints;
+import org.fleeced.daemon.host.RememberedDisks;
+import org.fleeced.daemon.nbd.server.NbdExportRegistry;
+import org.fleeced.daemon.nbd.server.NbdServerStats;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Every operation of openapi.yaml has a handler in the daemon, and every handler an operation. */
+class DaemonApiBindingTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void theDaemonBindsExactlyTheOperationsOfTheSpec() {
+        NbdExportRegistry exports = new NbdExportRegistry();
+        DiskTable disks = new DiskTable(new AllowedPaths("image", List.of(dir)), exports, new RememberedDisks(dir),
+                (type, data) -> { });
+        JobTable jobs = new JobTable(disks, exports, new AllowedPaths("temp", List.of(dir)), (type, data) -> { },
+                Clock.systemUTC());
+        DaemonApi api = new DaemonApi(disks, jobs, new NbdEndpoints("127.0.0.1", 10809, null, false),
+                new NbdServerStats(), new EventStream(),
+                new DaemonConfig.Defaults("raw", 0, 0, 7200, 45, "break-snapshot"));
+        assertEquals(ApiContract.load().operationIds(), api.boundOperations());
+        Map<String, ApiOperation> none = Map.of();
+        RestApi.checkBindings(api.boundOperations(), api.boundOperations(), none.keySet());
+    }
+}
