@@ -34,7 +34,7 @@ PY=/usr/bin/python3          # the system python: it has libnbd's `nbd` module
 ONLY=both
 KEEP=0
 BUILD=0
-cmdline="ROUNDS=${ROUNDS:-3} SIZE=${SIZE:-1G} RUNTIME=${RUNTIME:-10} BIG_SIZE=${BIG_SIZE:-1T} bench/fleecing-vs-qsd.sh $*"
+cmdline="ROUNDS=${ROUNDS:-3} SIZE=${SIZE:-1G} RUNTIME=${RUNTIME:-10} BIG_SIZE=${BIG_SIZE:-1T} bench/fleecing-vs-qsd.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) ONLY=${2:?--only needs qsd, fleeced or both}; shift 2 ;;
@@ -106,7 +106,6 @@ rss_sampler() { while :; do rss_kib "$1"; sleep 0.2; done >>"$2"; }
 # drive could be qom-set); the workload's export never has to be re-created and its NBD
 # connection stays up while the job starts and ends.
 QSD_PID=
-QSD_JOBN=0
 qmp() { "$PY" "$lib/qmp.py" "$WORK/qsd/qmp.sock" "$@"; }
 js() { jq -cn "$@"; }
 
@@ -134,15 +133,14 @@ qsd_start() {
 qsd_wuri() { echo "nbd://127.0.0.1:$QSD_PORT/$1"; }
 qsd_pid() { echo "$QSD_PID"; }
 
-# qsd_job_cmd DISK CHECKPOINT [BASE]: print the shell command that starts job N on DISK, and
-# leave N's export URI (and meta context) in $WORK/qsd/job. Full job: add the checkpoint
+# qsd_job_cmd DISK CHECKPOINT [BASE]: print the shell command that starts job j-CHECKPOINT on
+# DISK, and leave its export URI (and meta context) in $WORK/qsd/job. Full job: add the checkpoint
 # bitmap (enabled, persistent) like fleeced does. Incremental: in one transaction add the new
 # checkpoint and disable BASE; CBW copies/permits only BASE's dirty clusters; the fleece export
 # carries BASE as qemu:dirty-bitmap:BASE.
 qsd_job_cmd() {
   local d=$1 ck=$2 base=${3:-}
-  QSD_JOBN=$((QSD_JOBN + 1))
-  local n=j$QSD_JOBN tmp="$WORK/qsd/tmp/j$QSD_JOBN.raw" size
+  local n="j-$ck" tmp="$WORK/qsd/tmp/j-$ck.raw" size   # job named after its checkpoint
   if [ "$d" = big ]; then size=$BIG_B; else size=$SIZE_B; fi
   local bm cbw exp
   if [ -z "$base" ]; then
@@ -181,6 +179,7 @@ qsd_job_finish() {
       "blockdev-reopen $(js --arg d "$d" '{options:[{driver:"throttle","node-name":($d+"-top"),"throttle-group":("tg-"+$d),file:$d}]}')" \
       "blockdev-del $(js --arg n "$n" '{"node-name":($n+"-cbw")}')" \
       "blockdev-del $(js --arg n "$n" '{"node-name":($n+"-tmp")}')" >/dev/null
+  echo "qsd job $n finished: temp file held $(du -k "$tmp" | cut -f1) KiB" >>"$LOG"
   rm -f "$tmp"
 }
 qsd_bitmap_del() { qmp "block-dirty-bitmap-remove $(js --arg d "$1" --arg b "$2" '{node:$d,name:$b}')" >/dev/null; }
@@ -269,8 +268,9 @@ fl_job_cmd() {
 fl_job_uri() { jq -r '.disks[0].uri // empty' "$WORK/fleeced/job.json"; }
 fl_job_ctx() { jq -r '.disks[0].metaContext // empty' "$WORK/fleeced/job.json"; }
 fl_job_finish() {
-  local id; id=$(jq -r .id "$WORK/fleeced/job.json")
-  rest POST "/v1/jobs/$id/finish" '{"outcome":"success"}' >/dev/null
+  local id j; id=$(jq -r .id "$WORK/fleeced/job.json")
+  j=$(rest POST "/v1/jobs/$id/finish" '{"outcome":"success"}') || return 1
+  echo "fleeced job $id ($(jq -r .checkpoint <<<"$j")) finished: $(jq -r .state <<<"$j"), stats $(jq -c '.disks[0].stats' <<<"$j")" >>"$LOG"
 }
 fl_bitmap_del() { rest DELETE "/v1/disks/$1/bitmaps/$2" >/dev/null; }
 
@@ -284,10 +284,13 @@ fio_run() {
   "$PY" "$lib/fiojson.py" "$out" "$dir"
 }
 
+# call DAEMON FUNCTION ARGS...: qsd_FUNCTION or fl_FUNCTION
+call() { local d=$1 f=$2; shift 2; if [ "$d" = qsd ]; then "qsd_$f" "$@"; else "fl_$f" "$@"; fi; }
+
 # run_round DAEMON ROUND: every test once on one daemon
 run_round() {
   local D=$1 r=$2 pid wuri juri ctx cmd t0 t1 res
-  pid=$("${D}_pid"); wuri=$("${D}_wuri" disk)
+  pid=$(call "$D" pid); wuri=$(call "$D" wuri disk)
   sleep 1
   record "$D" rss_idle_mib "$r" "$(( $(rss_kib "$pid") / 1024 ))"
   : >"$WORK/rss.$D"
@@ -303,19 +306,19 @@ run_round() {
   res=$("$PY" "$lib/stall_writer.py" "$wuri" --duration "$STALL_SECONDS" --cmd true)
   echo "$D round $r stall baseline: $res" >>"$LOG"
   record "$D" stall_base_ms "$r" "$(jq .gap_ms <<<"$res")"
-  cmd=$("${D}_job_cmd" disk "r$r-stall")
+  cmd=$(call "$D" job_cmd disk "r$r-stall")
   res=$("$PY" "$lib/stall_writer.py" "$wuri" --duration "$STALL_SECONDS" --cmd "$cmd") ||
     { log "stall writer / job start failed: $res"; return 1; }
   echo "$D round $r stall: $res" >>"$LOG"
   record "$D" stall_gap_ms "$r" "$(jq .gap_ms <<<"$res")"
   record "$D" stall_maxlat_ms "$r" "$(jq .max_lat_ms <<<"$res")"
   record "$D" job_start_ms "$r" "$(jq .start_ms <<<"$res")"
-  "${D}_job_finish"; "${D}_bitmap_del" disk "r$r-stall"
+  call "$D" job_finish; call "$D" bitmap_del disk "r$r-stall"
 
   # 3. a fresh job: reads of the fleece export (nothing copied yet), then guest writes
-  cmd=$("${D}_job_cmd" disk "r$r-job")
+  cmd=$(call "$D" job_cmd disk "r$r-job")
   bash -c "$cmd"
-  juri=$("${D}_job_uri")
+  juri=$(call "$D" job_uri)
   t0=$(now_ns)
   # shellcheck disable=SC2086
   nbdcopy $NBDCOPY_OPTS "$juri" null: 2>>"$LOG"
@@ -330,26 +333,26 @@ run_round() {
   fio_run firsttouch write --uri="$wuri" --read_iolog="$WORK/firsttouch.log" >/dev/null
   res=$(fio_run "$D-after" write --uri="$wuri" --rw=randwrite --bs=4k --time_based --runtime="$RUNTIME")
   record "$D" iops_after "$r" "${res% *}"
-  "${D}_job_finish"; "${D}_bitmap_del" disk "r$r-job"
+  call "$D" job_finish; call "$D" bitmap_del disk "r$r-job"
   kill "$sp"; wait "$sp" 2>/dev/null || true
   record "$D" rss_load_mib "$r" "$(sort -n "$WORK/rss.$D" | tail -1 | awk '{print int($1/1024)}')"
 
   # 4. nbdinfo --map over the sparse big disk: full job, then an incremental one
-  bash -c "$("${D}_job_cmd" big "r$r-m0")"
-  juri=$("${D}_job_uri")
+  bash -c "$(call "$D" job_cmd big "r$r-m0")"
+  juri=$(call "$D" job_uri)
   t0=$(now_ns); nbdinfo --map "$juri" >"$WORK/map-$D.txt"; t1=$(now_ns)
   record "$D" map_full_s "$r" "$(awk -v ns=$((t1 - t0)) 'BEGIN{printf "%.3f", ns/1e9}')"
   echo "$D round $r map: $(wc -l <"$WORK/map-$D.txt") extents, $(grep -vc hole "$WORK/map-$D.txt") data" >>"$LOG"
-  "${D}_job_finish"
-  qemu-io -f raw "$("${D}_wuri" big)" <"$WORK/dirty.cmds" >/dev/null
-  bash -c "$("${D}_job_cmd" big "r$r-m1" "r$r-m0")"
-  juri=$("${D}_job_uri"); ctx=$("${D}_job_ctx")
+  call "$D" job_finish
+  qemu-io -f raw "$(call "$D" wuri big)" <"$WORK/dirty.cmds" >/dev/null
+  bash -c "$(call "$D" job_cmd big "r$r-m1" "r$r-m0")"
+  juri=$(call "$D" job_uri); ctx=$(call "$D" job_ctx)
   [ -n "$ctx" ] || { log "$D: incremental job has no dirty-bitmap meta context"; return 1; }
   t0=$(now_ns); nbdinfo --map="$ctx" "$juri" >"$WORK/bmap-$D.txt"; t1=$(now_ns)
   record "$D" map_bitmap_s "$r" "$(awk -v ns=$((t1 - t0)) 'BEGIN{printf "%.3f", ns/1e9}')"
   echo "$D round $r bitmap map ($ctx): $(awk '$4=="dirty"||$3==1{n++} END{print n+0}' "$WORK/bmap-$D.txt") dirty extents" >>"$LOG"
-  "${D}_job_finish"
-  "${D}_bitmap_del" big "r$r-m0"; "${D}_bitmap_del" big "r$r-m1"
+  call "$D" job_finish
+  call "$D" bitmap_del big "r$r-m0"; call "$D" bitmap_del big "r$r-m1"
 }
 
 # ---------------------------------------------------------------- main
@@ -393,17 +396,17 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 
-jv=$("$top/bin/find-jdk" 2>/dev/null) && jv=$("$jv/bin/java" -version 2>&1 | head -1) || jv="no JDK 25 found"
+jv=$("$top/bin/find-jdk" 2>/dev/null) && jv=$("$jv/bin/java" -version 2>&1 | sed -n 1p) || jv="no JDK 25 found"
 {
   echo
   echo "## fleeced vs qemu-storage-daemon: fleecing"
   echo
   "$PY" "$lib/report.py" "$RESULTS"
   echo
-  echo "- command: \`$cmdline\` (--only $ONLY)"
-  echo "- date: $(date -u +%FT%TZ); host: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), kernel $(uname -r)"
+  echo "- command: \`$cmdline\`"
+  echo "- date: $(date -u +%FT%TZ); host: $(nproc) CPUs ($(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
   echo "- fleeced: $(git -C "$top" rev-parse --short HEAD 2>/dev/null)$(git -C "$top" diff --quiet 2>/dev/null || echo -dirty), $jv"
-  echo "- $(qemu-storage-daemon --version | head -1); $(fio --version); $(nbdcopy --version | head -1)"
+  echo "- $(qemu-storage-daemon --version | sed -n 1p); $(fio --version); $(nbdcopy --version | sed -n 1p)"
   echo "- disk: qcow2 $(numfmt --to=iec "$SIZE_B"), 64 KiB clusters, fully written; CBW cluster 64 KiB, raw temp; RUNTIME=${RUNTIME}s, ROUNDS=$ROUNDS, order alternates per round"
   echo "- raw results: $RESULTS"
 } | tee "$WORK/table.md"
