@@ -20,6 +20,8 @@
 #   FLEECED [<repo>/bin/fleeced]     the fleeced launcher
 #   FLEECED_TOKEN     bearer token to configure and send (empty: none, loopback only)
 #   NBDCOPY_OPTS [--no-extents]      extra nbdcopy options for the sequential-read test
+#   QSD_FILE_OPTS [{}]  JSON merged into qsd's file nodes, e.g. '{"cache":{"no-flush":true}}'
+#                     to see how much of qsd's job-start stall is blockdev-reopen's flush
 #
 # What is measured and how: see bench/README.md. The last lines printed are a markdown table of
 # medians and ratios (fleeced / qsd) with the command line and the versions.
@@ -61,6 +63,7 @@ FL_REST_PORT=${FLEECED_REST_PORT:-8593}
 FLEECED=${FLEECED:-$top/bin/fleeced}
 FLEECED_TOKEN=${FLEECED_TOKEN:-}
 NBDCOPY_OPTS=${NBDCOPY_OPTS:---no-extents}
+QSD_FILE_OPTS=${QSD_FILE_OPTS:-"{}"}
 CLUSTER=65536                # qcow2 cluster = CBW cluster = bitmap granularity on both sides
 
 RESULTS=$WORK/results.tsv
@@ -123,7 +126,7 @@ qsd_start() {
   qmp "nbd-server-start $(js --arg p "$QSD_PORT" '{addr:{type:"inet",data:{host:"127.0.0.1",port:$p}}}')" >/dev/null
   local d
   for d in disk big; do
-    qmp "blockdev-add $(js --arg d "$d" --arg f "$WORK/qsd/$d.qcow2" '{driver:"file","node-name":($d+"-file"),filename:$f}')" \
+    qmp "blockdev-add $(js --arg d "$d" --arg f "$WORK/qsd/$d.qcow2" --argjson o "$QSD_FILE_OPTS" '{driver:"file","node-name":($d+"-file"),filename:$f} + $o')" \
         "blockdev-add $(js --arg d "$d" '{driver:"qcow2","node-name":$d,file:($d+"-file")}')" \
         "object-add $(js --arg d "$d" '{"qom-type":"throttle-group",id:("tg-"+$d)}')" \
         "blockdev-add $(js --arg d "$d" '{driver:"throttle","node-name":($d+"-top"),"throttle-group":("tg-"+$d),file:$d}')" \
