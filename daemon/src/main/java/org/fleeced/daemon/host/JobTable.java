@@ -88,7 +88,7 @@ public final class JobTable {
             job = FleecingJob.start(spec(request, active));
         } catch (CheckpointException e) {
             if (e.refusal() != null) {
-                throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE, e.refusal().name(), e.getMessage()
+                throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE, HostRefusal.baseReason(e.refusal()), e.getMessage()
                         + ". Take a full backup (omit incrementalFrom), or retry with allowFullFallback: true.");
             }
             throw new HostRefusal(HostRefusal.Kind.CONFLICT, "CHECKPOINT_EXISTS", e.getMessage()
@@ -134,7 +134,7 @@ public final class JobTable {
             exports.register(new NbdExport(exportName, "fleecing job " + job.id() + " of disk " + fleece.diskName(),
                     fleece.exportNode(), true, request.allowDiscard(), true, contexts));
             String mode = start.isFull() ? "full" : modes.get(fleece.diskName());
-            String fallback = start.fallback() == null ? null : start.fallback().name();
+            String fallback = start.fallback() == null ? null : HostRefusal.baseReason(start.fallback());
             published.add(new HostedJob.Disk(fleece.diskName(), mode, baseName, fallback, exportName, metaContext, fleece));
         }
         return new HostedJob(job, request.checkpoint(), Instant.now(clock), Instant.now(clock).plus(request.lease()),
