@@ -22,6 +22,11 @@ public final class DaemonProcess implements AutoCloseable {
     }
 
     public static DaemonProcess start(Path workDir, String... args) throws IOException {
+        return start(workDir, workDir.resolve("fleeced.log"), args);
+    }
+
+    /** Starts the daemon with its output in {@code log} (a restarted daemon gets a new one). */
+    public static DaemonProcess start(Path workDir, Path log, String... args) throws IOException {
         Path jar = Path.of(System.getProperty("fleeced.jar", "../daemon/target/fleeced.jar")).toAbsolutePath();
         if (!Files.isRegularFile(jar)) {
             throw new IllegalStateException("no daemon jar at " + jar + " (run mvn package first)");
@@ -30,7 +35,6 @@ public final class DaemonProcess implements AutoCloseable {
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--enable-native-access=ALL-UNNAMED", "-Xmx1g", "-jar", jar.toString()));
         command.addAll(List.of(args));
-        Path log = workDir.resolve("fleeced.log");
         Process p = new ProcessBuilder(command)
                 .directory(workDir.toFile())
                 .redirectErrorStream(true)

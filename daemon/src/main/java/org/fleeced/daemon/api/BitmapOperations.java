@@ -46,7 +46,7 @@ final class BitmapOperations {
             return disk.active().checkpoints().changedBytesSince(base);
         } catch (CheckpointException e) {
             throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE,
-                    e.refusal() == null ? "BASE_UNKNOWN" : e.refusal().name(), e.getMessage() + ".");
+                    e.refusal() == null ? "BASE_UNKNOWN" : HostRefusal.baseReason(e.refusal()), e.getMessage() + ".");
         }
     }
 

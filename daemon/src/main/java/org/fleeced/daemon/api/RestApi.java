@@ -5,6 +5,7 @@ import io.vertx.core.Vertx;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.HttpException;
 import io.vertx.ext.web.openapi.router.OpenAPIRoute;
 import io.vertx.ext.web.openapi.router.RequestExtractor;
 import io.vertx.ext.web.openapi.router.RouterBuilder;
@@ -103,6 +104,10 @@ public final class RestApi {
 
     private static void badRequest(RoutingContext ctx) {
         Throwable failure = ctx.failure();
+        // the OpenAPI router wraps the validator's finding in an HttpException whose message is only "Bad Request"
+        if (failure instanceof HttpException && failure.getCause() != null) {
+            failure = failure.getCause();
+        }
         String detail = failure instanceof ValidatorException v ? v.getMessage()
                 : failure != null && failure.getMessage() != null ? failure.getMessage() : "malformed request";
         ProblemResponses.send(ctx.response(), ApiProblem.badRequest("INVALID_REQUEST",

@@ -46,17 +46,16 @@ final class ServiceOperations {
         }
         p.gauge("fleeced_disks", "Attached disks.", disks.list().size());
         Map<String, Integer> byState = new LinkedHashMap<>();
-        FleeceStats total = FleeceStats.ZERO;
         for (HostedJob job : jobs.list()) {
             byState.merge(job.job().state().name().toLowerCase(java.util.Locale.ROOT), 1, Integer::sum);
-            total = total.plus(job.job().stats());
         }
+        FleeceStats total = jobs.statsOfAllJobs();
         p.family("fleeced_jobs", "Fleecing jobs known to the daemon, by state.", "gauge");
         for (String state : new String[] {"starting", "running", "failed", "finished"}) {
             p.sample("fleeced_jobs", Map.of("state", state), byState.getOrDefault(state, 0));
         }
         p.counter("fleeced_cbw_copies_total", "Clusters copied before a guest write.", total.clustersCopied());
-        p.gauge("fleeced_temp_bytes", "Bytes held in temp images.", total.tempBytes());
+        p.gauge("fleeced_temp_bytes", "Bytes held in temp images.", jobs.statsOfRunningJobs().tempBytes());
         p.counter("fleeced_cbw_delayed_writes_total", "Guest writes that waited for a copy.", total.writesDelayedByCbw());
         p.counter("fleeced_cbw_delay_seconds_total", "Time guest writes waited for copies.", total.cbwDelayNanos() / 1e9);
         p.counter("fleeced_frozen_read_delayed_writes_total", "Guest writes that waited for a snapshot read.",

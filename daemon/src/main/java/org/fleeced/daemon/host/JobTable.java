@@ -19,6 +19,7 @@ import org.fleeced.block.BlockIOException;
 import org.fleeced.block.Errno;
 import org.fleeced.cbw.ActiveDisk;
 import org.fleeced.cbw.DiskFleece;
+import org.fleeced.cbw.FleeceStats;
 import org.fleeced.cbw.FleecingJob;
 import org.fleeced.cbw.FleecingJobSpec;
 import org.fleeced.cbw.TempSettings;
@@ -57,6 +58,12 @@ public final class JobTable {
     private final Map<String, HostedJob> running = new LinkedHashMap<>();
     /** The last ended jobs, newest last. Guarded by this. */
     private final Deque<HostedJob> ended = new ArrayDeque<>();
+    /**
+     * The counters of every job that ended since the daemon started, added when each ends, so the
+     * totals {@link #statsOfAllJobs} reports never go down (a job's own counters vanish with it).
+     * Guarded by this.
+     */
+    private FleeceStats endedStats = FleeceStats.ZERO;
 
     public JobTable(DiskTable disks, NbdExportRegistry exports, AllowedPaths tempDirs, Events events, Clock clock) {
         this.disks = disks;
@@ -88,7 +95,7 @@ public final class JobTable {
             job = FleecingJob.start(spec(request, active));
         } catch (CheckpointException e) {
             if (e.refusal() != null) {
-                throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE, e.refusal().name(), e.getMessage()
+                throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE, HostRefusal.baseReason(e.refusal()), e.getMessage()
                         + ". Take a full backup (omit incrementalFrom), or retry with allowFullFallback: true.");
             }
             throw new HostRefusal(HostRefusal.Kind.CONFLICT, "CHECKPOINT_EXISTS", e.getMessage()
@@ -134,7 +141,7 @@ public final class JobTable {
             exports.register(new NbdExport(exportName, "fleecing job " + job.id() + " of disk " + fleece.diskName(),
                     fleece.exportNode(), true, request.allowDiscard(), true, contexts));
             String mode = start.isFull() ? "full" : modes.get(fleece.diskName());
-            String fallback = start.fallback() == null ? null : start.fallback().name();
+            String fallback = start.fallback() == null ? null : HostRefusal.baseReason(start.fallback());
             published.add(new HostedJob.Disk(fleece.diskName(), mode, baseName, fallback, exportName, metaContext, fleece));
         }
         return new HostedJob(job, request.checkpoint(), Instant.now(clock), Instant.now(clock).plus(request.lease()),
@@ -270,6 +277,7 @@ public final class JobTable {
         }
         synchronized (this) {
             running.remove(id);
+            endedStats = endedStats.plus(diskStats(job));
             ended.addLast(job);
             while (ended.size() > ENDED_KEPT) {
                 ended.removeFirst();
@@ -312,6 +320,29 @@ public final class JobTable {
                 LOG.fine("job " + id + " ended meanwhile");
             }
         }
+    }
+
+    /** The counters of all jobs since the daemon started, running and ended: what metrics counters report. */
+    public synchronized FleeceStats statsOfAllJobs() {
+        return endedStats.plus(statsOfRunningJobs());
+    }
+
+    /** The counters of the running jobs only: what gauges such as temp bytes report. */
+    public synchronized FleeceStats statsOfRunningJobs() {
+        FleeceStats sum = FleeceStats.ZERO;
+        for (HostedJob job : running.values()) {
+            sum = sum.plus(diskStats(job));
+        }
+        return sum;
+    }
+
+    /** A job's counters summed over its disks; they stay readable after the job ended. */
+    private static FleeceStats diskStats(HostedJob job) {
+        FleeceStats sum = FleeceStats.ZERO;
+        for (HostedJob.Disk d : job.disks()) {
+            sum = sum.plus(d.fleece().stats());
+        }
+        return sum;
     }
 
     public synchronized int runningCount() {

@@ -1,0 +1,126 @@
+package org.fleeced.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.fleeced.it.NbdClients.Extent;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The daemon stops on SIGTERM and starts again without losing what backups depend on: the
+ * attached disks, their data, and their checkpoints (persistent dirty bitmaps in the qcow2
+ * image, DESIGN.md sections 4 and 6), including the changes of a job the shutdown failed.
+ *
+ * <pre>
+ *   run 1: attach vm1, write, full job c1 (success), [write A, incremental job c2 running, write B]
+ *          SIGTERM -> exit 0, job failed with reason shutdown, images closed cleanly
+ *   run 2: vm1 attached again, bitmaps listed, an incremental reads exactly what changed
+ * </pre>
+ */
+class DaemonRestartIT {
+    private static final long M = 1 << 20;
+    private static final long K = 1 << 10;
+    private static final long DISK = 64 * M;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void clients() {
+        NbdClients.requireAll();
+    }
+
+    @Test
+    void disksAndCheckpointsSurviveARestart() throws Exception {
+        RunningDaemon first = RunningDaemon.start(dir);
+        try (first) {
+            first.attachNewQcow2("vm1", DISK);
+            NbdClients.write(first.nbdUri("vm1"), "-P 0x11 0 8M");
+            JsonNode full = first.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c1"));
+            NbdClients.copy(first.fleeceUri(full, "vm1"), dir.resolve("full.raw"));
+            first.finishJob(full.get("id").asText(), "success");
+            NbdClients.write(first.nbdUri("vm1"), "-P 0x22 2M 1M");
+            assertEquals(0, first.stop(), first.log());
+        }
+        RunningDaemon second = first.startAgain();
+        try (second) {
+            JsonNode disk = second.rest().get("v1/disks/vm1").expect(200).json();
+            assertEquals(dir.resolve("images/vm1.qcow2").toRealPath().toString(), disk.get("path").asText());
+            Path now = dir.resolve("now.raw");
+            NbdClients.copy(second.nbdUri("vm1"), now);
+            Path expected = Files.copy(dir.resolve("full.raw"), dir.resolve("expected.raw"));
+            NbdClients.write(expected.toString(), "-P 0x22 2M 1M");
+            assertEquals(0, NbdClients.compare(expected, now).exit(), "the disk's data survives the restart");
+
+            JsonNode bitmaps = second.rest().get("v1/disks/vm1/bitmaps").expect(200).json();
+            assertEquals(List.of("c1"), bitmapNames(bitmaps), "checkpoint c1 survives the restart: " + bitmaps);
+            assertEquals("recording", bitmaps.at("/0/state").asText(), bitmaps.toString());
+            assertTrue(bitmaps.at("/0/persistent").asBoolean(), bitmaps.toString());
+            NbdClients.write(second.nbdUri("vm1"), "-P 0x33 40M 64k");
+            JsonNode job = second.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c2",
+                    "incrementalFrom", "c1"));
+            assertEquals(List.of(new Extent(2 * M, M), new Extent(40 * M, 64 * K)),
+                    NbdClients.dirtyExtents(second.fleeceUri(job, "vm1"), "qemu:dirty-bitmap:c1"),
+                    "the incremental after a restart reads the changes before and after it");
+            second.finishJob(job.get("id").asText(), "success");
+            assertEquals(0, second.stop(), second.log());
+        }
+        JsonNode stored = RestClient.JSON.readTree(Tool.run("qemu-img", "info", "--output=json",
+                dir.resolve("images/vm1.qcow2").toString()).ok().output());
+        JsonNode inImage = stored.at("/format-specific/data/bitmaps");
+        assertEquals(List.of("c1", "c2"), bitmapNames(inImage),
+                "after a clean stop the image holds the checkpoints as qcow2 bitmaps: " + stored);
+        for (JsonNode b : inImage) {
+            assertEquals(List.of("auto"), RestClient.JSON.convertValue(b.get("flags"), List.class),
+                    "enabled, and not in use after a clean close: " + b);
+        }
+    }
+
+    @Test
+    void sigtermWithARunningJobExitsZeroAndKeepsItsChanges() throws Exception {
+        RunningDaemon first = RunningDaemon.start(dir);
+        try (first) {
+            first.attachNewQcow2("vm1", DISK);
+            String active = first.nbdUri("vm1");
+            NbdClients.write(active, "-P 0x11 0 8M");
+            JsonNode full = first.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c1"));
+            first.finishJob(full.get("id").asText(), "success");
+            NbdClients.write(active, "-P 0xa1 8M 1M");
+            JsonNode running = first.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c2",
+                    "incrementalFrom", "c1"));
+            NbdClients.write(active, "-P 0xb1 20M 64k");
+
+            assertEquals(0, first.stop(), "SIGTERM with a running job exits 0:\n" + first.log());
+            String log = first.log();
+            assertTrue(log.contains("job " + running.get("id").asText() + ": failed (shutdown)"), log);
+            assertTrue(log.contains("stopped cleanly"), log);
+        }
+        try (RunningDaemon second = first.startAgain()) {
+            second.rest().get("v1/disks/vm1").expect(200);
+            JsonNode plan = second.rest().get("v1/disks/vm1/plan?base=c2").expect(200).json();
+            assertEquals(M + 64 * K, plan.get("readBytes").asLong(),
+                    "c2 holds the shut-down job's changes and those made while it ran: " + plan);
+            JsonNode job = second.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c3",
+                    "incrementalFrom", "c2"));
+            assertEquals(List.of(new Extent(8 * M, M), new Extent(20 * M, 64 * K)),
+                    NbdClients.dirtyExtents(second.fleeceUri(job, "vm1"), "qemu:dirty-bitmap:c2"));
+            second.finishJob(job.get("id").asText(), "success");
+        }
+    }
+
+    private static List<String> bitmapNames(JsonNode bitmaps) {
+        List<String> names = new ArrayList<>();
+        for (JsonNode b : bitmaps) {
+            names.add(b.get("name").asText());
+        }
+        return names;
+    }
+}

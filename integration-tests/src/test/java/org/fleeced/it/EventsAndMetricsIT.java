@@ -1,0 +1,166 @@
+package org.fleeced.it;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** What a monitoring system sees: the server-sent event stream of jobs, and /metrics. */
+class EventsAndMetricsIT {
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void clients() {
+        NbdClients.requireAll();
+    }
+
+    /** One server-sent event: its type and its JSON data. */
+    record Event(String type, JsonNode data) {
+    }
+
+    @Test
+    void eventStreamTellsWhenJobsStartAndEnd() throws Exception {
+        try (RunningDaemon daemon = RunningDaemon.start(dir)) {
+            List<String> lines = new CopyOnWriteArrayList<>();
+            HttpResponse<Stream<String>> stream = daemon.rest().http().send(
+                    daemon.rest().request("v1/events").timeout(Duration.ofMinutes(5)).GET().build(),
+                    HttpResponse.BodyHandlers.ofLines());
+            try {
+                assertEquals(200, stream.statusCode());
+                assertTrue(stream.headers().firstValue("content-type").orElse("").startsWith("text/event-stream"),
+                        stream.headers().toString());
+                Thread.ofVirtual().start(() -> {
+                    try {
+                        stream.body().forEach(lines::add);
+                    } catch (UncheckedIOException e) {
+                        lines.add(": stream closed: " + e.getMessage());
+                    }
+                });
+                daemon.attachNewQcow2("vm1", 64 << 20);
+                await("disk-attached").atMost(Duration.ofSeconds(10)).until(() -> has(lines, "disk-attached", null));
+
+                String ok = daemon.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c1")).get("id").asText();
+                await("job-started").atMost(Duration.ofSeconds(10)).until(() -> has(lines, "job-started", ok));
+                Event started = find(lines, "job-started", ok);
+                assertEquals("vm1", started.data().at("/disks/0").asText(), started.toString());
+                assertEquals("c1", started.data().get("checkpoint").asText(), started.toString());
+                daemon.finishJob(ok, "success");
+                await("job-finished").atMost(Duration.ofSeconds(10)).until(() -> has(lines, "job-finished", ok));
+
+                String bad = daemon.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c2",
+                        "incrementalFrom", "c1")).get("id").asText();
+                daemon.finishJob(bad, "failure");
+                await("job-failed").atMost(Duration.ofSeconds(10)).until(() -> has(lines, "job-failed", bad));
+                List<String> order = events(lines).stream().map(Event::type).toList();
+                assertEquals(List.of("disk-attached", "job-started", "job-finished", "job-started", "job-failed"),
+                        order, "events in the order they happened");
+            } finally {
+                stream.body().close();
+            }
+        }
+    }
+
+    @Test
+    void metricsHaveTheDocumentedNames() throws Exception {
+        try (RunningDaemon daemon = RunningDaemon.start(dir)) {
+            daemon.attachNewQcow2("vm1", 64 << 20);
+            String active = daemon.nbdUri("vm1");
+            NbdClients.write(active, "-P 0x11 0 4M");
+            JsonNode job = daemon.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c1"));
+            NbdClients.write(active, "-P 0x22 0 1M");
+            NbdClients.copy(daemon.fleeceUri(job, "vm1"), dir.resolve("full.raw"));
+            Map<String, Double> whileRunning = samples(daemon.rest().get("metrics").expect(200).body());
+            assertEquals(16.0, whileRunning.get("fleeced_cbw_copies_total"), whileRunning.toString());
+            assertEquals((double) (1 << 20), whileRunning.get("fleeced_temp_bytes"), whileRunning.toString());
+            assertEquals(1.0, whileRunning.get("fleeced_jobs{state=\"running\"}"), whileRunning.toString());
+            daemon.finishJob(job.get("id").asText(), "success");
+
+            RestClient.Reply reply = daemon.rest().get("metrics").expect(200);
+            assertTrue(reply.contentType().startsWith("text/plain"), reply.toString());
+            String text = reply.body();
+            // the one name openapi.yaml documents, with its type
+            assertTrue(text.contains("# TYPE fleeced_nbd_connections gauge\n"), text);
+            Map<String, Double> samples = samples(text);
+            assertTrue(samples.containsKey("fleeced_nbd_connections"), text);
+            // and the families the daemon exports besides
+            for (String family : List.of("fleeced_nbd_connections_total", "fleeced_nbd_bytes_in_total",
+                    "fleeced_nbd_bytes_out_total", "fleeced_nbd_requests_total", "fleeced_disks", "fleeced_jobs",
+                    "fleeced_cbw_copies_total", "fleeced_temp_bytes", "fleeced_cbw_delayed_writes_total",
+                    "fleeced_cbw_delay_seconds_total", "fleeced_frozen_read_delayed_writes_total",
+                    "fleeced_frozen_read_delay_seconds_total")) {
+                assertTrue(text.contains("# TYPE " + family + " "), family + " missing:\n" + text);
+            }
+            assertEquals(1.0, samples.get("fleeced_disks"), text);
+            assertEquals(1.0, samples.get("fleeced_jobs{state=\"finished\"}"), text);
+            assertEquals(0.0, samples.get("fleeced_jobs{state=\"running\"}"), text);
+            assertEquals(16.0, samples.get("fleeced_cbw_copies_total"),
+                    "a counter does not go down when its job ends: 1 MiB overwritten under the job copied"
+                            + " 16 clusters of 64 KiB:\n" + text);
+            assertEquals(0.0, samples.get("fleeced_temp_bytes"), "no job, no temp image:\n" + text);
+            assertTrue(samples.get("fleeced_nbd_requests_total{command=\"WRITE\"}") > 0, text);
+            assertTrue(samples.get("fleeced_nbd_requests_total{command=\"READ\"}") > 0, text);
+            assertTrue(samples.get("fleeced_nbd_bytes_out_total") >= 4 << 20, text);
+        }
+    }
+
+    /** The samples of a Prometheus text exposition, by name with labels. */
+    private static Map<String, Double> samples(String text) {
+        Map<String, Double> samples = new LinkedHashMap<>();
+        for (String line : text.split("\n")) {
+            if (!line.isBlank() && !line.startsWith("#")) {
+                int space = line.lastIndexOf(' ');
+                samples.put(line.substring(0, space), Double.parseDouble(line.substring(space + 1)));
+            }
+        }
+        return samples;
+    }
+
+    private static boolean has(List<String> lines, String type, String job) {
+        return find(lines, type, job) != null;
+    }
+
+    private static Event find(List<String> lines, String type, String job) {
+        return events(lines).stream()
+                .filter(e -> e.type().equals(type) && (job == null || job.equals(e.data().path("job").asText())))
+                .findFirst().orElse(null);
+    }
+
+    /** The complete events among the lines so far (an event ends with a blank line). */
+    private static List<Event> events(List<String> lines) {
+        List<Event> events = new ArrayList<>();
+        String type = null;
+        String data = null;
+        for (String line : List.copyOf(lines)) {
+            if (line.startsWith("event:")) {
+                type = line.substring(6).trim();
+            } else if (line.startsWith("data:")) {
+                data = line.substring(5).trim();
+            } else if (line.isEmpty() && type != null) {
+                try {
+                    events.add(new Event(type, RestClient.JSON.readTree(data)));
+                } catch (IOException e) {
+                    throw new AssertionError("event " + type + " has no JSON data: " + data, e);
+                }
+                type = null;
+                data = null;
+            }
+        }
+        return events;
+    }
+}
