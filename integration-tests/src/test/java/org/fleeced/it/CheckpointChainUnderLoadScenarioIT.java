@@ -100,7 +100,7 @@ class CheckpointChainUnderLoadScenarioIT {
         try {
             return Tool.run("fio", "--name=burst-" + burst, "--ioengine=nbd", "--uri=" + uri, "--rw=randwrite",
                     "--bs=4k", "--iodepth=8", "--offset=" + window, "--size=8M", "--io_size=" + (burst == 0 ? "32M" : "2M"),
-                    "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--randseed=" + (1000 + burst),
+                    "--verify=crc32c", "--verify_state_save=0", "--do_verify=1", "--verify_fatal=1", "--randseed=" + (1000 + burst),
                     "--numjobs=1");
         } catch (Exception e) {
             throw new CompletionException(e);

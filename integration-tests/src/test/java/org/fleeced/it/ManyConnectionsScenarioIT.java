@@ -48,7 +48,7 @@ class ManyConnectionsScenarioIT {
 
             CompletableFuture<Tool> writers = CompletableFuture.supplyAsync(() -> run("fio", "--name=writers",
                     "--ioengine=nbd", "--uri=" + active, "--numjobs=" + WRITERS, "--size=1M", "--offset_increment=1M",
-                    "--rw=randwrite", "--bs=4k", "--iodepth=2", "--time_based", "--runtime=4", "--verify=crc32c",
+                    "--rw=randwrite", "--bs=4k", "--iodepth=2", "--time_based", "--runtime=4", "--verify=crc32c", "--verify_state_save=0",
                     "--verify_backlog=16", "--verify_fatal=1", "--group_reporting", "--randseed=6"));
             await().atMost(Duration.ofSeconds(30)).until(() -> ReaderReconnectScenarioIT.openConnections(rest) >= WRITERS
                     || writers.isDone());
