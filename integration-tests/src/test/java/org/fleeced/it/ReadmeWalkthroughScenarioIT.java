@@ -1,0 +1,59 @@
+package org.fleeced.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The README's walkthrough, {@code integration-tests/src/test/resources/walkthrough.sh}, run as it
+ * stands from the top of the checkout (the README includes that file verbatim): one full and one
+ * incremental backup with curl, qemu-io, nbdcopy and nbdsh, in under five minutes. Only the ports
+ * are chosen by the test, through the script's REST and NBD variables, and its mktemp directory
+ * goes under the test's TMPDIR.
+ */
+class ReadmeWalkthroughScenarioIT {
+    private static final Duration LIMIT = Duration.ofMinutes(5);
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void theWalkthroughBacksUpInFullThenIncrementally() throws Exception {
+        for (String tool : new String[] {"curl", "jq", "qemu-io", "qemu-img", "nbdcopy", "nbdsh"}) {
+            Tool.require(tool);
+        }
+        LibnbdClient.require();
+        Path top = Path.of(System.getProperty("fleeced.jar", "../daemon/target/fleeced.jar")).toAbsolutePath()
+                .getParent().getParent().getParent().normalize();
+        Path script = top.resolve("integration-tests/src/test/resources/walkthrough.sh");
+        assertTrue(Files.isRegularFile(script), script.toString());
+
+        ProcessBuilder builder = new ProcessBuilder("bash", script.toString()).directory(top.toFile())
+                .redirectErrorStream(true);
+        builder.environment().put("REST", String.valueOf(DaemonProcess.freePort()));
+        builder.environment().put("TMPDIR", tmp.toString());
+        builder.environment().put("NBD", String.valueOf(DaemonProcess.freePort()));
+        long start = System.nanoTime();
+        Process p = builder.start();
+        byte[] out = p.getInputStream().readAllBytes();
+        boolean ended = p.waitFor(LIMIT.toSeconds(), TimeUnit.SECONDS);
+        Duration took = Duration.ofNanos(System.nanoTime() - start);
+        String output = new String(out, StandardCharsets.UTF_8);
+        if (!ended) {
+            p.destroyForcibly();
+        }
+        assertTrue(ended && took.compareTo(LIMIT) < 0, "the walkthrough takes under 5 minutes: " + took + "\n" + output);
+        assertEquals(0, p.exitValue(), output);
+        assertTrue(output.contains("\"mode\":\"incremental\""), output);
+        assertTrue(output.contains("incremental: 1048576 bytes in 1 extents"), "only the changed MiB is read: " + output);
+        assertTrue(output.contains("Images are identical."), output);
+        assertTrue(output.contains("daemon stopped"), output);
+    }
+}
