@@ -34,6 +34,8 @@ class ReadmeWalkthroughScenarioIT {
                 .getParent().getParent().getParent().normalize();
         Path script = top.resolve("integration-tests/src/test/resources/walkthrough.sh");
         assertTrue(Files.isRegularFile(script), script.toString());
+        assertTrue(Files.readString(top.resolve("README.md")).contains("```bash\n" + Files.readString(script) + "```"),
+                "README.md carries walkthrough.sh verbatim");
 
         ProcessBuilder builder = new ProcessBuilder("bash", script.toString()).directory(top.toFile())
                 .redirectErrorStream(true);
