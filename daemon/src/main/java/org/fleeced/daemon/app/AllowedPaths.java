@@ -1,0 +1,78 @@
+package org.fleeced.daemon.app;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The directories the daemon may touch on a caller's behalf. A requested path is accepted only
+ * when, with every symbolic link and {@code ..} resolved, it lies inside one of them: so neither
+ * {@code ../../etc/passwd} nor a link planted inside an allowed directory escapes.
+ */
+public final class AllowedPaths {
+    private final String what;
+    private final List<Path> roots;
+
+    public AllowedPaths(String what, List<Path> roots) {
+        this.what = what;
+        this.roots = roots;
+    }
+
+    public List<Path> roots() {
+        return roots;
+    }
+
+    /**
+     * The real path the request names, or a {@link PathRefused} that says why not. For a file
+     * that does not exist yet, its parent directory must exist and be inside a root.
+     */
+    public Path check(String requested) throws PathRefused {
+        Path path;
+        try {
+            if (requested == null || requested.isEmpty() || requested.indexOf('\0') >= 0) {
+                throw new PathRefused("'" + requested + "' is not a path");
+            }
+            path = Path.of(requested);
+        } catch (InvalidPathException e) {
+            throw new PathRefused("'" + requested + "' is not a path: " + e.getReason());
+        }
+        if (!path.isAbsolute()) {
+            throw new PathRefused(requested + " is relative; give an absolute path inside " + roots);
+        }
+        Path real;
+        try {
+            real = Files.exists(path) ? path.toRealPath() : realParent(path);
+        } catch (IOException e) {
+            throw new PathRefused(requested + " cannot be resolved: " + e.getMessage());
+        }
+        for (Path root : roots) {
+            Path realRoot;
+            try {
+                realRoot = Files.exists(root) ? root.toRealPath() : root.toAbsolutePath().normalize();
+            } catch (IOException e) {
+                continue;
+            }
+            if (real.startsWith(realRoot) && !real.equals(realRoot)) {
+                return real;
+            }
+        }
+        throw new PathRefused(requested + " is outside the allowed " + what + " directories " + roots);
+    }
+
+    private static Path realParent(Path path) throws IOException {
+        Path parent = path.toAbsolutePath().normalize().getParent();
+        if (parent == null || !Files.isDirectory(parent)) {
+            throw new IOException("its directory " + parent + " does not exist");
+        }
+        return parent.toRealPath().resolve(path.getFileName());
+    }
+
+    /** A path the daemon will not touch; the message names the path and the allowed directories. */
+    public static final class PathRefused extends Exception {
+        public PathRefused(String message) {
+            super(message);
+        }
+    }
+}

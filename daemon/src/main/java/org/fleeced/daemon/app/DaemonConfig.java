@@ -1,0 +1,80 @@
+package org.fleeced.daemon.app;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * The daemon's configuration, as read by {@link ConfigLoader} from the embedded
+ * {@code default-config.yaml} and an optional file that overrides it key by key.
+ * Paths are resolved by {@link #resolved(Path)}; {@link #validate()} refuses what cannot run safely.
+ */
+@JsonIgnoreProperties(ignoreUnknown = false)
+public record DaemonConfig(
+        Path stateDir,
+        Rest rest,
+        Nbd nbd,
+        List<String> tokens,
+        List<Path> imageDirs,
+        List<Path> tempDirs,
+        Defaults defaults,
+        List<DiskSpec> disks) {
+
+    public record Rest(String bind, int port, long maxBodyBytes) {
+    }
+
+    public record Nbd(String bind, int port, Path socket, int maxConnections, int handshakeTimeoutSeconds, Tls tls) {
+    }
+
+    public record Tls(Path cert, Path key, Path ca, boolean verifyClient, boolean required) {
+        public boolean enabled() {
+            return cert != null;
+        }
+    }
+
+    public record Defaults(String tempFormat, long tempQuotaBytes, long tempReserveBytes, long leaseSeconds,
+            double cbwTimeoutSeconds, String onCbwError) {
+    }
+
+    public record DiskSpec(String name, Path path, String format) {
+    }
+
+    /** Makes every path absolute: stateDir against {@code workDir}, the rest against stateDir. */
+    public DaemonConfig resolved(Path workDir) {
+        Path state = workDir.resolve(stateDir).toAbsolutePath().normalize();
+        Nbd n = new Nbd(nbd.bind(), nbd.port(), nbd.socket() == null ? null : state.resolve(nbd.socket()),
+                nbd.maxConnections(), nbd.handshakeTimeoutSeconds(), nbd.tls());
+        return new DaemonConfig(state, rest, n, tokens,
+                imageDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
+                tempDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
+                defaults,
+                disks.stream().map(d -> new DiskSpec(d.name(), state.resolve(d.path()).normalize(), d.format())).toList());
+    }
+
+    /** Refuses a configuration that would run unsafely, with a message that says what to change. */
+    public void validate() throws UsageException {
+        if (tokens.isEmpty() && !isLoopback(rest.bind())) {
+            throw new UsageException("rest.bind is " + rest.bind() + ", not a loopback address: configure at least one"
+                    + " bearer token under 'tokens', or bind to 127.0.0.1");
+        }
+        if (tempDirs.isEmpty()) {
+            throw new UsageException("tempDirs is empty: fleecing jobs need at least one temp directory");
+        }
+        if (nbd.tls().enabled() && nbd.tls().key() == null) {
+            throw new UsageException("nbd.tls.cert is set but nbd.tls.key is not");
+        }
+        if (nbd.tls().required() && !nbd.tls().enabled()) {
+            throw new UsageException("nbd.tls.required needs nbd.tls.cert and nbd.tls.key");
+        }
+    }
+
+    private static boolean isLoopback(String host) {
+        try {
+            return InetAddress.getByName(host).isLoopbackAddress();
+        } catch (UnknownHostException e) {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,81 @@
+package org.fleeced.daemon.app;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ConfigLoaderTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void theEmbeddedDefaultsServeLoopbackAndKeepStateInFleecedData() throws Exception {
+        DaemonConfig config = ConfigLoader.load(null).resolved(dir);
+        config.validate();
+        assertEquals("127.0.0.1", config.rest().bind());
+        assertEquals(8580, config.rest().port());
+        assertEquals(10809, config.nbd().port());
+        assertEquals(dir.resolve("fleeced-data"), config.stateDir());
+        assertEquals(dir.resolve("fleeced-data/nbd.sock"), config.nbd().socket());
+        assertEquals(List.of(dir.resolve("fleeced-data/images")), config.imageDirs());
+        assertEquals(100, config.nbd().maxConnections());
+    }
+
+    @Test
+    void aYamlFileOverridesOnlyWhatItNames() throws Exception {
+        Path file = dir.resolve("fleeced.yaml");
+        Files.writeString(file, """
+                rest:
+                  port: 9000
+                tokens: [abc]
+                imageDirs: [/srv/images]
+                disks:
+                  - {name: vm1, path: /srv/images/vm1.qcow2}
+                """);
+        DaemonConfig config = ConfigLoader.load(file).resolved(dir);
+        assertEquals(9000, config.rest().port());
+        assertEquals("127.0.0.1", config.rest().bind());
+        assertEquals(1048576, config.rest().maxBodyBytes());
+        assertEquals(List.of("abc"), config.tokens());
+        assertEquals(List.of(Path.of("/srv/images")), config.imageDirs());
+        assertEquals("vm1", config.disks().getFirst().name());
+    }
+
+    @Test
+    void jsonWorksToo() throws Exception {
+        Path file = dir.resolve("fleeced.json");
+        Files.writeString(file, "{\"nbd\": {\"port\": 10900}, \"defaults\": {\"leaseSeconds\": 60}}");
+        DaemonConfig config = ConfigLoader.load(file);
+        assertEquals(10900, config.nbd().port());
+        assertEquals(60, config.defaults().leaseSeconds());
+        assertEquals(45, config.defaults().cbwTimeoutSeconds());
+    }
+
+    @Test
+    void mistakesAreReportedWithTheKey() throws Exception {
+        Path file = dir.resolve("bad.yaml");
+        Files.writeString(file, "rest:\n  prot: 9000\n");
+        UsageException e = assertThrows(UsageException.class, () -> ConfigLoader.load(file));
+        assertTrue(e.getMessage().contains("prot"), e.getMessage());
+        Files.writeString(file, "rest:\n  port: many\n");
+        assertThrows(UsageException.class, () -> ConfigLoader.load(file));
+        Files.writeString(file, "- a list\n");
+        assertThrows(UsageException.class, () -> ConfigLoader.load(file));
+    }
+
+    @Test
+    void aPublicRestAddressNeedsAToken() throws Exception {
+        Path file = dir.resolve("public.yaml");
+        Files.writeString(file, "rest: {bind: 0.0.0.0}\n");
+        UsageException e = assertThrows(UsageException.class, () -> ConfigLoader.load(file).validate());
+        assertTrue(e.getMessage().contains("token"), e.getMessage());
+        Files.writeString(file, "rest: {bind: 0.0.0.0}\ntokens: [t]\n");
+        ConfigLoader.load(file).validate();
+    }
+}
