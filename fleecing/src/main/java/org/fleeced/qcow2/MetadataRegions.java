@@ -59,6 +59,13 @@ final class MetadataRegions {
                 || clusters.contains(layout.clusterIndex(hostOffset));
     }
 
+    /** True when the host cluster holds the header, the L1 table or the refcount table. */
+    boolean overlapsFixedTables(long hostOffset) {
+        long start = layout.clusterStart(hostOffset);
+        long end = start + layout.clusterSize();
+        return start == 0 || (start < l1End && l1Start < end) || (start < reftableEnd && reftableStart < end);
+    }
+
     /** @throws CorruptionException when the host cluster holds metadata */
     void checkNotMetadata(long hostOffset, String use) throws CorruptionException {
         if (overlaps(hostOffset)) {

@@ -185,6 +185,9 @@ public final class Qcow2Metadata {
         if (l2Offset > allocator.hostEnd() - layout.clusterSize()) {
             throw corrupt(new CorruptionException("L2 table at " + l2Offset + " lies past the end of the file"));
         }
+        if (regions.overlapsFixedTables(l2Offset)) {
+            throw corrupt(new CorruptionException("L2 table at " + l2Offset + " overlaps the header, L1 or refcount table"));
+        }
         ByteBuffer b = ByteBuffer.allocate(layout.clusterSize());
         file.readData(l2Offset, b);
         return L2Table.decode(l2Offset, b.flip());

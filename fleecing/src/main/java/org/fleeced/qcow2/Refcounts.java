@@ -97,6 +97,9 @@ final class Refcounts {
         if (blockOffset > fileSize - layout.clusterSize()) {
             throw new CorruptionException("refcount block at " + blockOffset + " lies past the end of the file (" + fileSize + ")");
         }
+        if (regions.overlapsFixedTables(blockOffset)) {
+            throw new CorruptionException("refcount block at " + blockOffset + " overlaps the header, L1 or refcount table");
+        }
         ByteBuffer b = ByteBuffer.allocate(layout.clusterSize());
         file.readFully(blockOffset, b);
         return RefcountBlock.decode(blockOffset, b.flip(), layout);
