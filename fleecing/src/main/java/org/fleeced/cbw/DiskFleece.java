@@ -1,0 +1,83 @@
+package org.fleeced.cbw;
+
+import org.fleeced.bitmaps.FrozenBitmap;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.checkpoint.CheckpointStart;
+
+/**
+ * One disk of a running {@link FleecingJob}: what the NBD layer exports for it, and the pieces
+ * the job tears down at the end.
+ */
+public final class DiskFleece {
+    private final ActiveDisk disk;
+    private final TempImage temp;
+    private final CbwState state;
+    private final CopyBeforeWriteFilter filter;
+    private final FleeceSnapshot snapshot;
+    private final SnapshotAccessNode exportNode;
+    private final CheckpointStart checkpoint;
+
+    DiskFleece(ActiveDisk disk, TempImage temp, CbwState state, CopyBeforeWriteFilter filter,
+            CheckpointStart checkpoint, boolean allowDiscard) {
+        this.disk = disk;
+        this.temp = temp;
+        this.state = state;
+        this.filter = filter;
+        this.checkpoint = checkpoint;
+        this.snapshot = new FleeceSnapshot(state);
+        this.exportNode = new SnapshotAccessNode(snapshot, disk.image().capabilities(), allowDiscard, disk.name());
+    }
+
+    public String diskName() {
+        return disk.name();
+    }
+
+    /** The read-only (discard-only with allowDiscard) node of the fleece export. */
+    public SnapshotAccessNode exportNode() {
+        return exportNode;
+    }
+
+    public SnapshotAccess snapshot() {
+        return snapshot;
+    }
+
+    /**
+     * For an incremental or differential job, the changes since the base up to the snapshot point
+     * at the checkpoint's granularity, frozen: the {@code qemu:dirty-bitmap} context to export.
+     * Null for a full job.
+     */
+    public FrozenBitmap changes() {
+        return checkpoint.changes();
+    }
+
+    /** The checkpoint step of the start: what was created, the base used, any fallback to full. */
+    public CheckpointStart checkpoint() {
+        return checkpoint;
+    }
+
+    public FleeceStats stats() {
+        return state.stats();
+    }
+
+    ActiveDisk disk() {
+        return disk;
+    }
+
+    CopyBeforeWriteFilter filter() {
+        return filter;
+    }
+
+    /** The failure that broke this disk's snapshot, or null. */
+    BlockIOException breakCause() {
+        return state.breakage.cause();
+    }
+
+    /** Ends the reader's view and deletes the temp image; the filter must be out of the stack. */
+    void close() throws BlockIOException {
+        try {
+            snapshot.shutDown();
+        } finally {
+            temp.close();
+        }
+    }
+}

@@ -1,0 +1,30 @@
+package org.fleeced.checkpoint;
+
+import java.util.List;
+import org.fleeced.bitmaps.DirtyBitmap;
+import org.fleeced.block.BlockIOException;
+
+/**
+ * Where the checkpoint bitmaps of one disk live: in memory, or persistent bitmaps in the qcow2
+ * image (bitmaps extension, with the sidecar intent log). {@link CheckpointSet} is the only
+ * caller, and calls it under its own lock, so implementations need no locking of their own.
+ *
+ * <p>The store receives the live {@link DirtyBitmap} objects; they keep changing after
+ * {@link #put} returns (the recording one with every guest write), and a persistent store writes
+ * their bits when it flushes or closes, as QEMU does on clean close.
+ */
+public interface CheckpointStore {
+
+    /** A checkpoint as stored: its name, bitmap and state. */
+    record Stored(String name, DirtyBitmap bitmap, CheckpointState state) {
+    }
+
+    /** Every checkpoint, oldest first. */
+    List<Stored> loadAll() throws BlockIOException;
+
+    /** Adds a checkpoint as the newest, or records a new state of an existing one. */
+    void put(Stored checkpoint) throws BlockIOException;
+
+    /** Forgets a checkpoint; nothing happens when it is unknown. */
+    void remove(String name) throws BlockIOException;
+}

@@ -1,0 +1,81 @@
+package org.fleeced.cbw;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import org.fleeced.bitmaps.BitmapView;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.BlockNode;
+import org.fleeced.block.ContractCheckingNode;
+import org.fleeced.block.WriteFlag;
+import org.fleeced.block.file.RawFileNode;
+
+/**
+ * One disk's copy-before-write assembled by hand, so that tests can put
+ * {@link ControllableNode}s around the source and the temp image:
+ *
+ * <pre>
+ *   guest ──▶ check ──▶ CopyBeforeWriteFilter ──▶ controllable ──▶ raw source
+ *                              │
+ *                              ▼
+ *                        controllable ──▶ raw temp ◀── FleeceSnapshot ◀── check ◀── reader
+ * </pre>
+ */
+final class CbwRig implements AutoCloseable {
+    final RawFileNode sourceFile;
+    final RawFileNode tempFile;
+    final ControllableNode source;
+    final ControllableNode temp;
+    final CbwState state;
+    final TempQuota quota;
+    /** The guest's view: the filter, contract-checked. */
+    final BlockNode guest;
+    /** The reader's view: the snapshot access node, contract-checked. */
+    final BlockNode reader;
+
+    private CbwRig(Path dir, long size, long cluster, CbwSettings settings, long quotaBytes, BitmapView readable,
+            byte[] initial) throws BlockIOException {
+        sourceFile = RawFileNode.create(dir.resolve("source.raw"), size);
+        if (initial != null) {
+            sourceFile.write(0, ByteBuffer.wrap(initial), WriteFlag.NONE);
+        }
+        tempFile = RawFileNode.create(dir.resolve("temp.raw"), size);
+        source = new ControllableNode(sourceFile);
+        temp = new ControllableNode(tempFile);
+        quota = new TempQuota(quotaBytes);
+        state = new CbwState(source, temp, cluster, quota, readable);
+        guest = new ContractCheckingNode(new CopyBeforeWriteFilter(state, settings));
+        reader = new ContractCheckingNode(new SnapshotAccessNode(new FleeceSnapshot(state),
+                sourceFile.capabilities(), true, "rig"));
+    }
+
+    static CbwRig create(Path dir, byte[] initial, long cluster, OnCbwError policy) throws BlockIOException {
+        return create(dir, initial, new CbwSettings(cluster, policy, 0), 0, null);
+    }
+
+    static CbwRig create(Path dir, byte[] initial, CbwSettings settings, long quotaBytes, BitmapView readable)
+            throws BlockIOException {
+        return new CbwRig(dir, initial.length, settings.clusterBytes(), settings, quotaBytes, readable, initial);
+    }
+
+    byte[] read(long offset, int length) throws BlockIOException {
+        byte[] out = new byte[length];
+        reader.read(offset, ByteBuffer.wrap(out));
+        return out;
+    }
+
+    byte[] readDisk(long offset, int length) throws BlockIOException {
+        byte[] out = new byte[length];
+        sourceFile.read(offset, ByteBuffer.wrap(out));
+        return out;
+    }
+
+    void write(long offset, byte[] data) throws BlockIOException {
+        guest.write(offset, ByteBuffer.wrap(data), WriteFlag.NONE);
+    }
+
+    @Override
+    public void close() throws BlockIOException {
+        guest.close();
+        tempFile.close();
+    }
+}
