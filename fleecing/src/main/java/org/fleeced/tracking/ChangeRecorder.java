@@ -3,8 +3,8 @@ package org.fleeced.tracking;
 import org.fleeced.block.BlockIOException;
 
 /**
- * Where a {@link DirtyTrackingFilter} reports guest changes: the dirty bitmaps of one disk, and
- * whatever makes them survive a crash.
+ * Where a dirty-tracking filter ({@link org.fleeced.checkpoint.DirtyTrackingFilter}) reports
+ * guest changes: the dirty bitmaps of one disk, and whatever makes them survive a crash.
  *
  * <p>The filter calls {@link #recordChange} <em>before</em> it forwards the change, from many
  * threads at once; when it returns, the range is recorded in every enabled bitmap and, for a
