@@ -90,7 +90,15 @@ public final class Qcow2Creator {
         if (o.backingFormat() != null) {
             list.add(new HeaderExtension(HeaderExtension.BACKING_FORMAT, o.backingFormat().getBytes(StandardCharsets.UTF_8)));
         }
-        list.add(featureNameTable());
+        HeaderExtension names = featureNameTable();
+        int used = HEADER_LENGTH + 8 + names.encodedSize() + (o.backingFile() == null ? 0 : o.backingFile().length() * 3);
+        for (HeaderExtension e : list) {
+            used += e.encodedSize();
+        }
+        if (used <= o.clusterSize()) {
+            // Optional: small clusters leave no room for it, and then features are named from the spec.
+            list.add(names);
+        }
         return list;
     }
 
