@@ -18,8 +18,9 @@ import java.util.Set;
  *       a range may end at {@code size()} when the size itself is unaligned.</li>
  *   <li>read and write lengths are at most {@link Capabilities#maxRequestBytes()}; writeZeroes and
  *       discard may be of any length.</li>
- *   <li>Flags come only from what {@link #capabilities()} advertises; write-like calls only when
- *       {@link Capabilities#canWrite()}.</li>
+ *   <li>Flags come only from what {@link #capabilities()} advertises; write and writeZeroes only
+ *       when {@link Capabilities#canWrite()}, discard when canWrite or
+ *       {@link Capabilities#canDiscard()}.</li>
  *   <li>A length of zero is allowed and is a no-op that succeeds.</li>
  *   <li>Calls may come concurrently from many threads (virtual threads, one per request), in
  *       any mix. A caller that needs an order between two of its own requests waits for the first

@@ -4,10 +4,12 @@ package org.fleeced.block;
  * What a node can do and the request shapes it wants, queried up front (as nbdkit's
  * {@code can_*} callbacks), so that callers never learn them from a failure.
  *
- * @param canWrite          write, writeZeroes and discard are allowed at all
+ * @param canWrite          write and writeZeroes are allowed at all (and discard, see canDiscard)
  * @param canZero           writeZeroes is efficient (not emulated by writing zero buffers)
  * @param canFastZero       writeZeroes honours {@link WriteFlag#FAST_ZERO}
- * @param canDiscard        discard may deallocate; when false it is accepted and does nothing
+ * @param canDiscard        discard may deallocate; when false on a writable node it is accepted and
+ *                          does nothing. A read-only node with canDiscard takes discards only (a
+ *                          fleecing snapshot whose reader gives back what it has read).
  * @param canFlush          flush reaches stable storage
  * @param canFua            {@link WriteFlag#FUA} is honoured per request (otherwise a caller must flush)
  * @param requestAlignment  offsets and lengths of every request are multiples of this (a power of two)
@@ -40,12 +42,12 @@ public record Capabilities(
         if (canFastZero && !canZero) {
             throw new IllegalArgumentException("canFastZero needs canZero");
         }
-        if (!canWrite && (canZero || canDiscard || canFua)) {
-            throw new IllegalArgumentException("a read-only node cannot zero, discard or FUA");
+        if (!canWrite && (canZero || canFua)) {
+            throw new IllegalArgumentException("a read-only node cannot zero or FUA");
         }
     }
 
-    /** The capabilities a read-only view of this node has. */
+    /** The capabilities a read-only view of this node has (no discard either). */
     public Capabilities readOnly() {
         return new Capabilities(false, false, false, false, canFlush, false,
                 requestAlignment, preferredSize, maxRequestBytes);

@@ -81,7 +81,10 @@ public final class ContractCheckingNode implements BlockNode {
 
     @Override
     public void discard(long offset, long length) throws BlockIOException {
-        checkWritable("discard");
+        checkOpen("discard");
+        if (!node.capabilities().canWrite() && !node.capabilities().canDiscard()) {
+            throw new IllegalStateException("discard on read-only node " + describe() + " that takes no discards");
+        }
         checkRange("discard", offset, length);
         node.discard(offset, length);
     }

@@ -29,7 +29,12 @@ public final class ImageOpener {
 
     /** Opens {@code path} as qcow2 or raw; read-write images are locked against a second writer. */
     public static BlockNode open(Path path, boolean readOnly) throws BlockIOException {
-        return switch (detect(path)) {
+        return open(path, detect(path), readOnly);
+    }
+
+    /** Opens {@code path} in the given format (the caller knows it, or asked the user). */
+    public static BlockNode open(Path path, Format format, boolean readOnly) throws BlockIOException {
+        return switch (format) {
             case QCOW2 -> Qcow2Opener.open(path, readOnly ? Qcow2OpenOptions.readOnlyDefaults()
                     : Qcow2OpenOptions.readWrite(), new HashSet<>());
             case RAW -> readOnly ? RawFileNode.open(path, true) : RawFileNode.openExclusive(path);

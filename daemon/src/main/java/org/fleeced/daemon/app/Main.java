@@ -23,6 +23,7 @@ public final class Main {
         try {
             int status = switch (args[0]) {
                 case "daemon" -> DaemonCommand.run(rest);
+                case "serve" -> ServeCommand.run(rest);
                 case "help", "--help", "-h" -> {
                     usage();
                     yield 0;
@@ -47,6 +48,6 @@ public final class Main {
         System.err.println("""
                 usage: fleeced daemon [--rest-bind ADDR] [--rest-port N]
                   daemon   run the fleecing daemon (REST on 127.0.0.1:8580 by default)
-                """);
+                """ + ServeOptions.USAGE);
     }
 }

@@ -1,0 +1,107 @@
+package org.fleeced.daemon.app;
+
+import io.vertx.core.Vertx;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.BlockNode;
+import org.fleeced.qcow2.ImageOpener;
+import org.fleeced.daemon.nbd.server.AllocationDepthContext;
+import org.fleeced.daemon.nbd.server.BaseAllocationContext;
+import org.fleeced.daemon.nbd.server.MetaContextSource;
+import org.fleeced.daemon.nbd.server.NbdExport;
+import org.fleeced.daemon.nbd.server.NbdExportRegistry;
+import org.fleeced.daemon.nbd.server.NbdServer;
+import org.fleeced.daemon.nbd.server.NbdServerConfig;
+
+/**
+ * {@code fleeced serve IMAGE}: one image on one NBD export, in the style of qemu-nbd, for people
+ * and tests. Prints the export's NBD URI on stdout (one line) once it accepts connections, and on
+ * SIGTERM or SIGINT closes the server and then the image, and exits 0.
+ */
+final class ServeCommand {
+    private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.serve");
+
+    private ServeCommand() {
+    }
+
+    static int run(String[] args) throws Exception {
+        ServeOptions options = ServeOptions.parse(args);
+        if (!options.bitmaps().isEmpty()) {
+            throw new UsageException("--bitmap needs the qcow2 persistent bitmaps, which this build does not have yet");
+        }
+        BlockNode node = openImage(options);
+        Vertx vertx = Vertx.vertx();
+        try {
+            NbdExportRegistry registry = new NbdExportRegistry();
+            registry.register(export(options, node));
+            NbdServerConfig config = new NbdServerConfig(options.handshakeTimeout(), options.maxConnections(),
+                    NbdServerConfig.DEFAULT_MAX_IN_FLIGHT_BYTES, Optional.ofNullable(options.tls()));
+            NbdServer server = NbdServer.create(vertx, registry, config);
+            String uri;
+            if (options.socket() != null) {
+                server.listenUnix(options.socket()).await();
+                uri = unixUri(options);
+            } else {
+                int port = server.listenTcp(options.bind(), options.port()).await();
+                uri = tcpUri(options, port);
+            }
+            System.out.append(uri).append('\n').flush();
+
+            StopSignal stop = StopSignal.install();
+            LOG.info("stopping: " + stop.await());
+            server.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
+        } finally {
+            vertx.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
+            node.close();
+        }
+        LOG.info("stopped cleanly");
+        return 0;
+    }
+
+    private static NbdExport export(ServeOptions options, BlockNode node) {
+        List<MetaContextSource> contexts = new ArrayList<>();
+        contexts.add(new BaseAllocationContext(node));
+        if (options.allocationDepth()) {
+            contexts.add(new AllocationDepthContext(node));
+        }
+        return new NbdExport(options.exportName(), "", node, options.readOnly(), false, true, contexts);
+    }
+
+    /** Opens the image in the given or detected format. The qcow2 driver plugs in here when it lands. */
+    private static BlockNode openImage(ServeOptions options) throws UsageException, BlockIOException {
+        Path image = options.image();
+        if (!Files.isRegularFile(image)) {
+            throw new UsageException("no image file at " + image);
+        }
+        ImageOpener.Format format = options.format() != null
+                ? ImageOpener.Format.valueOf(options.format().toUpperCase(java.util.Locale.ROOT))
+                : ImageOpener.detect(image);
+        LOG.info("serving " + image + " (" + format.name().toLowerCase(java.util.Locale.ROOT)
+                + (options.readOnly() ? ", read-only" : "") + ")");
+        return ImageOpener.open(image, format, options.readOnly());
+    }
+
+    private static String tcpUri(ServeOptions options, int port) throws URISyntaxException {
+        String host = options.bind().contains(":") ? "[" + options.bind() + "]" : options.bind();
+        String scheme = options.tls() != null ? "nbds" : "nbd";
+        return scheme + "://" + host + ":" + port + exportPath(options);
+    }
+
+    private static String unixUri(ServeOptions options) throws URISyntaxException {
+        String scheme = options.tls() != null ? "nbds+unix" : "nbd+unix";
+        return scheme + "://" + exportPath(options) + "?socket=" + options.socket().toAbsolutePath();
+    }
+
+    private static String exportPath(ServeOptions options) throws URISyntaxException {
+        return new URI(null, null, "/" + options.exportName(), null).getRawPath();
+    }
+}

@@ -1,0 +1,184 @@
+package org.fleeced.daemon.nbd.server;
+
+import io.vertx.core.Context;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetSocket;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import java.util.logging.Logger;
+import org.fleeced.daemon.nbd.protocol.NbdCommand;
+import org.fleeced.daemon.nbd.protocol.NbdFrameDecoder;
+import org.fleeced.daemon.nbd.protocol.NbdHandshakeFlag;
+import org.fleeced.daemon.nbd.protocol.NbdRequest;
+import org.fleeced.daemon.nbd.protocol.OptionReplyEncoder;
+import org.fleeced.daemon.nbd.server.NbdExportRegistry.ExportConnection;
+
+/**
+ * One client socket, from the greeting to the close: it feeds the socket's bytes to the
+ * {@link NbdFrameDecoder} and routes what comes out to the {@link HandshakeSession} during
+ * haggling and to the {@link TransmissionSession} afterwards. It owns the handshake timer, the
+ * STARTTLS upgrade, the registry attachment and the operator log lines of the connection.
+ *
+ * <p>Threads: the socket's event loop runs the decoder, the handshake and request dispatch; request
+ * virtual threads only write replies (through {@link ReplyWriter}) and release budget.
+ */
+final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel, ExportConnection {
+    private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.nbd");
+    private static final int MAX_OPTION_BYTES = 64 << 10;
+
+    private final ConnectionContext context;
+    private final NetSocket socket;
+    private final Context vertxContext;
+    private final String peer;
+    private final NbdFrameDecoder decoder;
+    private final HandshakeSession handshake;
+    private final ReplyWriter writer;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final Consumer<NbdConnection> onClosed;
+    private long handshakeTimer;
+    /** Set on the event loop when haggling ends; read by close paths on any thread. */
+    private volatile TransmissionSession transmission;
+
+    NbdConnection(ConnectionContext context, NetSocket socket, Context vertxContext, Consumer<NbdConnection> onClosed) {
+        this.context = context;
+        this.onClosed = onClosed;
+        this.socket = socket;
+        this.vertxContext = vertxContext;
+        this.peer = socket.remoteAddress() == null ? "unknown peer" : socket.remoteAddress().toString();
+        this.decoder = new NbdFrameDecoder(this, MAX_OPTION_BYTES, BlockSizeConstraints.MAX_PAYLOAD_BYTES);
+        this.handshake = new HandshakeSession(context.registry(), this, context.ssl() != null, context.config().tlsRequired());
+        this.writer = new ReplyWriter(socket, context.stats());
+    }
+
+    /** On the event loop, right after accept. */
+    void start() {
+        context.stats().connectionOpened();
+        LOG.fine(() -> "connection from " + peer);
+        socket.handler(this::received);
+        socket.closeHandler(v -> closed());
+        socket.exceptionHandler(e -> LOG.fine(() -> "socket error from " + peer + ": " + e));
+        handshakeTimer = context.vertx().setTimer(context.config().handshakeTimeout().toMillis(), id -> {
+            if (transmission == null) {
+                fail("handshake timed out after " + context.config().handshakeTimeout().toSeconds() + " s");
+            }
+        });
+        writer.send(OptionReplyEncoder.greeting(NbdHandshakeFlag.FIXED_NEWSTYLE.mask() | NbdHandshakeFlag.NO_ZEROES.mask()));
+    }
+
+    private void received(Buffer slice) {
+        context.stats().bytesIn(slice.length());
+        decoder.feed(slice);
+    }
+
+    @Override
+    public void onClientFlags(int flags) {
+        handshake.onClientFlags(flags);
+    }
+
+    @Override
+    public void onOption(int option, long length, byte[] data) {
+        handshake.onOption(option, data);
+    }
+
+    @Override
+    public void onRequest(NbdRequest request, byte[] payload) {
+        if (request.command() == NbdCommand.DISC) {
+            decoder.stop();
+        }
+        transmission.onRequest(request, payload);
+    }
+
+    @Override
+    public void onFramingError(String reason) {
+        fail(reason);
+    }
+
+    @Override
+    public void send(Buffer message) {
+        writer.send(message);
+    }
+
+    @Override
+    public void sendThenClose(Buffer message) {
+        decoder.stop();
+        writer.send(message).onComplete(done -> socket.close());
+    }
+
+    @Override
+    public void startTls(Buffer ack) {
+        decoder.expectOption();
+        context.stats().bytesOut(ack.length());
+        socket.upgradeToSsl(context.ssl(), ack).onComplete(done -> {
+            if (done.failed()) {
+                fail("TLS handshake failed: " + done.cause().getMessage());
+            }
+        });
+    }
+
+    @Override
+    public boolean enterTransmission(TransmissionParameters parameters, Buffer reply) {
+        if (!context.registry().attach(parameters.export(), this)) {
+            return false;
+        }
+        InFlightBudget budget = new InFlightBudget(context.config().maxInFlightBytes(),
+                () -> vertxContext.runOnContext(v -> socket.pause()),
+                () -> vertxContext.runOnContext(v -> socket.resume()));
+        transmission = new TransmissionSession(parameters, writer, context.stats(), budget, this::closeGracefully);
+        context.vertx().cancelTimer(handshakeTimer);
+        decoder.enterTransmission(parameters.extendedHeaders());
+        writer.send(reply);
+        LOG.info("peer " + peer + " opened export '" + parameters.export().name() + "'"
+                + (socket.isSsl() ? " over TLS" : "")
+                + (parameters.extendedHeaders() ? ", extended headers" : parameters.structuredReplies() ? ", structured replies" : "")
+                + (parameters.contexts().isEmpty() ? "" : ", " + parameters.contexts().size() + " meta context(s)"));
+        return true;
+    }
+
+    @Override
+    public void fail(String reason) {
+        if (transmission == null) {
+            context.stats().handshakeFailed();
+            LOG.warning("handshake with " + peer + " failed: " + reason);
+        } else {
+            LOG.warning("closing connection of " + peer + " to export '" + transmission.parameters().export().name()
+                    + "': " + reason);
+        }
+        decoder.stop();
+        socket.close();
+    }
+
+    @Override
+    public void closeForExportRemoval() {
+        vertxContext.runOnContext(v -> {
+            decoder.stop();
+            socket.close();
+        });
+    }
+
+    private void closeGracefully() {
+        vertxContext.runOnContext(v -> socket.close());
+    }
+
+    /** Closes from the server side (server shutdown). */
+    void close() {
+        closeForExportRemoval();
+    }
+
+    private void closed() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        decoder.stop();
+        context.vertx().cancelTimer(handshakeTimer);
+        context.stats().connectionClosed();
+        onClosed.accept(this);
+        TransmissionSession session = transmission;
+        if (session != null) {
+            context.registry().detach(session.parameters().export(), this);
+            LOG.info("peer " + peer + " closed export '" + session.parameters().export().name() + "' after "
+                    + session.requestCount() + " request(s)");
+        } else {
+            LOG.fine(() -> "connection from " + peer + " closed during the handshake");
+        }
+    }
+}

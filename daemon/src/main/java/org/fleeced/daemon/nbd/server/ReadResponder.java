@@ -1,0 +1,109 @@
+package org.fleeced.daemon.nbd.server;
+
+import io.vertx.core.Future;
+import java.util.ArrayList;
+import java.util.List;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.BlockNode;
+import org.fleeced.block.Extent;
+import org.fleeced.daemon.nbd.protocol.NbdCommandFlag;
+import org.fleeced.daemon.nbd.protocol.NbdReplyType;
+import org.fleeced.daemon.nbd.protocol.ReplyEncoder;
+import org.fleeced.daemon.nbd.protocol.ReplyEncoder.DataMessage;
+
+/**
+ * Answers NBD_CMD_READ (runs on the request's virtual thread).
+ *
+ * <ul>
+ *   <li>Without structured replies: one simple reply with the data, or a simple error without data.</li>
+ *   <li>With DF: one OFFSET_DATA chunk with the whole range, holes included as zero bytes.</li>
+ *   <li>Otherwise: the range is split where the node's block status changes between "reads as
+ *       zeroes" and data; zero runs go out as OFFSET_HOLE chunks (never as zero bytes), data runs
+ *       as OFFSET_DATA chunks. Each chunk is sent once its data is read; only the last one carries
+ *       DONE, and only after everything was read, so a later failure can still be reported (as
+ *       ERROR_OFFSET at the run that failed).</li>
+ * </ul>
+ */
+final class ReadResponder {
+    private record Run(long offset, int length, boolean hole) {
+    }
+
+    private ReadResponder() {
+    }
+
+    static Future<Void> respond(RequestReplier replier, BlockNode node, long offset, int length) {
+        if (!replier.structured()) {
+            DataMessage message = ReplyEncoder.simpleRead(replier.request().cookie(), length);
+            try {
+                node.read(offset, message.dataRegion());
+            } catch (BlockIOException e) {
+                return replier.error(NbdErrnoMapping.toNbd(e.errno(), replier.request()), e.toString());
+            }
+            return replier.send(message.toBuffer());
+        }
+        if (replier.request().has(NbdCommandFlag.DF)) {
+            DataMessage message = ReplyEncoder.offsetData(replier.framing(), NbdReplyType.FLAG_DONE, offset, length);
+            try {
+                node.read(offset, message.dataRegion());
+            } catch (BlockIOException e) {
+                return replier.error(NbdErrnoMapping.toNbd(e.errno(), replier.request()), e.toString());
+            }
+            return replier.send(message.toBuffer());
+        }
+        return sendRuns(replier, node, offset, length);
+    }
+
+    private static Future<Void> sendRuns(RequestReplier replier, BlockNode node, long offset, int length) {
+        List<Run> runs;
+        try {
+            runs = runs(node, offset, length);
+        } catch (BlockIOException e) {
+            return replier.error(NbdErrnoMapping.toNbd(e.errno(), replier.request()), e.toString());
+        }
+        Future<Void> last = null;
+        for (int i = 0; i < runs.size(); i++) {
+            Run run = runs.get(i);
+            int flags = i == runs.size() - 1 ? NbdReplyType.FLAG_DONE : 0;
+            if (run.hole()) {
+                last = replier.send(ReplyEncoder.offsetHole(replier.framing(), flags, run.offset(), run.length()));
+                continue;
+            }
+            DataMessage message = ReplyEncoder.offsetData(replier.framing(), flags, run.offset(), run.length());
+            try {
+                node.read(run.offset(), message.dataRegion());
+            } catch (BlockIOException e) {
+                return replier.errorAt(NbdErrnoMapping.toNbd(e.errno(), replier.request()), e.toString(), run.offset());
+            }
+            last = replier.send(message.toBuffer());
+        }
+        return last;
+    }
+
+    /** Consecutive data and hole runs covering {@code [offset, offset + length)}, adjacent runs of one kind joined. */
+    private static List<Run> runs(BlockNode node, long offset, int length) throws BlockIOException {
+        List<Run> runs = new ArrayList<>();
+        long end = offset + length;
+        long position = offset;
+        while (position < end) {
+            List<Extent> extents = node.blockStatus(position, end - position);
+            if (extents.isEmpty()) {
+                throw new IllegalStateException(node.describe() + " returned no extent at " + position);
+            }
+            for (Extent extent : extents) {
+                long runEnd = Math.min(extent.end(), end);
+                int runLength = (int) (runEnd - position);
+                Run previous = runs.isEmpty() ? null : runs.getLast();
+                if (previous != null && previous.hole() == extent.zero()) {
+                    runs.set(runs.size() - 1, new Run(previous.offset(), previous.length() + runLength, previous.hole()));
+                } else {
+                    runs.add(new Run(position, runLength, extent.zero()));
+                }
+                position = runEnd;
+                if (position >= end) {
+                    break;
+                }
+            }
+        }
+        return runs;
+    }
+}

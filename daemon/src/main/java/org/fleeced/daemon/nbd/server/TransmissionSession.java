@@ -1,0 +1,87 @@
+package org.fleeced.daemon.nbd.server;
+
+import io.vertx.core.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.fleeced.daemon.nbd.protocol.NbdCommand;
+import org.fleeced.daemon.nbd.protocol.NbdRequest;
+import org.fleeced.daemon.nbd.server.RequestVerdict.Accepted;
+import org.fleeced.daemon.nbd.server.RequestVerdict.Rejected;
+
+/**
+ * The transmission phase of one connection. Requests arrive whole from the decoder on the event
+ * loop; each is validated there once, charged to the connection's {@link InFlightBudget}, and run
+ * on its own virtual thread, so requests run concurrently and their replies complete in any order.
+ * A rejected request is answered at once (a rejected WRITE's payload was already consumed by the
+ * decoder, which keeps the stream in sync).
+ *
+ * <p>NBD_CMD_DISC: the decoder stops reading; requests already received (writes included) run to
+ * the end and their replies are sent; then the connection closes (NBD proto "NBD_CMD_DISC": the
+ * server MUST handle all outstanding requests).
+ */
+final class TransmissionSession {
+    private final TransmissionParameters parameters;
+    private final RequestValidator validator;
+    private final ReplyWriter writer;
+    private final NbdServerStats stats;
+    private final InFlightBudget budget;
+    private final Runnable close;
+    /** Requests received and not yet fully answered. */
+    private final AtomicInteger outstanding = new AtomicInteger();
+    private final AtomicLong requestCount = new AtomicLong();
+    private volatile boolean disconnecting;
+
+    TransmissionSession(TransmissionParameters parameters, ReplyWriter writer, NbdServerStats stats,
+                        InFlightBudget budget, Runnable close) {
+        this.parameters = parameters;
+        this.validator = new RequestValidator(parameters);
+        this.writer = writer;
+        this.stats = stats;
+        this.budget = budget;
+        this.close = close;
+    }
+
+    TransmissionParameters parameters() {
+        return parameters;
+    }
+
+    long requestCount() {
+        return requestCount.get();
+    }
+
+    /** On the event loop, for each request the decoder completed. */
+    void onRequest(NbdRequest request, byte[] payload) {
+        requestCount.incrementAndGet();
+        stats.request(request.command());
+        if (request.command() == NbdCommand.DISC) {
+            disconnecting = true;
+            if (outstanding.get() == 0) {
+                close.run();
+            }
+            return;
+        }
+        RequestReplier replier = new RequestReplier(writer, request, parameters, stats);
+        RequestVerdict verdict = validator.validate(request, payload);
+        if (verdict instanceof Rejected rejected) {
+            outstanding.incrementAndGet();
+            replier.error(rejected.error(), rejected.message()).onComplete(done -> finished(0));
+            return;
+        }
+        Accepted accepted = (Accepted) verdict;
+        long cost = InFlightBudget.REQUEST_OVERHEAD_BYTES
+                + (request.command() == NbdCommand.READ || request.command() == NbdCommand.WRITE ? accepted.length() : 0);
+        outstanding.incrementAndGet();
+        budget.acquire(cost);
+        Thread.ofVirtual().name("nbd-request").start(() -> {
+            Future<Void> last = CommandRunner.run(replier, parameters.export().node(), accepted, payload);
+            last.onComplete(done -> finished(cost));
+        });
+    }
+
+    private void finished(long cost) {
+        budget.release(cost);
+        if (outstanding.decrementAndGet() == 0 && disconnecting) {
+            close.run();
+        }
+    }
+}
