@@ -1,23 +1,29 @@
 package org.fleeced.checkpoint;
 
 import java.nio.ByteBuffer;
+import java.util.Objects;
 import java.util.Set;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.FilterNode;
 import org.fleeced.block.WriteFlag;
+import org.fleeced.tracking.ChangeRecorder;
 
 /**
  * Records every guest change (write, zero write, discard) in the recording checkpoint of its
- * disk, then forwards it.
+ * disk, or with any other {@link ChangeRecorder} (the persistent bitmaps of a qcow2 image, which
+ * first mark the change durably in their write-intent log), then forwards it.
  *
  * <p>It marks the range <em>before</em> forwarding: a change that fails or is cut short by a
  * crash leaves a bit set for bytes that may not have changed, never a changed byte without its
- * bit. A discard is recorded too, since afterwards the range may read differently. Reads,
- * blockStatus and flush pass straight through.
+ * bit. A discard is recorded too, since afterwards the range may read differently. Reads and
+ * blockStatus pass straight through; flush forwards, then lets the recorder store its bitmaps if
+ * it wants to; close lets the recorder store them (the clean close) before the child closes.
  */
 public final class DirtyTrackingFilter extends FilterNode {
-    private final CheckpointSet checkpoints;
+    private final ChangeRecorder recorder;
+    /** Set by the first close; later close calls do nothing. */
+    private volatile boolean closed;
 
     public DirtyTrackingFilter(BlockNode child, CheckpointSet checkpoints) {
         super(child);
@@ -25,25 +31,56 @@ public final class DirtyTrackingFilter extends FilterNode {
             throw new IllegalArgumentException("checkpoints cover " + checkpoints.sizeBytes() + " bytes, the disk has "
                     + child.size());
         }
-        this.checkpoints = checkpoints;
+        this.recorder = checkpoints::track;
+    }
+
+    /** Records with {@code recorder}: the intent-log hook of persistent bitmaps. */
+    public DirtyTrackingFilter(BlockNode child, ChangeRecorder recorder) {
+        super(child);
+        this.recorder = Objects.requireNonNull(recorder);
     }
 
     @Override
     public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws BlockIOException {
-        checkpoints.track(offset, src.remaining());
+        if (src.hasRemaining()) {
+            recorder.recordChange(offset, src.remaining());
+        }
         child.write(offset, src, flags);
     }
 
     @Override
     public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws BlockIOException {
-        checkpoints.track(offset, length);
+        if (length > 0) {
+            recorder.recordChange(offset, length);
+        }
         child.writeZeroes(offset, length, flags);
     }
 
     @Override
     public void discard(long offset, long length) throws BlockIOException {
-        checkpoints.track(offset, length);
+        if (length > 0) {
+            recorder.recordChange(offset, length);
+        }
         child.discard(offset, length);
+    }
+
+    @Override
+    public void flush() throws BlockIOException {
+        child.flush();
+        recorder.afterFlush();
+    }
+
+    @Override
+    public void close() throws BlockIOException {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            recorder.beforeClose();
+        } finally {
+            child.close();
+        }
     }
 
     @Override

@@ -35,7 +35,8 @@ import org.fleeced.block.Errno;
  * The persistent-bitmaps code allocates clusters with {@link #allocateClustersLocked},
  * releases them with {@link #releaseAfterFlushLocked} (or {@link #freeNowLocked} for clusters
  * nothing on disk references), reserves its regions against data writes with
- * {@link #reserveMetadataLocked}, and reads and writes header extensions with
+ * {@link #reserveMetadataLocked} (and ends that with {@link #releaseMetadataReservationLocked}),
+ * reaches the file through {@link Qcow2ExtensionStorage}, and reads and writes header extensions with
  * {@link #headerExtensions} and {@link #writeHeaderLocked}. All of these need {@link #lock()}.
  */
 public final class Qcow2Metadata {
@@ -264,6 +265,13 @@ public final class Qcow2Metadata {
     /** Protects a metadata region owned by other code from data writes and allocation. */
     public void reserveMetadataLocked(long offset, long bytes) {
         regions.addRegion(offset, bytes);
+    }
+
+    /** Ends the protection of a region reserved with {@link #reserveMetadataLocked}, once its clusters are freed. */
+    public void releaseMetadataReservationLocked(long offset, long bytes) {
+        for (long c = layout.clusterStart(offset); c < offset + bytes; c += layout.clusterSize()) {
+            regions.removeCluster(c);
+        }
     }
 
     /** Fails when a host cluster about to receive guest data holds metadata. */

@@ -21,12 +21,22 @@ final class Qcow2Opener {
     }
 
     static Qcow2Node open(Path path, Qcow2OpenOptions options, Set<Path> chain) throws BlockIOException {
+        return open(path, options, chain, KNOWN_AUTOCLEAR);
+    }
+
+    /**
+     * Opens an image; a read-write open keeps the autoclear bits in {@code keptAutoclear} (those a
+     * caller above this driver understands and maintains, such as the persistent bitmaps code)
+     * and clears the other ones.
+     */
+    static Qcow2Node open(Path path, Qcow2OpenOptions options, Set<Path> chain, long keptAutoclear)
+            throws BlockIOException {
         HostFile file = HostFile.open(path, options.readOnly());
         try {
             Qcow2Header h = readHeader(file);
             checkFeatures(h, options.readOnly(), path);
             if (!options.readOnly()) {
-                h = prepareForWriting(file, h);
+                h = prepareForWriting(file, h, keptAutoclear);
             }
             Qcow2Metadata metadata = new Qcow2Metadata(file, h, options.readOnly(), options);
             BlockNode backing = openBacking(path, h, options, chain);
@@ -73,7 +83,8 @@ final class Qcow2Opener {
     }
 
     /** Repairs a dirty image and clears autoclear bits this driver does not understand. */
-    private static Qcow2Header prepareForWriting(HostFile file, Qcow2Header h) throws BlockIOException {
+    private static Qcow2Header prepareForWriting(HostFile file, Qcow2Header h, long keptAutoclear)
+            throws BlockIOException {
         Qcow2Header current = h;
         if (current.features().has(FeatureBits.INCOMPAT_DIRTY)) {
             current = Qcow2Repair.rebuildRefcounts(file, current);
@@ -82,12 +93,12 @@ final class Qcow2Opener {
             current = store.header();
         }
         long autoclear = current.features().autoclear();
-        if ((autoclear & ~KNOWN_AUTOCLEAR) != 0) {
+        if ((autoclear & ~keptAutoclear) != 0) {
             // Spec "autoclear_features": a writer that does not understand a bit clears it before
             // modifying the image. Bit 0 (bitmaps) included: the bitmaps extension is kept as an
             // unknown extension, which then tells QEMU the bitmaps are inconsistent, as the spec says.
             HeaderStore store = new HeaderStore(file, current);
-            store.rewrite(current.withFeatures(current.features().withAutoclear(autoclear & KNOWN_AUTOCLEAR)));
+            store.rewrite(current.withFeatures(current.features().withAutoclear(autoclear & keptAutoclear)));
             current = store.header();
         }
         return current;

@@ -6,6 +6,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.BitSet;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -44,6 +45,8 @@ public final class IntentLog implements AutoCloseable {
     static final long MAGIC = 0x544e45544e494c46L; // "FLINTENT" read little-endian
     static final int VERSION = 1;
     static final int PAGE = 4096;
+    static final int MIN_REGION_BITS = 16;
+    static final int MAX_REGION_BITS = 40;
 
     private final Path path;
     private final FileChannel channel;
@@ -75,26 +78,58 @@ public final class IntentLog implements AutoCloseable {
     /**
      * Creates (or replaces) the sidecar with both maps clear, durably, for an image of
      * {@code imageSize} bytes with regions of {@code 2^regionBits} bytes.
+     *
+     * <p>The new sidecar is written beside the old one and renamed over it, so a crash leaves
+     * either the old sidecar, whole, or the new one: never a truncated file that would make
+     * {@link #recover} distrust the image's bitmaps.
      */
     public static IntentLog create(Path path, long imageSize, int regionBits, long identity) throws BlockIOException {
-        if (regionBits < 16 || regionBits > 40) {
+        if (regionBits < MIN_REGION_BITS || regionBits > MAX_REGION_BITS) {
             throw new IllegalArgumentException("regionBits " + regionBits + " outside 16..40");
         }
+        Path temp = path.resolveSibling(path.getFileName() + ".new");
+        FileChannel ch = null;
         try {
-            FileChannel ch = FileChannel.open(path, StandardOpenOption.CREATE, StandardOpenOption.READ,
+            ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.READ,
                     StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-            IntentLog log = new IntentLog(path, ch, regionBits, imageSize);
+            IntentLog shape = new IntentLog(path, null, regionBits, imageSize);
             ByteBuffer header = ByteBuffer.allocate(PAGE).order(ByteOrder.LITTLE_ENDIAN);
             header.putLong(MAGIC).putInt(VERSION).putInt(regionBits).putLong(imageSize).putLong(identity);
             header.clear();
             writeFully(ch, header, 0);
-            ch.write(ByteBuffer.allocate(1), PAGE + 2 * log.mapBytes - 1);
+            ch.write(ByteBuffer.allocate(1), PAGE + 2 * shape.mapBytes - 1);
             ch.force(true);
+            Files.move(temp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             syncDirectory(path);
-            return log;
+            return new IntentLog(path, ch, regionBits, imageSize);
         } catch (IOException e) {
+            if (ch != null) {
+                try {
+                    ch.close();
+                } catch (IOException closeError) {
+                    e.addSuppressed(closeError);
+                }
+            }
             throw new BlockIOException(Errno.EIO, "cannot create the intent log " + path + ": " + e, e);
         }
+    }
+
+    /**
+     * The region size for an image: 16 MiB, or larger so that there are at most 16384 regions.
+     * Larger regions mean fewer sidecar syncs on the write path and a coarser superset after a
+     * crash.
+     */
+    public static int defaultRegionBits(long imageSize) {
+        int bits = 24;
+        while (bits < MAX_REGION_BITS && (imageSize >>> bits) > 16384) {
+            bits++;
+        }
+        return bits;
+    }
+
+    /** The sidecar's name for an image: {@code IMAGE.fleeced-intent} in the image's directory. */
+    public static Path sidecarFor(Path image) {
+        return image.resolveSibling(image.getFileName() + ".fleeced-intent");
     }
 
     /**
@@ -117,7 +152,7 @@ public final class IntentLog implements AutoCloseable {
             int regionBits = header.getInt();
             long size = header.getLong();
             long id = header.getLong();
-            if (regionBits < 16 || regionBits > 40 || size != imageSize || id != identity) {
+            if (regionBits < MIN_REGION_BITS || regionBits > MAX_REGION_BITS || size != imageSize || id != identity) {
                 return null;
             }
             IntentLog shape = new IntentLog(path, null, regionBits, imageSize);
@@ -208,6 +243,16 @@ public final class IntentLog implements AutoCloseable {
         int lo = Math.max(first, w * 64) - w * 64;
         int hi = Math.min(last, w * 64 + 63) - w * 64;
         return (-1L >>> (63 - hi)) & (-1L << lo);
+    }
+
+    /** Regions marked in the active epoch's map: how much a crash now would add to the bitmaps. */
+    public long activeMarkedRegions() {
+        AtomicLongArray bits = durable[active];
+        long count = 0;
+        for (int w = 0; w < bits.length(); w++) {
+            count += Long.bitCount(bits.get(w));
+        }
+        return count;
     }
 
     /**

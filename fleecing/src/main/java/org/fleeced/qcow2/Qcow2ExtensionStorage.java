@@ -1,0 +1,66 @@
+package org.fleeced.qcow2;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.HashSet;
+import org.fleeced.block.BlockIOException;
+
+/**
+ * The internal API through which the owner of a header extension that references host clusters
+ * (the persistent bitmaps, {@code org.fleeced.qcow2.bitmap}) works on an open image: the
+ * {@link Qcow2Metadata} (lock, allocator, reservations, header) plus raw access to the clusters
+ * it allocated and the ordered metadata flush.
+ *
+ * <p>Everything here except {@link #open}, {@link #node()} and {@link #metadata()} needs the
+ * metadata lock ({@link Qcow2Metadata#lock()}). Clusters are written with
+ * {@link #writeLocked}; {@link #flushLocked} makes them and their refcounts durable, and only
+ * then may a header written with {@link Qcow2Metadata#writeHeaderLocked} point at them (qcow2
+ * spec "Host cluster management": counted before referenced).
+ */
+public final class Qcow2ExtensionStorage {
+    private final Qcow2Node node;
+    private final Qcow2Metadata metadata;
+
+    private Qcow2ExtensionStorage(Qcow2Node node) {
+        this.node = node;
+        this.metadata = node.metadata();
+    }
+
+    /**
+     * Opens an image whose autoclear bits {@code ownedAutoclear} the caller maintains: a
+     * read-write open keeps them instead of clearing them as for bits nobody understands.
+     */
+    public static Qcow2ExtensionStorage open(Path path, Qcow2OpenOptions options, long ownedAutoclear)
+            throws BlockIOException {
+        return new Qcow2ExtensionStorage(Qcow2Opener.open(path, options, new HashSet<>(), ownedAutoclear));
+    }
+
+    public Qcow2Node node() {
+        return node;
+    }
+
+    public Qcow2Metadata metadata() {
+        return metadata;
+    }
+
+    /** Reads host bytes; bytes past the end of the file are EIO, not zeroes. */
+    public void readLocked(long hostOffset, ByteBuffer dst) throws BlockIOException {
+        metadata.file().readFully(hostOffset, dst);
+    }
+
+    /** Writes host bytes into clusters the caller allocated. */
+    public void writeLocked(long hostOffset, ByteBuffer src) throws BlockIOException {
+        metadata.checkWritableLocked();
+        metadata.file().writeFully(hostOffset, src);
+    }
+
+    /** Makes every write and every refcount change so far durable, in the driver's crash-safe order. */
+    public void flushLocked() throws BlockIOException {
+        metadata.flushLocked(false);
+    }
+
+    /** Host offset past every cluster in use: no valid reference points at or beyond it. */
+    public long hostEndLocked() {
+        return metadata.allocatedEndLocked();
+    }
+}
