@@ -6,6 +6,7 @@ import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.checkpoint.CheckpointSet;
 import org.fleeced.checkpoint.DirtyTrackingFilter;
+import org.fleeced.tracking.ChangeRecorder;
 
 /**
  * A disk the daemon owns: its image, its checkpoints, and the node its writable export uses.
@@ -24,6 +25,7 @@ public final class ActiveDisk implements AutoCloseable {
     private final BlockNode image;
     private final long imageClusterBytes;
     private final CheckpointSet checkpoints;
+    private final ChangeRecorder recorder;
     private final SwappableNode exportNode;
     /** The job fleecing this disk, or null. Claimed and released with compare-and-set. */
     private final AtomicReference<FleecingJob> job = new AtomicReference<>();
@@ -35,6 +37,16 @@ public final class ActiveDisk implements AutoCloseable {
      * @param checkpoints       the disk's checkpoints, covering the image's size
      */
     public ActiveDisk(String name, BlockNode image, long imageClusterBytes, CheckpointSet checkpoints) {
+        this(name, image, imageClusterBytes, checkpoints, checkpoints::track);
+    }
+
+    /**
+     * A disk whose changes go to {@code recorder}: for a qcow2 image, its persistent bitmaps,
+     * which mark each change in the intent log before recording it in the enabled bitmaps (the
+     * same bitmaps {@code checkpoints} holds, through its store).
+     */
+    public ActiveDisk(String name, BlockNode image, long imageClusterBytes, CheckpointSet checkpoints,
+            ChangeRecorder recorder) {
         if (!NAME.matcher(name).matches()) {
             throw new IllegalArgumentException("bad disk name '" + name + "'");
         }
@@ -42,7 +54,8 @@ public final class ActiveDisk implements AutoCloseable {
         this.image = image;
         this.imageClusterBytes = imageClusterBytes;
         this.checkpoints = checkpoints;
-        this.exportNode = new SwappableNode(new DirtyTrackingFilter(image, checkpoints));
+        this.recorder = recorder;
+        this.exportNode = new SwappableNode(trackingOver(image));
     }
 
     public String name() {
@@ -85,7 +98,12 @@ public final class ActiveDisk implements AutoCloseable {
 
     /** The stack without copy-before-write: what the disk runs on between jobs. */
     BlockNode plainStack() {
-        return new DirtyTrackingFilter(image, checkpoints);
+        return trackingOver(image);
+    }
+
+    /** Dirty tracking of this disk's changes above {@code below}. */
+    BlockNode trackingOver(BlockNode below) {
+        return new DirtyTrackingFilter(below, recorder);
     }
 
     /** Closes the image (through the current stack). A running job must have been finished. */

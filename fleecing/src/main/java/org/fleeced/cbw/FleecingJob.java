@@ -216,8 +216,7 @@ public final class FleecingJob {
             }
             for (int i = 0; i < spec.disks().size(); i++) {
                 DiskFleece fleece = disks.get(spec.disks().get(i).name());
-                drains.get(i).replace(new org.fleeced.checkpoint.DirtyTrackingFilter(fleece.filter(),
-                        fleece.disk().checkpoints()));
+                drains.get(i).replace(fleece.disk().trackingOver(fleece.filter()));
             }
             inserted = true;
         } finally {

@@ -367,7 +367,7 @@ public final class CheckpointSet {
             }
             store.put(previous.stored());
         }
-        Checkpoint created = new Checkpoint(name, new DirtyBitmap(sizeBytes, granularity), CheckpointState.RECORDING);
+        Checkpoint created = new Checkpoint(name, store.create(name, sizeBytes, granularity), CheckpointState.RECORDING);
         created.bitmap.setEnabled(true);
         checkpoints.add(created);
         store.put(created.stored());

@@ -19,6 +19,14 @@ public interface CheckpointStore {
     record Stored(String name, DirtyBitmap bitmap, CheckpointState state) {
     }
 
+    /**
+     * A new, empty, enabled bitmap for checkpoint {@code name}, which {@link #put} adds next. A
+     * persistent store hands out the bitmap it will store, so both record the same bits.
+     */
+    default DirtyBitmap create(String name, long sizeBytes, long granularity) throws BlockIOException {
+        return new DirtyBitmap(sizeBytes, granularity);
+    }
+
     /** Every checkpoint, oldest first. */
     List<Stored> loadAll() throws BlockIOException;
 

@@ -2,6 +2,7 @@ package org.fleeced.it;
 
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -59,7 +60,9 @@ class CrashRecoveryScenarioIT {
 
             Map<Long, Long> acked = new LinkedHashMap<>();
             for (JsonNode ack : LibnbdClient.run(active, null, "ackwrites:1:300:0:2048")) {
-                acked.put(ack.path("block").asLong(), ack.path("tag").asLong());
+                if (ack.path("op").asText().equals("ack")) {
+                    acked.put(ack.path("block").asLong(), ack.path("tag").asLong());
+                }
             }
             JsonNode c2 = rest.startJob(ScenarioRest.job("c2", "vm").put("incrementalFrom", "c1"));
             Process reader = LibnbdClient.start(c2.path("disks").get(0).path("uri").asText(), null, "hold:8:0");
@@ -86,7 +89,7 @@ class CrashRecoveryScenarioIT {
             Tool check = Tool.run("qemu-img", "check", "-f", "qcow2", daemon.image("vm.qcow2"));
             assertTrue(check.exit() == 0 || check.exit() == 3, "qemu-img check: only leaks are allowed after a crash: "
                     + check.output());
-            assertTrue(check.output().contains("No errors were found"), check.output());
+            assertFalse(check.output().contains("ERROR"), "no corruption after a crash: " + check.output());
 
             daemon.startAgain();
             await().atMost(Duration.ofSeconds(30)).until(() -> rest.get("/v1/disks/vm").status() == 200);

@@ -32,6 +32,7 @@ import org.fleeced.daemon.nbd.server.NbdTlsConfig;
  */
 final class DaemonCommand {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon");
+    private static final long BITMAP_STORE_PERIOD_MS = 60_000;
 
     private DaemonCommand() {
     }
@@ -100,6 +101,8 @@ final class DaemonCommand {
                     .listen(config.rest().port(), config.rest().bind())
                     .await();
             long leaseTimer = vertx.setPeriodic(1000, t -> Thread.ofVirtual().start(jobs::expireLeases));
+            // bitmaps stored in the images now and then, so crash recovery starts from a recent point
+            long bitmapTimer = vertx.setPeriodic(BITMAP_STORE_PERIOD_MS, t -> Thread.ofVirtual().start(disks::storeBitmaps));
 
             LOG.info("REST listening on http://" + config.rest().bind() + ":" + http.actualPort()
                     + (config.tokens().isEmpty() ? "" : " (bearer token required)"));
@@ -111,6 +114,7 @@ final class DaemonCommand {
             StopSignal stop = StopSignal.install();
             LOG.info("stopping: " + stop.await());
             vertx.cancelTimer(leaseTimer);
+            vertx.cancelTimer(bitmapTimer);
             await(http.close());
             jobs.failAll("shutdown");
             await(nbd.close());

@@ -23,6 +23,11 @@ import org.fleeced.daemon.nbd.server.NbdExportRegistry;
 import org.fleeced.qcow2.ImageOpener;
 import org.fleeced.qcow2.Qcow2CreateOptions;
 import org.fleeced.qcow2.Qcow2Creator;
+import org.fleeced.qcow2.Qcow2Node;
+import org.fleeced.qcow2.Qcow2OpenOptions;
+import org.fleeced.qcow2.bitmap.BitmapPersistenceOptions;
+import org.fleeced.qcow2.bitmap.PersistentBitmaps;
+import org.fleeced.qcow2.bitmap.Qcow2CheckpointStore;
 
 /**
  * The attached disks, by name: attaching opens (or creates) the image, builds its block stack
@@ -78,23 +83,20 @@ public final class DiskTable {
                     "No image file at " + path + "; give an existing image, or 'create' to make one.");
         }
         ImageOpener.Format actual = wanted != null ? wanted : ImageOpener.detect(path);
-        BlockNode image = ImageOpener.open(path, actual, false);
-        AttachedDisk disk;
+        AttachedDisk disk = actual == ImageOpener.Format.QCOW2 ? openQcow2(name, path) : openRaw(name, path);
         try {
-            long cluster = actual == ImageOpener.Format.QCOW2 ? image.capabilities().preferredSize() : 4096;
-            CheckpointSet checkpoints = CheckpointSet.inMemory(image.size(), Math.max(DEFAULT_GRANULARITY, cluster));
-            disk = new AttachedDisk(name, path, actual, new ActiveDisk(name, image, cluster, checkpoints), cluster);
             exports.register(new NbdExport(name, "fleeced disk " + name, disk.active().exportNode(), false, false, true,
                     List.of(new BaseAllocationContext(disk.active().exportNode()),
                             new AllocationDepthContext(disk.active().exportNode()))));
         } catch (RuntimeException e) {
-            image.close();
+            disk.active().close();
             throw e;
         }
         disks.put(name, disk);
         rememberLocked();
-        LOG.info("disk " + name + ": attached " + path + " (" + disk.formatName() + ", " + image.size()
-                + " bytes), export '" + name + "'");
+        LOG.info("disk " + name + ": attached " + path + " (" + disk.formatName() + ", "
+                + disk.active().exportNode().size() + " bytes, " + disk.active().checkpoints().list().size()
+                + " checkpoints), export '" + name + "'");
         events.publish("disk-attached", Map.of("disk", name, "path", path.toString()));
         return disk;
     }
@@ -154,6 +156,52 @@ public final class DiskTable {
             }
         }
         disks.clear();
+    }
+
+    /**
+     * A qcow2 disk: its checkpoints are the image's persistent bitmaps, and every change is
+     * marked in the intent log beside the image before it is recorded (crash recovery).
+     */
+    private static AttachedDisk openQcow2(String name, Path path) throws BlockIOException {
+        PersistentBitmaps bitmaps = PersistentBitmaps.open(path, Qcow2OpenOptions.readWrite(),
+                BitmapPersistenceOptions.defaults());
+        try {
+            Qcow2Node image = bitmaps.image();
+            long cluster = image.capabilities().preferredSize();
+            CheckpointSet checkpoints = CheckpointSet.open(image.size(), Math.max(DEFAULT_GRANULARITY, cluster),
+                    new Qcow2CheckpointStore(bitmaps, image.size()));
+            ActiveDisk active = new ActiveDisk(name, image, cluster, checkpoints, bitmaps);
+            return new AttachedDisk(name, path, ImageOpener.Format.QCOW2, active, cluster, bitmaps);
+        } catch (BlockIOException | RuntimeException e) {
+            bitmaps.close();
+            throw e;
+        }
+    }
+
+    /** A raw disk: raw images cannot store bitmaps, so its checkpoints live in memory only. */
+    private static AttachedDisk openRaw(String name, Path path) throws BlockIOException {
+        BlockNode image = ImageOpener.open(path, ImageOpener.Format.RAW, false);
+        long cluster = 4096;
+        CheckpointSet checkpoints = CheckpointSet.inMemory(image.size(), DEFAULT_GRANULARITY);
+        return new AttachedDisk(name, path, ImageOpener.Format.RAW, new ActiveDisk(name, image, cluster, checkpoints),
+                cluster, null);
+    }
+
+    /**
+     * Stores the bitmaps of every qcow2 disk into its image (IN_USE kept) and retires the intent
+     * log epoch: after a crash, recovery then starts from here. Called on a timer.
+     */
+    public void storeBitmaps() {
+        for (AttachedDisk disk : list()) {
+            if (disk.bitmaps() == null) {
+                continue;
+            }
+            try {
+                disk.bitmaps().checkpointToImage();
+            } catch (BlockIOException | RuntimeException e) {
+                LOG.warning("disk " + disk.name() + ": storing the bitmaps in the image failed: " + e);
+            }
+        }
     }
 
     private Path allowed(String requested) throws HostRefusal {

@@ -1,0 +1,65 @@
+package org.fleeced.qcow2.bitmap;
+
+import java.util.ArrayList;
+import java.util.List;
+import org.fleeced.bitmaps.DirtyBitmap;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.checkpoint.CheckpointState;
+import org.fleeced.checkpoint.CheckpointStore;
+
+/**
+ * Checkpoints kept as the persistent bitmaps of a qcow2 image: each checkpoint is the bitmap of
+ * the same name, in directory order. Guest changes reach the bitmaps through
+ * {@link PersistentBitmaps#recordChange} (intent log first); what {@link #put} reports (a new
+ * checkpoint, a stop of recording, bits merged back after a failed job) is stored in the image at
+ * once, so that a crash cannot lose it either.
+ */
+public final class Qcow2CheckpointStore implements CheckpointStore {
+    private final PersistentBitmaps bitmaps;
+    private final long sizeBytes;
+
+    public Qcow2CheckpointStore(PersistentBitmaps bitmaps, long sizeBytes) {
+        this.bitmaps = bitmaps;
+        this.sizeBytes = sizeBytes;
+    }
+
+    @Override
+    public DirtyBitmap create(String name, long size, long granularity) throws BlockIOException {
+        bitmaps.add(name, granularity, true, true);
+        return bitmaps.get(name);
+    }
+
+    @Override
+    public List<Stored> loadAll() throws BlockIOException {
+        List<Stored> all = new ArrayList<>();
+        for (BitmapInfo info : bitmaps.list()) {
+            CheckpointState state = switch (info.state()) {
+                case RECORDING -> CheckpointState.RECORDING;
+                case FROZEN -> CheckpointState.FROZEN;
+                case RECOVERED -> CheckpointState.RECOVERED;
+                case INCONSISTENT -> CheckpointState.INCONSISTENT;
+            };
+            // an inconsistent bitmap's bits cannot be read; it only ever refuses to be a base
+            DirtyBitmap bitmap = state == CheckpointState.INCONSISTENT
+                    ? new DirtyBitmap(sizeBytes, info.granularity()) : bitmaps.get(info.name());
+            all.add(new Stored(info.name(), bitmap, state));
+        }
+        return all;
+    }
+
+    @Override
+    public void put(Stored checkpoint) throws BlockIOException {
+        if (checkpoint.state() == CheckpointState.INCONSISTENT) {
+            return;
+        }
+        // the bitmap object is the one the image stores, enabled flag (AUTO) included
+        bitmaps.checkpointToImage();
+    }
+
+    @Override
+    public void remove(String name) throws BlockIOException {
+        if (bitmaps.list().stream().anyMatch(b -> b.name().equals(name))) {
+            bitmaps.remove(name);
+        }
+    }
+}
