@@ -13,7 +13,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
+import org.fleeced.daemon.nbd.server.DirtyBitmapContext;
 import org.fleeced.qcow2.ImageOpener;
+import org.fleeced.qcow2.Qcow2OpenOptions;
+import org.fleeced.qcow2.bitmap.BitmapPersistenceOptions;
+import org.fleeced.qcow2.bitmap.PersistentBitmaps;
 import org.fleeced.daemon.nbd.server.AllocationDepthContext;
 import org.fleeced.daemon.nbd.server.BaseAllocationContext;
 import org.fleeced.daemon.nbd.server.MetaContextSource;
@@ -35,14 +39,12 @@ final class ServeCommand {
 
     static int run(String[] args) throws Exception {
         ServeOptions options = ServeOptions.parse(args);
-        if (!options.bitmaps().isEmpty()) {
-            throw new UsageException("--bitmap needs the qcow2 persistent bitmaps, which this build does not have yet");
-        }
-        BlockNode node = openImage(options);
+        Opened opened = openImage(options);
+        BlockNode node = opened.node();
         Vertx vertx = Vertx.vertx();
         try {
             NbdExportRegistry registry = new NbdExportRegistry();
-            registry.register(export(options, node));
+            registry.register(export(options, opened));
             NbdServerConfig config = new NbdServerConfig(options.handshakeTimeout(), options.maxConnections(),
                     NbdServerConfig.DEFAULT_MAX_IN_FLIGHT_BYTES, Optional.ofNullable(options.tls()));
             NbdServer server = NbdServer.create(vertx, registry, config);
@@ -67,17 +69,47 @@ final class ServeCommand {
         return 0;
     }
 
-    private static NbdExport export(ServeOptions options, BlockNode node) {
+    private static NbdExport export(ServeOptions options, Opened opened) throws UsageException {
+        BlockNode node = opened.node();
         List<MetaContextSource> contexts = new ArrayList<>();
         contexts.add(new BaseAllocationContext(node));
         if (options.allocationDepth()) {
             contexts.add(new AllocationDepthContext(node));
         }
+        for (String name : options.bitmaps()) {
+            if (opened.bitmaps() == null) {
+                throw new UsageException("--bitmap " + name + ": only qcow2 images carry persistent bitmaps");
+            }
+            try {
+                contexts.add(new DirtyBitmapContext(name, opened.bitmaps().get(name)));
+            } catch (BlockIOException e) {
+                throw new UsageException("--bitmap " + name + ": " + e.getMessage());
+            }
+        }
         return new NbdExport(options.exportName(), "", node, options.readOnly(), false, true, contexts);
     }
 
-    /** Opens the image in the given or detected format. The qcow2 driver plugs in here when it lands. */
-    private static BlockNode openImage(ServeOptions options) throws UsageException, BlockIOException {
+    /** The node to serve, and the image's persistent bitmaps when it is qcow2 (else null). */
+    private record Opened(BlockNode node, PersistentBitmaps bitmaps) {
+    }
+
+    /**
+     * Opens the image in the given or detected format. A qcow2 image is opened with its
+     * persistent bitmaps, so that writes through the export are recorded in its enabled bitmaps
+     * as QEMU would record them, and stored there at close.
+     */
+    private static Opened openImage(ServeOptions options) throws UsageException, BlockIOException {
+        Opened opened = openFormat(options);
+        for (String name : options.bitmaps()) {
+            if (opened.bitmaps() != null && opened.bitmaps().list().stream().noneMatch(b -> b.name().equals(name))) {
+                opened.node().close();
+                throw new UsageException("--bitmap " + name + ": " + options.image() + " has no such bitmap");
+            }
+        }
+        return opened;
+    }
+
+    private static Opened openFormat(ServeOptions options) throws UsageException, BlockIOException {
         Path image = options.image();
         if (!Files.isRegularFile(image)) {
             throw new UsageException("no image file at " + image);
@@ -87,7 +119,12 @@ final class ServeCommand {
                 : ImageOpener.detect(image);
         LOG.info("serving " + image + " (" + format.name().toLowerCase(java.util.Locale.ROOT)
                 + (options.readOnly() ? ", read-only" : "") + ")");
-        return ImageOpener.open(image, format, options.readOnly());
+        if (format == ImageOpener.Format.QCOW2) {
+            PersistentBitmaps bitmaps = PersistentBitmaps.open(image, options.readOnly()
+                    ? Qcow2OpenOptions.readOnlyDefaults() : Qcow2OpenOptions.readWrite(), BitmapPersistenceOptions.defaults());
+            return new Opened(bitmaps.node(), bitmaps);
+        }
+        return new Opened(ImageOpener.open(image, format, options.readOnly()), null);
     }
 
     private static String tcpUri(ServeOptions options, int port) throws URISyntaxException {
