@@ -97,7 +97,14 @@ public final class IntentLog implements AutoCloseable {
             header.putLong(MAGIC).putInt(VERSION).putInt(regionBits).putLong(imageSize).putLong(identity);
             header.clear();
             writeFully(ch, header, 0);
-            ch.write(ByteBuffer.allocate(1), PAGE + 2 * shape.mapBytes - 1);
+            // Both maps written as zeroes, not left sparse: a mark then overwrites allocated
+            // blocks, and its fdatasync needs no file system metadata commit (which on ext4
+            // would also wait for the image's own data writes).
+            ByteBuffer zeroes = ByteBuffer.allocate((int) Math.min(2 * shape.mapBytes, 1 << 20));
+            for (long done = 0; done < 2 * shape.mapBytes; done += zeroes.capacity()) {
+                zeroes.clear().limit((int) Math.min(zeroes.capacity(), 2 * shape.mapBytes - done));
+                writeFully(ch, zeroes, PAGE + done);
+            }
             ch.force(true);
             Files.move(temp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             syncDirectory(path);
