@@ -61,6 +61,18 @@ public final class AllowedPaths {
         throw new PathRefused(requested + " is outside the allowed " + what + " directories " + roots);
     }
 
+    /**
+     * The real path of a directory the request names: one of the roots itself or a directory
+     * inside one (which need not exist yet, when its parent does). Refused like {@link #check}.
+     */
+    public Path checkDirectory(String requested) throws PathRefused {
+        if (requested == null || requested.isEmpty()) {
+            throw new PathRefused("'" + requested + "' is not a path");
+        }
+        // a name inside the directory passes check exactly when the directory is a root or inside one
+        return check(requested.replaceAll("/+$", "") + "/.probe").getParent();
+    }
+
     private static Path realParent(Path path) throws IOException {
         Path parent = path.toAbsolutePath().normalize().getParent();
         if (parent == null || !Files.isDirectory(parent)) {

@@ -202,7 +202,7 @@ public final class JobTable {
                 Files.createDirectories(dir);
                 return dir;
             }
-            Path dir = tempDirs.check(requested.endsWith("/") ? requested + "x" : requested + "/x").getParent();
+            Path dir = tempDirs.checkDirectory(requested);
             Files.createDirectories(dir);
             return dir;
         } catch (AllowedPaths.PathRefused e) {

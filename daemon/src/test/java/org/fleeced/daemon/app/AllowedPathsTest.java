@@ -40,4 +40,17 @@ class AllowedPathsTest {
             assertTrue(e.getMessage().length() > 10, e.getMessage());
         }
     }
+
+    @Test
+    void directoriesAreTheRootsOrInsideThem() throws Exception {
+        Path temp = Files.createDirectories(dir.resolve("tmp"));
+        Files.createDirectories(temp.resolve("job1"));
+        AllowedPaths allowed = new AllowedPaths("temp", List.of(temp));
+        assertEquals(temp.toRealPath(), allowed.checkDirectory(temp.toString()));
+        assertEquals(temp.toRealPath(), allowed.checkDirectory(temp + "/"));
+        assertEquals(temp.toRealPath().resolve("job1"), allowed.checkDirectory(temp + "/job1"));
+        for (String path : new String[] {dir.toString(), temp + "/..", "/tmp", "", temp + "/a/b"}) {
+            assertThrows(AllowedPaths.PathRefused.class, () -> allowed.checkDirectory(path), path);
+        }
+    }
 }
