@@ -16,6 +16,11 @@ import io.vertx.core.buffer.Buffer;
  * bounded) and reported with a null payload. Option data above {@code maxOptionBytes} is skipped
  * the same way.
  *
+ * <p>Back-pressure: {@link #pause()} (typically called by the listener while it handles a request)
+ * stops decoding at the end of the current message; the rest of the slice, and any slice fed while
+ * paused, is held as received bytes until {@link #resume()}. The caller pauses its socket at the
+ * same time, so what is held stays within the slices already read.
+ *
  * <p>Not thread-safe: one decoder per connection, fed on the connection's event loop.
  */
 public final class NbdFrameDecoder {
@@ -76,6 +81,10 @@ public final class NbdFrameDecoder {
     private int bodyFill;
     /** Bytes still to skip in a DISCARD state (unsigned: extended payloads may exceed 2^63). */
     private long discardRemaining;
+    /** No message is decoded while set; bytes fed meanwhile go to {@link #held}. */
+    private boolean paused;
+    /** Bytes received but not yet decoded because the decoder is paused; null when none. */
+    private Buffer held;
 
     public NbdFrameDecoder(Listener listener, int maxOptionBytes, int maxPayloadBytes) {
         this.listener = listener;
@@ -103,13 +112,46 @@ public final class NbdFrameDecoder {
     public void stop() {
         this.state = State.STOPPED;
         this.body = null;
+        this.held = null;
     }
 
-    /** Consumes the whole slice, calling the listener for each message it completes. */
+    /** Stops decoding after the message being handled; later bytes are held until {@link #resume()}. */
+    public void pause() {
+        paused = true;
+    }
+
+    public boolean paused() {
+        return paused;
+    }
+
+    /** Decodes the held bytes, then whatever is fed next; the listener may pause again meanwhile. */
+    public void resume() {
+        paused = false;
+        Buffer pending = held;
+        held = null;
+        if (pending != null) {
+            feed(pending);
+        }
+    }
+
+    /** Bytes held while paused (for tests and accounting). */
+    public int heldBytes() {
+        return held == null ? 0 : held.length();
+    }
+
+    /**
+     * Consumes the slice, calling the listener for each message it completes; when the decoder is
+     * or becomes paused, the bytes not yet decoded are held instead.
+     */
     public void feed(Buffer slice) {
         int position = 0;
         int end = slice.length();
         while (position < end && state != State.STOPPED) {
+            if (paused) {
+                Buffer rest = slice.getBuffer(position, end);
+                held = held == null ? rest : held.appendBuffer(rest);
+                return;
+            }
             position = switch (state) {
                 case CLIENT_FLAGS -> fillHeader(slice, position, 4);
                 case OPTION_HEADER -> fillHeader(slice, position, OPTION_HEADER_BYTES);

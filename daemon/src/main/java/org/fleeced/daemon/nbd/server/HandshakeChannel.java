@@ -7,7 +7,7 @@ interface HandshakeChannel {
     /** Sends one whole message. */
     void send(Buffer message);
 
-    /** Sends the ACK to NBD_OPT_ABORT and closes once it has left (a soft disconnect). */
+    /** Sends a last reply (the ACK to NBD_OPT_ABORT, ERR_SHUTDOWN) and closes once it has left. */
     void sendThenClose(Buffer message);
 
     /** Sends the ACK to NBD_OPT_STARTTLS, then runs the TLS handshake; options continue inside TLS. */

@@ -85,6 +85,23 @@ final class HandshakeSession {
         }
     }
 
+    /**
+     * Any option once the server is shutting down (NBD proto "Option haggling": during shutdown the
+     * server SHOULD answer NBD_REP_ERR_SHUTDOWN): ABORT keeps its ACK, EXPORT_NAME cannot be
+     * answered with an error and drops the connection, every other option gets ERR_SHUTDOWN; the
+     * connection closes after the reply.
+     */
+    void onOptionDuringShutdown(int code) {
+        NbdOption option = NbdOption.lookup(code);
+        if (option == NbdOption.EXPORT_NAME) {
+            channel.fail("NBD_OPT_EXPORT_NAME while the server is shutting down");
+        } else if (option == NbdOption.ABORT) {
+            channel.sendThenClose(OptionReplyEncoder.ack(code));
+        } else {
+            channel.sendThenClose(OptionReplyEncoder.error(code, NbdOptionReply.ERR_SHUTDOWN, "the server is shutting down"));
+        }
+    }
+
     private void exportName(byte[] data) {
         if (tlsRequired && !tlsActive) {
             channel.fail("NBD_OPT_EXPORT_NAME before STARTTLS on a TLS-only server");

@@ -10,7 +10,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * At the limit the socket is paused; it resumes at half the limit, so it does not flap.
  *
  * <p>One request may go over the limit: the payload of a request is read before it is charged. The
- * bound is therefore the limit plus one maximum payload.
+ * bound is therefore the limit plus one maximum payload. {@code pause} runs on the thread that
+ * acquires (the connection's event loop, while it dispatches a request), so nothing more is decoded
+ * after it; {@code resume} runs on the thread that releases.
  */
 final class InFlightBudget {
     /** Charged on top of the data of each request: headers, bookkeeping, a virtual thread. */

@@ -3,6 +3,7 @@ package org.fleeced.daemon.nbd.server;
 import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetSocket;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.logging.Logger;
@@ -21,6 +22,16 @@ import org.fleeced.daemon.nbd.server.NbdExportRegistry.ExportConnection;
  *
  * <p>Threads: the socket's event loop runs the decoder, the handshake and request dispatch; request
  * virtual threads only write replies (through {@link ReplyWriter}) and release budget.
+ *
+ * <p>Back-pressure: when the {@link InFlightBudget} is spent, the decoder (at once, on the event
+ * loop that is handling the request) and the socket are paused; when half of it is answered both
+ * resume, the decoder first with the bytes it held.
+ *
+ * <p>Server shutdown ({@link #shutdown}): in haggling, the next option gets NBD_REP_ERR_SHUTDOWN
+ * (NBD_OPT_ABORT still its ACK) and the connection closes once the reply has left (NBD proto
+ * "Termination of the session during option haggling"); a client that sends nothing is closed when
+ * the grace period ends. In transmission, it ends like NBD_CMD_DISC: no more requests are read,
+ * the ones received (writes included) run and are answered, then the connection closes.
  */
 final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel, ExportConnection {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.nbd");
@@ -38,6 +49,8 @@ final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel,
     private long handshakeTimer;
     /** Set on the event loop when haggling ends; read by close paths on any thread. */
     private volatile TransmissionSession transmission;
+    /** Set by {@link #shutdown} on any thread; read on the event loop before each option. */
+    private volatile boolean shuttingDown;
 
     NbdConnection(ConnectionContext context, NetSocket socket, Context vertxContext, Consumer<NbdConnection> onClosed) {
         this.context = context;
@@ -77,6 +90,10 @@ final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel,
 
     @Override
     public void onOption(int option, long length, byte[] data) {
+        if (shuttingDown) {
+            handshake.onOptionDuringShutdown(option);
+            return;
+        }
         handshake.onOption(option, data);
     }
 
@@ -120,9 +137,8 @@ final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel,
         if (!context.registry().attach(parameters.export(), this)) {
             return false;
         }
-        InFlightBudget budget = new InFlightBudget(context.config().maxInFlightBytes(),
-                () -> vertxContext.runOnContext(v -> socket.pause()),
-                () -> vertxContext.runOnContext(v -> socket.resume()));
+        InFlightBudget budget = new InFlightBudget(context.config().maxInFlightBytes(), this::pauseReading,
+                () -> vertxContext.runOnContext(v -> resumeReading()));
         transmission = new TransmissionSession(parameters, writer, context.stats(), budget, this::closeGracefully);
         context.vertx().cancelTimer(handshakeTimer);
         decoder.enterTransmission(parameters.extendedHeaders());
@@ -159,9 +175,38 @@ final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel,
         vertxContext.runOnContext(v -> socket.close());
     }
 
-    /** Closes from the server side (server shutdown). */
-    void close() {
-        closeForExportRemoval();
+    /** On the event loop, while a request is being dispatched: stop decoding and reading. */
+    private void pauseReading() {
+        decoder.pause();
+        socket.pause();
+    }
+
+    /** On the event loop: decode what was held; read the socket again unless that spent the budget again. */
+    private void resumeReading() {
+        decoder.resume();
+        if (!decoder.paused()) {
+            socket.resume();
+        }
+    }
+
+    /** Server shutdown, from any thread; see the class comment. {@code grace} bounds a silent haggling client. */
+    void shutdown(Duration grace) {
+        shuttingDown = true;
+        vertxContext.runOnContext(v -> {
+            TransmissionSession session = transmission;
+            if (session != null) {
+                decoder.stop();
+                session.finishThenClose();
+                return;
+            }
+            context.vertx().setTimer(Math.max(1, grace.toMillis()), id -> {
+                if (transmission == null && !closed.get()) {
+                    LOG.info("closing connection of " + peer + " in option haggling: the server is shutting down");
+                    decoder.stop();
+                    socket.close();
+                }
+            });
+        });
     }
 
     private void closed() {
@@ -170,8 +215,8 @@ final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel,
         }
         decoder.stop();
         context.vertx().cancelTimer(handshakeTimer);
-        context.stats().connectionClosed();
         onClosed.accept(this);
+        context.stats().connectionClosed();
         TransmissionSession session = transmission;
         if (session != null) {
             context.registry().detach(session.parameters().export(), this);

@@ -1,7 +1,7 @@
 package org.fleeced.daemon.nbd.server;
 
-import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.ClientAuth;
 import io.vertx.core.net.NetServer;
@@ -13,7 +13,7 @@ import io.vertx.core.net.ServerSSLOptions;
 import io.vertx.core.net.SocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -32,8 +32,13 @@ import java.util.logging.Logger;
  * </pre>
  *
  * <p>Connections beyond {@link NbdServerConfig#maxConnections()} are closed as soon as they are
- * accepted. Closing the server stops listening and closes every connection; the exports and their
- * nodes stay with whoever registered them.
+ * accepted, before the greeting (no option reply can be sent before the client has sent an
+ * option), and counted in {@link NbdServerStats#connectionsRefused()}.
+ *
+ * <p>Closing the server refuses new connections (closed at once) and ends every connection as
+ * {@link NbdConnection} describes for shutdown (haggling: ERR_SHUTDOWN to the next option;
+ * transmission: like NBD_CMD_DISC, received requests are completed); then the listeners close. The
+ * close completes when the last connection has closed, so the caller may close the nodes then. The exports and their nodes stay with whoever registered them.
  */
 public final class NbdServer {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.nbd");
@@ -42,7 +47,18 @@ public final class NbdServer {
     private final ConnectionContext context;
     private final List<NetServer> listeners = new CopyOnWriteArrayList<>();
     private final List<Path> socketFiles = new CopyOnWriteArrayList<>();
+    /** Default bound on how long a haggling client that sends no option keeps a closing server open. */
+    public static final Duration DEFAULT_SHUTDOWN_GRACE = Duration.ofSeconds(1);
+
     private final Set<NbdConnection> connections = ConcurrentHashMap.newKeySet();
+    /** Guards {@link #closing} together with additions to {@link #connections}, so that no connection escapes a close. */
+    private final Object lifecycle = new Object();
+    /** Guarded by {@link #lifecycle}: set once by the first close; connections accepted afterwards are closed at once. */
+    private boolean closing;
+    /** Completed when closing and the last connection has closed. */
+    private final Promise<Void> drained = Promise.promise();
+    /** Guarded by {@link #lifecycle}: the future of the first close, or null. */
+    private Future<Void> closed;
 
     private NbdServer(Vertx vertx, NbdExportRegistry registry, NbdServerConfig config) {
         this.vertx = vertx;
@@ -84,23 +100,50 @@ public final class NbdServer {
         });
     }
 
-    /** Stops listening and closes every connection. */
+    /** {@link #close(Duration)} with {@link #DEFAULT_SHUTDOWN_GRACE}. */
     public Future<Void> close() {
-        List<Future<Void>> closing = new ArrayList<>();
-        for (NetServer server : listeners) {
-            closing.add(server.close());
-        }
-        listeners.clear();
-        connections.forEach(NbdConnection::close);
-        return Future.join(closing).onComplete(done -> {
-            for (Path file : socketFiles) {
-                try {
-                    Files.deleteIfExists(file);
-                } catch (java.io.IOException e) {
-                    LOG.warning("could not remove socket " + file + ": " + e.getMessage());
-                }
+        return close(DEFAULT_SHUTDOWN_GRACE);
+    }
+
+    /**
+     * Stops listening and ends every connection (see the class comment); {@code grace} bounds the
+     * wait for haggling clients that send nothing. Completes when every connection has closed; a
+     * second call returns the first call's future.
+     */
+    public Future<Void> close(Duration grace) {
+        List<NbdConnection> open;
+        synchronized (lifecycle) {
+            if (closed != null) {
+                return closed;
             }
-        }).mapEmpty();
+            closing = true;
+            open = List.copyOf(connections);
+            if (open.isEmpty()) {
+                drained.tryComplete();
+            }
+            // a NetServer's close closes the sockets it accepted, so the listeners close only once
+            // every connection has ended; until then accepted() closes newcomers at once
+            List<NetServer> listening = List.copyOf(listeners);
+            listeners.clear();
+            closed = drained.future()
+                    .compose(v -> Future.join(listening.stream().map(NetServer::close).toList()))
+                    .onComplete(done -> removeSocketFiles()).mapEmpty();
+        }
+        if (!open.isEmpty()) {
+            LOG.info("NBD server closing: waiting for " + open.size() + " connection(s)");
+        }
+        open.forEach(connection -> connection.shutdown(grace));
+        return closed;
+    }
+
+    private void removeSocketFiles() {
+        for (Path file : socketFiles) {
+            try {
+                Files.deleteIfExists(file);
+            } catch (java.io.IOException e) {
+                LOG.warning("could not remove socket " + file + ": " + e.getMessage());
+            }
+        }
     }
 
     private NetServer newServer() {
@@ -108,17 +151,32 @@ public final class NbdServer {
     }
 
     private void accepted(NetSocket socket) {
-        if (connections.size() >= context.config().maxConnections()) {
-            context.stats().connectionRefused();
-            LOG.warning("refused connection from " + socket.remoteAddress() + ": limit of "
-                    + context.config().maxConnections() + " connections reached");
-            socket.close();
-            return;
+        NbdConnection connection;
+        synchronized (lifecycle) {
+            if (closing) {
+                socket.close();
+                return;
+            }
+            if (connections.size() >= context.config().maxConnections()) {
+                context.stats().connectionRefused();
+                LOG.warning("refused connection from " + socket.remoteAddress() + ": limit of "
+                        + context.config().maxConnections() + " connections reached");
+                socket.close();
+                return;
+            }
+            connection = new NbdConnection(context, socket, vertx.getOrCreateContext(), this::connectionClosed);
+            connections.add(connection);
         }
-        Context vertxContext = vertx.getOrCreateContext();
-        NbdConnection connection = new NbdConnection(context, socket, vertxContext, connections::remove);
-        connections.add(connection);
         connection.start();
+    }
+
+    private void connectionClosed(NbdConnection connection) {
+        synchronized (lifecycle) {
+            connections.remove(connection);
+            if (closing && connections.isEmpty()) {
+                drained.tryComplete();
+            }
+        }
     }
 
     private static ServerSSLOptions sslOptions(NbdTlsConfig tls) {

@@ -7,7 +7,8 @@ import java.util.Optional;
  * Limits and security of an NBD server.
  *
  * @param handshakeTimeout    a connection still haggling after this long is closed
- * @param maxConnections      connections beyond this are closed as soon as they are accepted
+ * @param maxConnections      connections beyond this are closed as soon as they are accepted, before
+ *                            the greeting, and counted as refused
  * @param maxInFlightBytes    per connection: when the data of requests not yet answered (payloads
  *                            received, read replies being built or sent) reaches this, the server
  *                            stops reading that socket until half of it is answered

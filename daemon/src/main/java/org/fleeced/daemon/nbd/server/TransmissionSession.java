@@ -17,7 +17,8 @@ import org.fleeced.daemon.nbd.server.RequestVerdict.Rejected;
  *
  * <p>NBD_CMD_DISC: the decoder stops reading; requests already received (writes included) run to
  * the end and their replies are sent; then the connection closes (NBD proto "NBD_CMD_DISC": the
- * server MUST handle all outstanding requests).
+ * server MUST handle all outstanding requests). Server shutdown ends the session the same way
+ * ({@link #finishThenClose()}).
  */
 final class TransmissionSession {
     private final TransmissionParameters parameters;
@@ -76,6 +77,17 @@ final class TransmissionSession {
             Future<Void> last = CommandRunner.run(replier, parameters.export().node(), accepted, payload);
             last.onComplete(done -> finished(cost));
         });
+    }
+
+    /**
+     * Server shutdown, on the event loop after the decoder was stopped: the requests already
+     * received run and are answered, then the connection closes, as after NBD_CMD_DISC.
+     */
+    void finishThenClose() {
+        disconnecting = true;
+        if (outstanding.get() == 0) {
+            close.run();
+        }
     }
 
     private void finished(long cost) {

@@ -30,6 +30,8 @@ class NbdFrameDecoderTest {
     private static final class Recorder implements NbdFrameDecoder.Listener {
         final List<String> events = new ArrayList<>();
         NbdFrameDecoder decoder;
+        /** Pause the decoder after each request, as a connection does when its in-flight budget is spent. */
+        boolean pauseOnRequest;
 
         @Override
         public void onClientFlags(int flags) {
@@ -47,6 +49,9 @@ class NbdFrameDecoderTest {
         @Override
         public void onRequest(NbdRequest request, byte[] payload) {
             events.add(request.describe() + (payload == null ? "" : " payload " + HexFormat.of().formatHex(payload)));
+            if (pauseOnRequest) {
+                decoder.pause();
+            }
         }
 
         @Override
@@ -118,5 +123,24 @@ class NbdFrameDecoderTest {
         assertEquals(List.of(
                 "BLOCK_STATUS cookie=1 offset=0 length=12 flags=0x20 payload 000000000000100000000000",
                 "READ cookie=2 offset=512 length=4294967296 flags=0x0"), recorder.events);
+    }
+
+    @ParameterizedTest(name = "slices of {0} bytes")
+    @ValueSource(ints = {1, 7, 1000})
+    void aPauseDuringARequestHoldsTheRestUntilResume(int sliceSize) {
+        Recorder recorder = new Recorder();
+        recorder.pauseOnRequest = true;
+        NbdFrameDecoder decoder = new NbdFrameDecoder(recorder, 64, 1024);
+        recorder.decoder = decoder;
+        byte[] bytes = HexFormat.of().parseHex(SESSION);
+        for (int i = 0; i < bytes.length; i += sliceSize) {
+            decoder.feed(Buffer.buffer().appendBytes(bytes, i, Math.min(sliceSize, bytes.length - i)));
+        }
+        assertEquals("WRITE cookie=5 offset=4096 length=3 flags=0x1 payload aabbcc", recorder.events.getLast());
+        assertEquals(28, decoder.heldBytes(), "the READ that followed is held, undecoded");
+        decoder.resume();
+        assertEquals("READ cookie=6 offset=0 length=512 flags=0x0", recorder.events.getLast());
+        assertEquals(5, recorder.events.size());
+        assertEquals(0, decoder.heldBytes());
     }
 }
