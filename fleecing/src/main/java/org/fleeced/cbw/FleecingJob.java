@@ -204,6 +204,8 @@ public final class FleecingJob {
             }
             for (ActiveDisk disk : spec.disks()) {
                 drains.add(disk.swappable().drain());
+                // guests wait while drained: the checkpoint's store (fsyncs) happens after the swap
+                disk.checkpoints().deferStores();
             }
             for (int i = 0; i < spec.disks().size(); i++) {
                 ActiveDisk disk = spec.disks().get(i);
@@ -221,8 +223,26 @@ public final class FleecingJob {
             inserted = true;
         } finally {
             drains.forEach(SwappableNode.Drain::close);
+            storeDeferredCheckpoints(drains.size());
             if (!inserted) {
                 undoStart(temps, begun);
+            }
+        }
+    }
+
+    /**
+     * Stores the checkpoints begun while the disks were drained. A failure here costs no change
+     * (the image still holds the previous checkpoint enabled, and the intent log covers it); it is
+     * retried by the next store, so it is only logged.
+     */
+    private void storeDeferredCheckpoints(int drained) {
+        for (int i = 0; i < drained; i++) {
+            ActiveDisk disk = spec.disks().get(i);
+            try {
+                disk.checkpoints().storeDeferred();
+            } catch (BlockIOException | RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "disk {0}: storing checkpoint {1} failed, retried later: {2}",
+                        disk.name(), spec.checkpoint(), e.toString());
             }
         }
     }

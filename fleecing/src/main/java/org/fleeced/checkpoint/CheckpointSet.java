@@ -191,6 +191,29 @@ public final class CheckpointSet {
         }
     }
 
+    /**
+     * Lets the {@link #begin} calls that follow skip the store's fsyncs: the caller holds the
+     * disk's guest I/O back, and calls {@link #storeDeferred()} once it lets I/O go again.
+     */
+    public void deferStores() {
+        lock.lock();
+        try {
+            store.beginDeferral();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stores what {@link #deferStores()} let {@link #begin} leave unstored. */
+    public void storeDeferred() throws BlockIOException {
+        lock.lock();
+        try {
+            store.endDeferral();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Whether the bitmaps outlive the daemon (stored in the image) or live in memory only. */
     public boolean persistent() {
         return store.persistent();

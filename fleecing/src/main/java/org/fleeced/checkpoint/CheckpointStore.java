@@ -36,6 +36,19 @@ public interface CheckpointStore {
     /** Forgets a checkpoint; nothing happens when it is unknown. */
     void remove(String name) throws BlockIOException;
 
+    /**
+     * Starts a window in which {@link #create} and {@link #put} need not reach stable storage
+     * before they return, because guest I/O is held back meanwhile (a fleecing job's start) and
+     * must not wait for fsyncs; {@link #endDeferral()} stores what was deferred. A store may
+     * defer only what a crash cannot turn into a lost change. The in-memory store ignores both.
+     */
+    default void beginDeferral() {
+    }
+
+    /** Ends the window of {@link #beginDeferral()}, storing what was deferred. */
+    default void endDeferral() throws BlockIOException {
+    }
+
     /** Whether the checkpoints outlive the process. */
     default boolean persistent() {
         return true;

@@ -200,6 +200,19 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
      *                          the image cannot hold persistent bitmaps, EIO when storing fails
      */
     public void add(String name, long granularity, boolean enabled, boolean persistent) throws BlockIOException {
+        add(name, granularity, enabled, persistent, true);
+    }
+
+    /**
+     * Adds a bitmap as {@link #add(String, long, boolean, boolean)} does, but with {@code storeNow}
+     * false a persistent one reaches the image only at the next {@link #checkpointToImage()} or
+     * close. For a caller that holds guest I/O back meanwhile (a fleecing job's start) and must
+     * not wait for the image's fsyncs there. A crash before that store loses the new bitmap's
+     * name, never a change: the bitmaps already in the image stay enabled there, and the intent
+     * log covers what they record.
+     */
+    public void add(String name, long granularity, boolean enabled, boolean persistent, boolean storeNow)
+            throws BlockIOException {
         byte[] raw = name.getBytes(StandardCharsets.UTF_8);
         if (raw.length == 0 || raw.length > BitmapLimits.MAX_NAME_BYTES) {
             throw new BlockIOException(Errno.EINVAL, "bitmap names have 1 to " + BitmapLimits.MAX_NAME_BYTES + " bytes, '" + name + "' has " + raw.length);
@@ -225,7 +238,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             bitmap.setEnabled(enabled);
             slots.put(name, new BitmapSlot(name, bits, bitmap, persistent, null, null, null, null));
             publishTracked();
-            if (persistent) {
+            if (persistent && storeNow) {
                 try {
                     storeAllUnderMetadataLock(true, List.of());
                 } catch (BlockIOException | RuntimeException e) {

@@ -17,6 +17,10 @@ import org.fleeced.checkpoint.CheckpointStore;
 public final class Qcow2CheckpointStore implements CheckpointStore {
     private final PersistentBitmaps bitmaps;
     private final long sizeBytes;
+    /** Inside a deferral window (see CheckpointStore#beginDeferral). Guarded by the caller's lock. */
+    private boolean deferring;
+    /** A put arrived while deferring. Guarded by the caller's lock. */
+    private boolean pending;
 
     public Qcow2CheckpointStore(PersistentBitmaps bitmaps, long sizeBytes) {
         this.bitmaps = bitmaps;
@@ -25,7 +29,8 @@ public final class Qcow2CheckpointStore implements CheckpointStore {
 
     @Override
     public DirtyBitmap create(String name, long size, long granularity) throws BlockIOException {
-        bitmaps.add(name, granularity, true, true);
+        bitmaps.add(name, granularity, true, true, !deferring);
+        pending |= deferring;
         return bitmaps.get(name);
     }
 
@@ -53,7 +58,30 @@ public final class Qcow2CheckpointStore implements CheckpointStore {
             return;
         }
         // the bitmap object is the one the image stores, enabled flag (AUTO) included
-        bitmaps.checkpointToImage();
+        if (deferring) {
+            pending = true;
+        } else {
+            bitmaps.checkpointToImage();
+        }
+    }
+
+    /**
+     * Deferring is safe here: until the store, the image still holds the previous checkpoint as
+     * enabled, and the intent log covers every change since its bits were last stored, so a crash
+     * recovers it as a superset of everything that changed, the new checkpoint's changes included.
+     */
+    @Override
+    public void beginDeferral() {
+        deferring = true;
+    }
+
+    @Override
+    public void endDeferral() throws BlockIOException {
+        deferring = false;
+        if (pending) {
+            pending = false;
+            bitmaps.checkpointToImage();
+        }
     }
 
     @Override
