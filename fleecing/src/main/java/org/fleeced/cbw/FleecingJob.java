@@ -57,8 +57,7 @@ public final class FleecingJob {
      * @throws CheckpointException the checkpoint name is taken, or the base was refused (its
      *                             {@link CheckpointException#refusal()} says why; retry as full)
      * @throws BlockIOException    ENOSPC when the temp directory lacks the reserved space, EIO
-     *                             when a temp image cannot be created, ENOTSUP for qcow2 temps
-     *                             in this build
+     *                             when a temp image cannot be created
      * @throws IllegalStateException a disk already has a job
      */
     public static FleecingJob start(FleecingJobSpec spec) throws BlockIOException, CheckpointException {
@@ -199,8 +198,8 @@ public final class FleecingJob {
         boolean inserted = false;
         try {
             for (ActiveDisk disk : spec.disks()) {
-                temps.put(disk, TempImage.create(spec.temp(), "fleece-" + id + "-" + disk.name() + ".raw",
-                        disk.image().size()));
+                temps.put(disk, TempImage.create(spec.temp(), "fleece-" + id + "-" + disk.name(),
+                        disk.image().size(), settingsFor(spec, disk).clusterBytes()));
             }
             for (ActiveDisk disk : spec.disks()) {
                 drains.add(disk.swappable().drain());

@@ -3,15 +3,33 @@ package org.fleeced.cbw;
 import java.io.IOException;
 import java.nio.file.FileStore;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import org.fleeced.block.Alignment;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.Errno;
 import org.fleeced.block.file.RawFileNode;
+import org.fleeced.qcow2.Qcow2CreateOptions;
+import org.fleeced.qcow2.Qcow2Creator;
+import org.fleeced.qcow2.Qcow2Node;
+import org.fleeced.qcow2.Qcow2OpenOptions;
 
 /**
  * The private image where one disk's copy-before-write keeps old clusters: the same size as the
- * disk, sparse, created when the job starts and deleted when it ends.
+ * disk, sparse, created when the job starts and deleted when it ends (also when the start fails).
+ * The job never flushes it: nothing in it outlives the job.
+ *
+ * <p>Formats ({@link TempFormat}):
+ * <ul>
+ *   <li>RAW: a sparse file; a reader discard punches a hole in it.</li>
+ *   <li>QCOW2: a qcow2 image whose cluster divides the CBW cluster ({@link #qcow2ClusterBytes}),
+ *       so that a reader discard, which {@link FleeceSnapshot} rounds inward to CBW clusters,
+ *       always covers whole qcow2 clusters: they are unmapped and their host clusters freed for
+ *       later copies to reuse. The host file does not shrink.</li>
+ * </ul>
+ * The quota ({@link TempQuota}) counts old data held, the same for both formats; qcow2 metadata
+ * is not charged.
  */
 final class TempImage implements AutoCloseable {
     private final Path path;
@@ -44,14 +62,50 @@ final class TempImage implements AutoCloseable {
         }
     }
 
-    /** Creates {@code fileName} in the temp directory, sized {@code sizeBytes}. */
-    static TempImage create(TempSettings settings, String fileName, long sizeBytes) throws BlockIOException {
-        Path path = settings.directory().resolve(fileName);
+    /** The largest qcow2 cluster a temp image uses: the qcow2 default. */
+    static final long MAX_QCOW2_CLUSTER_BYTES = Qcow2CreateOptions.DEFAULT_CLUSTER_SIZE;
+    /** The smallest qcow2 cluster a temp image uses: smaller ones only multiply metadata. */
+    static final long MIN_QCOW2_CLUSTER_BYTES = 4096;
+
+    /**
+     * Creates {@code baseName} plus the format's extension in the temp directory, sized
+     * {@code sizeBytes}, for a filter whose CBW cluster is {@code cbwClusterBytes}.
+     */
+    static TempImage create(TempSettings settings, String baseName, long sizeBytes, long cbwClusterBytes)
+            throws BlockIOException {
+        Path path = settings.directory().resolve(baseName + settings.format().fileExtension());
         return switch (settings.format()) {
             case RAW -> new TempImage(path, RawFileNode.create(path, sizeBytes));
-            case QCOW2 -> throw new BlockIOException(Errno.ENOTSUP,
-                    "qcow2 temp images need the qcow2 driver, which this build does not have yet; use raw");
+            case QCOW2 -> new TempImage(path, createQcow2(path, sizeBytes, cbwClusterBytes));
         };
+    }
+
+    /** min(CBW cluster, 64 KiB), at least 4 KiB: a power of two dividing the CBW cluster. */
+    static int qcow2ClusterBytes(long cbwClusterBytes) {
+        if (!Alignment.isPowerOfTwo(cbwClusterBytes) || cbwClusterBytes < MIN_QCOW2_CLUSTER_BYTES) {
+            throw new IllegalArgumentException("no qcow2 cluster divides a CBW cluster of " + cbwClusterBytes);
+        }
+        return (int) Math.min(cbwClusterBytes, MAX_QCOW2_CLUSTER_BYTES);
+    }
+
+    /** Creates and opens the qcow2 temp; on failure deletes whatever it created. */
+    private static BlockNode createQcow2(Path path, long sizeBytes, long cbwClusterBytes) throws BlockIOException {
+        Qcow2CreateOptions options = Qcow2CreateOptions.of(sizeBytes).withClusterSize(qcow2ClusterBytes(cbwClusterBytes));
+        if (Files.exists(path, LinkOption.NOFOLLOW_LINKS)) {
+            // checked here so that the cleanup below only ever deletes a file this call created
+            throw new BlockIOException(Errno.EIO, "cannot create temp image " + path + ": it exists");
+        }
+        try {
+            Qcow2Creator.create(path, options);
+            return Qcow2Node.open(path, Qcow2OpenOptions.readWrite());
+        } catch (BlockIOException | RuntimeException e) {
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException d) {
+                e.addSuppressed(d);
+            }
+            throw e;
+        }
     }
 
     BlockNode node() {

@@ -29,6 +29,15 @@ public record TempSettings(TempFormat format, Path directory, long quotaBytes, l
         return new TempSettings(TempFormat.RAW, directory, 0, 0);
     }
 
+    /** qcow2 temp images in {@code directory}, without quota or reserve. */
+    public static TempSettings qcow2(Path directory) {
+        return new TempSettings(TempFormat.QCOW2, directory, 0, 0);
+    }
+
+    public TempSettings withFormat(TempFormat newFormat) {
+        return new TempSettings(newFormat, directory, quotaBytes, reserveBytes);
+    }
+
     public TempSettings withQuota(long bytes) {
         return new TempSettings(format, directory, bytes, reserveBytes);
     }

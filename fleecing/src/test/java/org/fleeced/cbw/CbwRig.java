@@ -17,12 +17,13 @@ import org.fleeced.block.file.RawFileNode;
  *   guest ──▶ check ──▶ CopyBeforeWriteFilter ──▶ controllable ──▶ raw source
  *                              │
  *                              ▼
- *                        controllable ──▶ raw temp ◀── FleeceSnapshot ◀── check ◀── reader
+ *                        controllable ──▶ temp image ◀── FleeceSnapshot ◀── check ◀── reader
  * </pre>
+ * The temp image is made by {@link TempImage#create}, raw unless a test asks for qcow2.
  */
 final class CbwRig implements AutoCloseable {
     final RawFileNode sourceFile;
-    final RawFileNode tempFile;
+    final TempImage tempImage;
     final ControllableNode source;
     final ControllableNode temp;
     final CbwState state;
@@ -33,14 +34,14 @@ final class CbwRig implements AutoCloseable {
     final BlockNode reader;
 
     private CbwRig(Path dir, long size, long cluster, CbwSettings settings, long quotaBytes, BitmapView readable,
-            byte[] initial) throws BlockIOException {
+            byte[] initial, TempFormat tempFormat) throws BlockIOException {
         sourceFile = RawFileNode.create(dir.resolve("source.raw"), size);
         if (initial != null) {
             sourceFile.write(0, ByteBuffer.wrap(initial), WriteFlag.NONE);
         }
-        tempFile = RawFileNode.create(dir.resolve("temp.raw"), size);
+        tempImage = TempImage.create(new TempSettings(tempFormat, dir, 0, 0), "temp", size, cluster);
         source = new ControllableNode(sourceFile);
-        temp = new ControllableNode(tempFile);
+        temp = new ControllableNode(tempImage.node());
         quota = new TempQuota(quotaBytes);
         state = new CbwState(source, temp, cluster, quota, readable);
         guest = new ContractCheckingNode(new CopyBeforeWriteFilter(state, settings));
@@ -54,7 +55,13 @@ final class CbwRig implements AutoCloseable {
 
     static CbwRig create(Path dir, byte[] initial, CbwSettings settings, long quotaBytes, BitmapView readable)
             throws BlockIOException {
-        return new CbwRig(dir, initial.length, settings.clusterBytes(), settings, quotaBytes, readable, initial);
+        return create(dir, initial, settings, quotaBytes, readable, TempFormat.RAW);
+    }
+
+    static CbwRig create(Path dir, byte[] initial, CbwSettings settings, long quotaBytes, BitmapView readable,
+            TempFormat tempFormat) throws BlockIOException {
+        return new CbwRig(dir, initial.length, settings.clusterBytes(), settings, quotaBytes, readable, initial,
+                tempFormat);
     }
 
     byte[] read(long offset, int length) throws BlockIOException {
@@ -76,6 +83,6 @@ final class CbwRig implements AutoCloseable {
     @Override
     public void close() throws BlockIOException {
         guest.close();
-        tempFile.close();
+        tempImage.close();
     }
 }

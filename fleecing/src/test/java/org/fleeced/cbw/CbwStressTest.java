@@ -37,8 +37,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  *       refused under BREAK_GUEST_WRITE changed nothing);</li>
  *   <li>under BREAK_GUEST_WRITE the snapshot is never broken.</li>
  * </ul>
- * Temp write faults are injected deterministically (every n-th write). Seeds are in the names
- * and in every assertion message.
+ * Temp write faults are injected deterministically (every n-th write). Every case runs on a raw
+ * and on a qcow2 temp image. Seeds are in the names and in every assertion message.
  */
 class CbwStressTest {
     static final int C = 64 << 10;
@@ -53,16 +53,23 @@ class CbwStressTest {
 
     private final java.util.concurrent.atomic.AtomicInteger refusedWrites = new java.util.concurrent.atomic.AtomicInteger();
 
-    @ParameterizedTest(name = "seed {0}, {1}, fail every {2}th temp write")
+    @ParameterizedTest(name = "seed {0}, {1}, fail every {2}th temp write, {3} temp")
     @CsvSource({
-        "1, BREAK_SNAPSHOT, 0",
-        "2, BREAK_SNAPSHOT, 0",
-        "3, BREAK_SNAPSHOT, 15",
-        "4, BREAK_GUEST_WRITE, 0",
-        "5, BREAK_GUEST_WRITE, 9",
-        "6, BREAK_GUEST_WRITE, 4",
+        "1, BREAK_SNAPSHOT, 0, RAW",
+        "2, BREAK_SNAPSHOT, 0, RAW",
+        "3, BREAK_SNAPSHOT, 15, RAW",
+        "4, BREAK_GUEST_WRITE, 0, RAW",
+        "5, BREAK_GUEST_WRITE, 9, RAW",
+        "6, BREAK_GUEST_WRITE, 4, RAW",
+        "1, BREAK_SNAPSHOT, 0, QCOW2",
+        "2, BREAK_SNAPSHOT, 0, QCOW2",
+        "3, BREAK_SNAPSHOT, 15, QCOW2",
+        "4, BREAK_GUEST_WRITE, 0, QCOW2",
+        "5, BREAK_GUEST_WRITE, 9, QCOW2",
+        "6, BREAK_GUEST_WRITE, 4, QCOW2",
     })
-    void guestsAndReadersAgainstTheModels(long seed, OnCbwError policy, int failEvery) throws Exception {
+    void guestsAndReadersAgainstTheModels(long seed, OnCbwError policy, int failEvery, TempFormat tempFormat)
+            throws Exception {
         Random setup = new Random(seed);
         byte[] initial = new byte[SIZE];
         setup.nextBytes(initial);
@@ -71,7 +78,7 @@ class CbwStressTest {
         DiskModel guestModel = new DiskModel(SIZE);
         guestModel.write(0, initial);
         BitSet discarded = new BitSet();
-        try (CbwRig rig = CbwRig.create(dir, initial, new CbwSettings(C, policy, 0), 0, null)) {
+        try (CbwRig rig = CbwRig.create(dir, initial, new CbwSettings(C, policy, 0), 0, null, tempFormat)) {
             rig.sourceFile.discard(5 * C, 3 * C);
             if (failEvery > 0) {
                 rig.temp.failEvery(Op.WRITE, Errno.EIO, failEvery);
@@ -90,6 +97,8 @@ class CbwStressTest {
                     f.get();
                 }
             }
+            assertEquals(rig.state.stored.dirtyBytes(), rig.quota.usedBytes(),
+                    "seed " + seed + ": the quota charges exactly the old data the temp image holds");
             byte[] disk = rig.readDisk(0, SIZE);
             long bad = guestModel.firstMismatch(0, disk);
             assertEquals(-1, bad, "seed " + seed + ": the guest's data differs at byte " + bad);

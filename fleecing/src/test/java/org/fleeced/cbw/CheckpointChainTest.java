@@ -24,6 +24,8 @@ import org.fleeced.checkpoint.CheckpointSet;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * Full, incremental and differential backups through {@link FleecingJob}, restored and compared
@@ -33,6 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  *   full @c1 ── writes A ── incremental from c1 @c2 ── writes B ── differential from c1 @c3
  *   restore(c2) = full + incremental      restore(c3) = full + differential
  * </pre>
+ * Each chain runs once with raw and once with qcow2 temp images.
  */
 class CheckpointChainTest {
     static final int C = 64 << 10;
@@ -43,6 +46,8 @@ class CheckpointChainTest {
     private ActiveDisk disk;
     private Path temp;
     private final Random random = new Random(42);
+    /** The temp image format of the running test: every chain runs on raw and on qcow2 temps. */
+    private TempFormat tempFormat = TempFormat.RAW;
 
     @BeforeEach
     void openDisk() throws Exception {
@@ -52,8 +57,10 @@ class CheckpointChainTest {
         guestWrites(40);
     }
 
-    @Test
-    void fullThenIncrementalThenDifferentialRestoreBitForBit() throws Exception {
+    @ParameterizedTest
+    @EnumSource(TempFormat.class)
+    void fullThenIncrementalThenDifferentialRestoreBitForBit(TempFormat format) throws Exception {
+        tempFormat = format;
         byte[] atC1 = diskNow();
         byte[] full = backup(spec("c1", BackupBase.full()), null);
         assertArrayEquals(atC1, full);
@@ -72,8 +79,10 @@ class CheckpointChainTest {
         assertEquals(List.of("c1", "c2", "c3"), disk.checkpoints().list().stream().map(c -> c.name()).toList());
     }
 
-    @Test
-    void aFailedJobLosesNoChangedBit() throws Exception {
+    @ParameterizedTest
+    @EnumSource(TempFormat.class)
+    void aFailedJobLosesNoChangedBit(TempFormat format) throws Exception {
+        tempFormat = format;
         byte[] full = backup(spec("c1", BackupBase.full()), null);
         guestWrites(20);
         FleecingJob failed = FleecingJob.start(spec("c2", BackupBase.incremental()));
@@ -88,8 +97,10 @@ class CheckpointChainTest {
         assertArrayEquals(now, restore, "an incremental after a failed one must cover both");
     }
 
-    @Test
-    void aFailedFullBackupMakesTheNextIncrementalReadEverything() throws Exception {
+    @ParameterizedTest
+    @EnumSource(TempFormat.class)
+    void aFailedFullBackupMakesTheNextIncrementalReadEverything(TempFormat format) throws Exception {
+        tempFormat = format;
         FleecingJob failed = FleecingJob.start(spec("c1", BackupBase.full()));
         assertEquals(JobState.FAILED, failed.finish(BackupOutcome.ABANDONED));
         FleecingJob next = FleecingJob.start(spec("c2", BackupBase.incremental()));
@@ -97,8 +108,10 @@ class CheckpointChainTest {
         next.finish(BackupOutcome.SUCCESS);
     }
 
-    @Test
-    void readsOutsideTheExportedChangesFailWithEacces() throws Exception {
+    @ParameterizedTest
+    @EnumSource(TempFormat.class)
+    void readsOutsideTheExportedChangesFailWithEacces(TempFormat format) throws Exception {
+        tempFormat = format;
         backup(spec("c1", BackupBase.full()), null);
         write(3 * C + 5, 100);
         FleecingJob job = FleecingJob.start(spec("c2", BackupBase.incremental()));
@@ -117,8 +130,10 @@ class CheckpointChainTest {
         }
     }
 
-    @Test
-    void theJobsChangesKeepNoLaterWrite() throws Exception {
+    @ParameterizedTest
+    @EnumSource(TempFormat.class)
+    void theJobsChangesKeepNoLaterWrite(TempFormat format) throws Exception {
+        tempFormat = format;
         backup(spec("c1", BackupBase.full()), null);
         write(C, 10);
         FleecingJob job = FleecingJob.start(spec("c2", BackupBase.incremental()));
@@ -146,7 +161,8 @@ class CheckpointChainTest {
     }
 
     private FleecingJobSpec spec(String checkpoint, BackupBase base) {
-        return FleecingJobSpec.builder(List.of(disk), TempSettings.raw(temp)).checkpoint(checkpoint).base(base)
+        return FleecingJobSpec.builder(List.of(disk), TempSettings.raw(temp).withFormat(tempFormat))
+                .checkpoint(checkpoint).base(base)
                 .clusterBytes(C).build();
     }
 
