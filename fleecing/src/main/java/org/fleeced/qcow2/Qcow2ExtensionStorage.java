@@ -54,6 +54,15 @@ public final class Qcow2ExtensionStorage {
         metadata.file().writeFully(hostOffset, src);
     }
 
+    /**
+     * Syncs the image file without the metadata lock: called before a store, it writes back the
+     * guest data in the page cache while guest I/O goes on, so that the sync of
+     * {@link #flushLocked} under the lock is short.
+     */
+    public void syncUnlocked() throws BlockIOException {
+        metadata.file().sync();
+    }
+
     /** Makes every write and every refcount change so far durable, in the driver's crash-safe order. */
     public void flushLocked() throws BlockIOException {
         metadata.flushLocked(false);

@@ -372,6 +372,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
     }
 
     private void storeAllUnderMetadataLock(boolean inUse, List<StoredTable> replacedExtra) throws BlockIOException {
+        storage.syncUnlocked();
         metadata.lock();
         try {
             storeAllLocked(inUse, replacedExtra);
