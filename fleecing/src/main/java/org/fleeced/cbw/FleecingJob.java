@@ -203,7 +203,7 @@ public final class FleecingJob {
             }
             for (ActiveDisk disk : spec.disks()) {
                 drains.add(disk.swappable().drain());
-                // guests wait while drained: the checkpoint's store (fsyncs) happens after the swap
+                // guests wait while drained: no checkpoint store (fsyncs) in here when it can wait
                 disk.checkpoints().deferStores();
             }
             for (int i = 0; i < spec.disks().size(); i++) {
@@ -222,25 +222,21 @@ public final class FleecingJob {
             inserted = true;
         } finally {
             drains.forEach(SwappableNode.Drain::close);
-            storeDeferredCheckpoints(drains.size());
+            endCheckpointDeferral(drains.size());
             if (!inserted) {
                 undoStart(temps, begun);
             }
         }
     }
 
-    /**
-     * Stores the checkpoints begun while the disks were drained. A failure here costs no change
-     * (the image still holds the previous checkpoint enabled, and the intent log covers it); it is
-     * retried by the next store, so it is only logged.
-     */
-    private void storeDeferredCheckpoints(int drained) {
+    /** Ends the window in which the checkpoints begun while the disks were drained skipped their store. */
+    private void endCheckpointDeferral(int drained) {
         for (int i = 0; i < drained; i++) {
             ActiveDisk disk = spec.disks().get(i);
             try {
-                disk.checkpoints().storeDeferred();
+                disk.checkpoints().endDeferral();
             } catch (BlockIOException | RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "disk {0}: storing checkpoint {1} failed, retried later: {2}",
+                LOG.log(System.Logger.Level.WARNING, "disk {0}: ending the store deferral of checkpoint {1} failed: {2}",
                         disk.name(), spec.checkpoint(), e.toString());
             }
         }

@@ -193,19 +193,24 @@ public final class CheckpointSet {
 
     /**
      * Lets the {@link #begin} calls that follow skip the store's fsyncs: the caller holds the
-     * disk's guest I/O back, and calls {@link #storeDeferred()} once it lets I/O go again.
+     * disk's guest I/O back, and calls {@link #endDeferral()} once it lets I/O go again. Only
+     * while a checkpoint records: then the store already holds a recording checkpoint that covers
+     * every change, so deferring the new one cannot lose a change (see
+     * {@link CheckpointStore#beginDeferral()}). The first checkpoint of a disk is stored at once.
      */
     public void deferStores() {
         lock.lock();
         try {
-            store.beginDeferral();
+            if (recording != null) {
+                store.beginDeferral();
+            }
         } finally {
             lock.unlock();
         }
     }
 
-    /** Stores what {@link #deferStores()} let {@link #begin} leave unstored. */
-    public void storeDeferred() throws BlockIOException {
+    /** Ends the window {@link #deferStores()} opened. */
+    public void endDeferral() throws BlockIOException {
         lock.lock();
         try {
             store.endDeferral();

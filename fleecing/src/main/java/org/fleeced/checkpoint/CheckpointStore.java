@@ -39,13 +39,14 @@ public interface CheckpointStore {
     /**
      * Starts a window in which {@link #create} and {@link #put} need not reach stable storage
      * before they return, because guest I/O is held back meanwhile (a fleecing job's start) and
-     * must not wait for fsyncs; {@link #endDeferral()} stores what was deferred. A store may
-     * defer only what a crash cannot turn into a lost change. The in-memory store ignores both.
+     * must not wait for fsyncs. {@link CheckpointSet} opens the window only while a checkpoint
+     * records, and a store may defer only what a crash cannot turn into a lost change; it stores
+     * the deferred state with its next store. The in-memory store ignores both calls.
      */
     default void beginDeferral() {
     }
 
-    /** Ends the window of {@link #beginDeferral()}, storing what was deferred. */
+    /** Ends the window of {@link #beginDeferral()}. */
     default void endDeferral() throws BlockIOException {
     }
 

@@ -34,7 +34,9 @@ import org.fleeced.block.Errno;
  * active, waiting for writers that marked the old map to leave their {@link Mark} (by then they
  * have recorded their write in the in-memory bitmaps). A copy of the bitmaps taken after the
  * switch covers everything the old map covers; once it is stored and the image flushed,
- * {@link Epoch#retire()} clears the old map.
+ * {@link Epoch#retire()} clears the old map. The new map starts with the regions written during
+ * the ended epoch (one sync, instead of one per hot region right after the switch), so a region
+ * leaves the log once a whole epoch passes without a write to it.
  *
  * <h2>Thread safety</h2>
  * Marks from many threads are safe. {@code epochLock} (read side held by each {@link Mark})
@@ -60,6 +62,11 @@ public final class IntentLog implements AutoCloseable {
      * on stable storage (under markLock); reads take no lock.
      */
     private final AtomicLongArray[] durable;
+    /**
+     * Regions written in the current epoch, marked or not: set on every {@link #mark}, so that
+     * the next epoch's map starts with them (see {@link #switchEpoch()}). Not durable.
+     */
+    private final AtomicLongArray touched;
     /** Index of the map that receives marks. Changed only under the epochLock write lock. */
     private volatile int active;
     /** An ended epoch whose map is not yet clear; a second switch must wait for its retirement. */
@@ -73,6 +80,7 @@ public final class IntentLog implements AutoCloseable {
         this.mapBytes = Alignment.alignUp((regions + 7) / 8, PAGE);
         int words = (int) ((regions + 63) / 64);
         this.durable = new AtomicLongArray[] {new AtomicLongArray(words), new AtomicLongArray(words)};
+        this.touched = new AtomicLongArray(words);
     }
 
     /**
@@ -198,6 +206,7 @@ public final class IntentLog implements AutoCloseable {
             if (length > 0) {
                 int first = (int) (offset >>> regionBits);
                 int last = (int) ((offset + length - 1) >>> regionBits);
+                touch(first, last);
                 if (!allSet(durable[active], first, last)) {
                     markSlow(first, last);
                 }
@@ -267,18 +276,73 @@ public final class IntentLog implements AutoCloseable {
      *
      * @throws IllegalStateException when the previous epoch was not retired yet
      */
-    public Epoch switchEpoch() {
+    public Epoch switchEpoch() throws BlockIOException {
+        long[] carried;
+        Epoch ended;
         epochLock.writeLock().lock();
         try {
             if (unretired != null) {
                 throw new IllegalStateException("the previous epoch of " + path + " is not retired yet");
             }
+            carried = new long[touched.length()];
+            for (int w = 0; w < carried.length; w++) {
+                carried[w] = touched.getAndSet(w, 0);
+            }
             int old = active;
             active = 1 - old;
             unretired = new Epoch(old);
-            return unretired;
+            ended = unretired;
         } finally {
             epochLock.writeLock().unlock();
+        }
+        carryOver(carried);
+        return ended;
+    }
+
+    /**
+     * Marks, in the new epoch's map, the regions written during the ended one, with one sync.
+     * Without it every hot region would be marked again, one sync each, right after the switch:
+     * a burst of syncs that stalls a busy guest. A region thus stays marked until an epoch
+     * passes without a write to it. Writers that find a region unmarked meanwhile wait for this
+     * in {@link #markSlow}, and find it marked.
+     */
+    private void carryOver(long[] carried) throws BlockIOException {
+        markLock.lock();
+        try {
+            int map = active;
+            AtomicLongArray bits = durable[map];
+            int first = -1;
+            int last = -1;
+            long[] words = new long[bits.length()];
+            for (int w = 0; w < words.length; w++) {
+                words[w] = bits.get(w) | carried[w];
+                if (carried[w] != 0) {
+                    first = first < 0 ? w : first;
+                    last = w;
+                }
+            }
+            if (first < 0) {
+                return;
+            }
+            writeMapWords(map, words, first, last);
+            channel.force(false);
+            for (int w = first; w <= last; w++) {
+                long add = words[w];
+                bits.getAndUpdate(w, v -> v | add);
+            }
+        } catch (IOException e) {
+            throw new BlockIOException(Errno.EIO, "cannot carry write intents over in " + path + ": " + e, e);
+        } finally {
+            markLock.unlock();
+        }
+    }
+
+    private void touch(int first, int last) {
+        for (int w = first / 64; w <= last / 64; w++) {
+            long mask = rangeMask(w, first, last);
+            if ((touched.get(w) & mask) != mask) {
+                touched.getAndUpdate(w, v -> v | mask);
+            }
         }
     }
 

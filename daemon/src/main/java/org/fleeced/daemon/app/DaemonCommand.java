@@ -32,7 +32,12 @@ import org.fleeced.daemon.nbd.server.NbdTlsConfig;
  */
 final class DaemonCommand {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon");
-    private static final long BITMAP_STORE_PERIOD_MS = 60_000;
+    /**
+     * How often the qcow2 bitmaps are stored in their images (an fsync of each image) so that
+     * crash recovery starts from a recent point; guest flushes store them too, once enough
+     * regions were marked.
+     */
+    private static final long BITMAP_STORE_PERIOD_MS = 300_000;
 
     private DaemonCommand() {
     }

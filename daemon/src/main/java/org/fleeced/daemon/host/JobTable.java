@@ -109,7 +109,17 @@ public final class JobTable {
         } catch (IllegalStateException e) {
             throw new HostRefusal(HostRefusal.Kind.CONFLICT, "JOB_RUNNING", e.getMessage());
         }
-        HostedJob hosted = publish(job, request, modes);
+        HostedJob hosted;
+        try {
+            hosted = publish(job, request, modes);
+        } catch (RuntimeException e) {
+            // an export could not be registered: end the job, so no disk stays claimed by it
+            job.disks().forEach(d -> exports.list().stream()
+                    .filter(x -> x.node() == d.exportNode()).forEach(x -> exports.unregister(x.name())));
+            job.finish(BackupOutcome.FAILURE, "its exports could not be published: " + e.getMessage());
+            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "EXPORT_NAME_IN_USE",
+                    "The job's export could not be published (" + e.getMessage() + "); retry, or pick another exportName.");
+        }
         synchronized (this) {
             running.put(job.id(), hosted);
         }

@@ -19,8 +19,6 @@ public final class Qcow2CheckpointStore implements CheckpointStore {
     private final long sizeBytes;
     /** Inside a deferral window (see CheckpointStore#beginDeferral). Guarded by the caller's lock. */
     private boolean deferring;
-    /** A put arrived while deferring. Guarded by the caller's lock. */
-    private boolean pending;
 
     public Qcow2CheckpointStore(PersistentBitmaps bitmaps, long sizeBytes) {
         this.bitmaps = bitmaps;
@@ -30,7 +28,6 @@ public final class Qcow2CheckpointStore implements CheckpointStore {
     @Override
     public DirtyBitmap create(String name, long size, long granularity) throws BlockIOException {
         bitmaps.add(name, granularity, true, true, !deferring);
-        pending |= deferring;
         return bitmaps.get(name);
     }
 
@@ -58,17 +55,20 @@ public final class Qcow2CheckpointStore implements CheckpointStore {
             return;
         }
         // the bitmap object is the one the image stores, enabled flag (AUTO) included
-        if (deferring) {
-            pending = true;
-        } else {
+        if (!deferring) {
             bitmaps.checkpointToImage();
         }
     }
 
     /**
-     * Deferring is safe here: until the store, the image still holds the previous checkpoint as
-     * enabled, and the intent log covers every change since its bits were last stored, so a crash
-     * recovers it as a superset of everything that changed, the new checkpoint's changes included.
+     * Leaves the new checkpoint and the freeze of its predecessor to the next store (the
+     * daemon's timer, a flush after enough changes, any other checkpoint change, the clean
+     * close). {@link CheckpointSet} asks for this only while a checkpoint records: the image then
+     * holds an enabled bitmap (every change that disables one is stored at once), and the intent
+     * log covers every change since its bits were stored, so a crash recovers it as a superset of
+     * all that changed, the new checkpoint's changes included; only the new name would be lost.
+     * Storing at a job's start instead would fsync the image just as the guest resumes, which on
+     * a busy disk stalls its writes for as long as the page cache takes to write back.
      */
     @Override
     public void beginDeferral() {
@@ -76,12 +76,8 @@ public final class Qcow2CheckpointStore implements CheckpointStore {
     }
 
     @Override
-    public void endDeferral() throws BlockIOException {
+    public void endDeferral() {
         deferring = false;
-        if (pending) {
-            pending = false;
-            bitmaps.checkpointToImage();
-        }
     }
 
     @Override
