@@ -316,7 +316,15 @@ run_round() {
   record "$D" stall_gap_ms "$r" "$(jq .gap_ms <<<"$res")"
   record "$D" stall_maxlat_ms "$r" "$(jq .max_lat_ms <<<"$res")"
   record "$D" job_start_ms "$r" "$(jq .start_ms <<<"$res")"
-  call "$D" job_finish; call "$D" bitmap_del disk "r$r-stall"
+  call "$D" job_finish
+  # the same while an incremental job starts from that checkpoint: the steady state of a backup
+  # chain (fleeced stores a disk's first checkpoint at once, later ones with the next store)
+  cmd=$(call "$D" job_cmd disk "r$r-stall2" "r$r-stall")
+  res=$("$PY" "$lib/stall_writer.py" "$wuri" --duration "$STALL_SECONDS" --cmd "$cmd") ||
+    { log "stall writer / incremental job start failed: $res"; return 1; }
+  echo "$D round $r incremental stall: $res" >>"$LOG"
+  record "$D" stall_inc_gap_ms "$r" "$(jq .gap_ms <<<"$res")"
+  call "$D" job_finish; call "$D" bitmap_del disk "r$r-stall2"; call "$D" bitmap_del disk "r$r-stall"
 
   # 3. a fresh job: reads of the fleece export (nothing copied yet), then guest writes
   cmd=$(call "$D" job_cmd disk "r$r-job")
