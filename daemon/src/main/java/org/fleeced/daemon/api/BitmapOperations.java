@@ -59,6 +59,11 @@ final class BitmapOperations {
                     "Disk '" + disk.name() + "' records checkpoints at " + set.granularity()
                             + " bytes; omit granularity or give that value.");
         }
+        if (c.persistent() != null && c.persistent() != set.persistent()) {
+            throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE, "PERSISTENCE", "Disk '" + disk.name() + "' keeps its"
+                    + " checkpoints " + (set.persistent() ? "in the qcow2 image" : "in memory (raw images cannot"
+                    + " store bitmaps)") + "; omit persistent or give " + set.persistent() + ".");
+        }
         try {
             set.create(c.name());
             if (Boolean.FALSE.equals(c.enabled())) {
