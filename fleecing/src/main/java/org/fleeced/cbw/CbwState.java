@@ -8,6 +8,7 @@ import java.util.concurrent.locks.ReentrantLock;
 import org.fleeced.bitmaps.BitmapView;
 import org.fleeced.bitmaps.ByteRange;
 import org.fleeced.bitmaps.DirtyBitmap;
+import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.InFlightRanges;
 
@@ -32,7 +33,7 @@ import org.fleeced.block.InFlightRanges;
  * and range lists are thread-safe on their own; single queries of them need no lock.
  * Lock order: {@code lock} before the range lists' own locks.
  */
-final class CbwState {
+public final class CbwState {
     final BlockNode source;
     final BlockNode temp;
     final long clusterBytes;
@@ -67,7 +68,7 @@ final class CbwState {
      * @param readable the bytes the reader may read at any granularity (null: the whole disk);
      *                 a CBW cluster is readable when it touches a readable byte
      */
-    CbwState(BlockNode source, BlockNode temp, long clusterBytes, TempQuota quota, BitmapView readable) {
+    public CbwState(BlockNode source, BlockNode temp, long clusterBytes, TempQuota quota, BitmapView readable) {
         this.source = source;
         this.temp = temp;
         this.clusterBytes = clusterBytes;
@@ -100,7 +101,12 @@ final class CbwState {
         return Math.min(clusterBytes, sizeBytes - clusterStart(index));
     }
 
-    FleeceStats stats() {
+    /** The failure that broke this snapshot (the first one), or null while it is intact. */
+    public BlockIOException breakCause() {
+        return breakage.cause();
+    }
+
+    public FleeceStats stats() {
         return new FleeceStats(clustersCopied.sum(), stored.dirtyBytes(), access.dirtyBytes(), bytesRead.sum(),
                 bytesDiscarded.sum(), writesDelayedByCbw.sum(), cbwDelayNanos.sum(), writesDelayedByReads.sum(),
                 readDelayNanos.sum());

@@ -39,7 +39,7 @@ public final class CopyBeforeWriteFilter extends FilterNode {
     private final BlockCopy blockCopy;
     private final CbwSettings settings;
 
-    CopyBeforeWriteFilter(CbwState state, CbwSettings settings) {
+    public CopyBeforeWriteFilter(CbwState state, CbwSettings settings) {
         super(state.source);
         this.state = state;
         this.blockCopy = new BlockCopy(state);

@@ -31,7 +31,7 @@ import org.fleeced.block.InFlightRanges;
  * reaches the end of the disk); it clears access and copy, then waits for temp reads of the
  * range and punches it out of the temp image.
  */
-final class FleeceSnapshot implements SnapshotAccess {
+public final class FleeceSnapshot implements SnapshotAccess {
     /** Bounds the work of one block status call; callers ask again from where it ends. */
     private static final int MAX_EXTENTS = 1024;
 
@@ -39,7 +39,7 @@ final class FleeceSnapshot implements SnapshotAccess {
     /** Set once when the job ends; checked under {@code state.lock} with each piece. */
     private volatile boolean shutDown;
 
-    FleeceSnapshot(CbwState state) {
+    public FleeceSnapshot(CbwState state) {
         this.state = state;
     }
 
@@ -132,7 +132,7 @@ final class FleeceSnapshot implements SnapshotAccess {
      * Ends the view: later calls fail with ESHUTDOWN; returns once every read in progress is over,
      * so the job may close the temp image.
      */
-    void shutDown() throws BlockIOException {
+    public void shutDown() throws BlockIOException {
         state.lock.lock();
         try {
             shutDown = true;

@@ -3,7 +3,7 @@ package org.fleeced.tracking;
 import org.fleeced.block.BlockIOException;
 
 /**
- * Where a dirty-tracking filter ({@link org.fleeced.checkpoint.DirtyTrackingFilter}) reports
+ * Where a dirty-tracking filter ({@link org.fleeced.tracking.DirtyTrackingFilter}) reports
  * guest changes: the dirty bitmaps of one disk, and whatever makes them survive a crash.
  *
  * <p>The filter calls {@link #recordChange} <em>before</em> it forwards the change, from many

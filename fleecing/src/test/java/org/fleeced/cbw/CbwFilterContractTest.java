@@ -1,5 +1,9 @@
 package org.fleeced.cbw;
 
+import org.fleeced.disk.ActiveDisk;
+import org.fleeced.job.FleecingJob;
+import org.fleeced.job.FleecingJobSpec;
+import org.fleeced.job.TempSettings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -1,5 +1,8 @@
 package org.fleeced.cbw;
 
+import org.fleeced.job.TempFormat;
+import org.fleeced.job.TempImage;
+import org.fleeced.job.TempSettings;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import org.fleeced.bitmaps.BitmapView;

@@ -1,5 +1,6 @@
 package org.fleeced.cbw;
 
+import org.fleeced.job.TempFormat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;

@@ -1,5 +1,12 @@
 package org.fleeced.cbw;
 
+import org.fleeced.disk.ActiveDisk;
+import org.fleeced.job.DiskFleece;
+import org.fleeced.job.FleecingJob;
+import org.fleeced.job.FleecingJobSpec;
+import org.fleeced.job.JobState;
+import org.fleeced.job.TempFormat;
+import org.fleeced.job.TempSettings;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

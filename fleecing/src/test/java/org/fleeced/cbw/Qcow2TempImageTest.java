@@ -1,5 +1,11 @@
 package org.fleeced.cbw;
 
+import org.fleeced.job.FleecingJob;
+import org.fleeced.job.FleecingJobSpec;
+import org.fleeced.job.TempFormat;
+import org.fleeced.job.TempImage;
+import org.fleeced.job.TempSettings;
+import org.fleeced.disk.ActiveDisk;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;

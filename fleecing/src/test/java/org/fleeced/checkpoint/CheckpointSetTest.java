@@ -1,5 +1,6 @@
 package org.fleeced.checkpoint;
 
+import org.fleeced.tracking.DirtyTrackingFilter;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -74,7 +75,7 @@ class CheckpointSetTest {
     void dirtyTrackingRecordsWritesZeroesAndDiscards(@TempDir Path dir) throws Exception {
         CheckpointSet set = CheckpointSet.inMemory(SIZE, G);
         set.begin("c1", BackupBase.full());
-        try (DirtyTrackingFilter disk = new DirtyTrackingFilter(RawFileNode.create(dir.resolve("d.raw"), SIZE), set)) {
+        try (DirtyTrackingFilter disk = new DirtyTrackingFilter(RawFileNode.create(dir.resolve("d.raw"), SIZE), set::track)) {
             disk.write(G - 1, ByteBuffer.wrap(new byte[2]), WriteFlag.NONE);
             disk.writeZeroes(4 * G, 10, WriteFlag.NONE);
             disk.discard(7 * G, G);

@@ -6,7 +6,7 @@ import java.util.Locale;
 import java.util.Map;
 import org.fleeced.cbw.FleeceStats;
 import org.fleeced.cbw.OnCbwError;
-import org.fleeced.cbw.TempFormat;
+import org.fleeced.job.TempFormat;
 import org.fleeced.checkpoint.BackupOutcome;
 import org.fleeced.daemon.app.DaemonConfig;
 import org.fleeced.daemon.host.HostedJob;

@@ -1,7 +1,7 @@
 package org.fleeced.daemon.host;
 
 import java.nio.file.Path;
-import org.fleeced.cbw.ActiveDisk;
+import org.fleeced.disk.ActiveDisk;
 import org.fleeced.qcow2.ImageOpener;
 import org.fleeced.qcow2.bitmap.PersistentBitmaps;
 

@@ -13,7 +13,7 @@ import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.file.RawFileNode;
-import org.fleeced.cbw.ActiveDisk;
+import org.fleeced.disk.ActiveDisk;
 import org.fleeced.checkpoint.CheckpointSet;
 import org.fleeced.daemon.app.AllowedPaths;
 import org.fleeced.daemon.nbd.server.AllocationDepthContext;

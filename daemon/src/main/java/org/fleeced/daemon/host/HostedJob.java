@@ -2,8 +2,8 @@ package org.fleeced.daemon.host;
 
 import java.time.Instant;
 import java.util.List;
-import org.fleeced.cbw.DiskFleece;
-import org.fleeced.cbw.FleecingJob;
+import org.fleeced.job.DiskFleece;
+import org.fleeced.job.FleecingJob;
 
 /** A fleecing job as the daemon hosts it: the job, its lease, and what it published per disk. */
 public final class HostedJob {

@@ -3,7 +3,7 @@ package org.fleeced.daemon.host;
 import java.time.Duration;
 import java.util.List;
 import org.fleeced.cbw.OnCbwError;
-import org.fleeced.cbw.TempFormat;
+import org.fleeced.job.TempFormat;
 
 /**
  * A fleecing job as the caller asked for it, with the daemon's defaults filled in.

@@ -17,7 +17,7 @@ import org.fleeced.qcow2.Qcow2Metadata;
 import org.fleeced.qcow2.Qcow2Node;
 import org.fleeced.qcow2.Qcow2OpenOptions;
 import org.fleeced.tracking.ChangeRecorder;
-import org.fleeced.checkpoint.DirtyTrackingFilter;
+import org.fleeced.tracking.DirtyTrackingFilter;
 import org.fleeced.tracking.IntentLog;
 
 /**

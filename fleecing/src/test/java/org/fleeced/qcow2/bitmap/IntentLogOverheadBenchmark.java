@@ -12,7 +12,7 @@ import java.util.Random;
 import org.fleeced.bitmaps.DirtyBitmap;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.WriteFlag;
-import org.fleeced.checkpoint.DirtyTrackingFilter;
+import org.fleeced.tracking.DirtyTrackingFilter;
 import org.fleeced.qcow2.Qcow2CreateOptions;
 import org.fleeced.qcow2.Qcow2Creator;
 import org.fleeced.qcow2.Qcow2Node;

@@ -1,4 +1,4 @@
-package org.fleeced.cbw;
+package org.fleeced.job;
 
 /** The life of a {@link FleecingJob}. */
 public enum JobState {

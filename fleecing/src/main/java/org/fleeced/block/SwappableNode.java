@@ -1,4 +1,4 @@
-package org.fleeced.cbw;
+package org.fleeced.block;
 
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -7,12 +7,6 @@ import java.util.Set;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
-import org.fleeced.block.BlockIOException;
-import org.fleeced.block.BlockNode;
-import org.fleeced.block.Capabilities;
-import org.fleeced.block.Errno;
-import org.fleeced.block.Extent;
-import org.fleeced.block.WriteFlag;
 
 /**
  * The node a disk's writable export uses, whose inner stack can be replaced on a live disk: how

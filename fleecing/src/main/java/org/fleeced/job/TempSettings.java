@@ -1,4 +1,4 @@
-package org.fleeced.cbw;
+package org.fleeced.job;
 
 import java.nio.file.Path;
 import java.util.Objects;

@@ -1,5 +1,11 @@
-package org.fleeced.cbw;
+package org.fleeced.block;
 
+import org.fleeced.cbw.SnapshotAccessNode;
+import org.fleeced.disk.ActiveDisk;
+import org.fleeced.job.FleecingJob;
+import org.fleeced.job.FleecingJobSpec;
+import org.fleeced.job.JobState;
+import org.fleeced.job.TempSettings;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -13,7 +19,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLongArray;
-import org.fleeced.block.WriteFlag;
 import org.fleeced.block.file.RawFileNode;
 import org.fleeced.checkpoint.BackupOutcome;
 import org.fleeced.checkpoint.CheckpointSet;

@@ -1,11 +1,13 @@
-package org.fleeced.cbw;
+package org.fleeced.disk;
 
+import org.fleeced.block.SwappableNode;
+import org.fleeced.job.FleecingJob;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.checkpoint.CheckpointSet;
-import org.fleeced.checkpoint.DirtyTrackingFilter;
+import org.fleeced.tracking.DirtyTrackingFilter;
 import org.fleeced.tracking.ChangeRecorder;
 
 /**
@@ -76,33 +78,33 @@ public final class ActiveDisk implements AutoCloseable {
         return job.get();
     }
 
-    BlockNode image() {
+    public BlockNode image() {
         return image;
     }
 
-    long imageClusterBytes() {
+    public long imageClusterBytes() {
         return imageClusterBytes;
     }
 
-    SwappableNode swappable() {
+    public SwappableNode swappable() {
         return exportNode;
     }
 
-    boolean claim(FleecingJob newJob) {
+    public boolean claim(FleecingJob newJob) {
         return job.compareAndSet(null, newJob);
     }
 
-    void release(FleecingJob oldJob) {
+    public void release(FleecingJob oldJob) {
         job.compareAndSet(oldJob, null);
     }
 
     /** The stack without copy-before-write: what the disk runs on between jobs. */
-    BlockNode plainStack() {
+    public BlockNode plainStack() {
         return trackingOver(image);
     }
 
     /** Dirty tracking of this disk's changes above {@code below}. */
-    BlockNode trackingOver(BlockNode below) {
+    public BlockNode trackingOver(BlockNode below) {
         return new DirtyTrackingFilter(below, recorder);
     }
 

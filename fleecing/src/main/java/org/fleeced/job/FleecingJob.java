@@ -1,5 +1,12 @@
-package org.fleeced.cbw;
+package org.fleeced.job;
 
+import org.fleeced.cbw.FleeceStats;
+import org.fleeced.cbw.TempQuota;
+import org.fleeced.block.SwappableNode;
+import org.fleeced.cbw.CbwSettings;
+import org.fleeced.cbw.CbwState;
+import org.fleeced.cbw.CopyBeforeWriteFilter;
+import org.fleeced.disk.ActiveDisk;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

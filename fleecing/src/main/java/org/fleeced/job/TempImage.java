@@ -1,4 +1,4 @@
-package org.fleeced.cbw;
+package org.fleeced.job;
 
 import java.io.IOException;
 import java.nio.file.FileStore;
@@ -31,7 +31,7 @@ import org.fleeced.qcow2.Qcow2OpenOptions;
  * The quota ({@link TempQuota}) counts old data held, the same for both formats; qcow2 metadata
  * is not charged.
  */
-final class TempImage implements AutoCloseable {
+public final class TempImage implements AutoCloseable {
     private final Path path;
     private final BlockNode node;
 
@@ -71,7 +71,7 @@ final class TempImage implements AutoCloseable {
      * Creates {@code baseName} plus the format's extension in the temp directory, sized
      * {@code sizeBytes}, for a filter whose CBW cluster is {@code cbwClusterBytes}.
      */
-    static TempImage create(TempSettings settings, String baseName, long sizeBytes, long cbwClusterBytes)
+    public static TempImage create(TempSettings settings, String baseName, long sizeBytes, long cbwClusterBytes)
             throws BlockIOException {
         Path path = settings.directory().resolve(baseName + settings.format().fileExtension());
         return switch (settings.format()) {
@@ -81,7 +81,7 @@ final class TempImage implements AutoCloseable {
     }
 
     /** min(CBW cluster, 64 KiB), at least 4 KiB: a power of two dividing the CBW cluster. */
-    static int qcow2ClusterBytes(long cbwClusterBytes) {
+    public static int qcow2ClusterBytes(long cbwClusterBytes) {
         if (!Alignment.isPowerOfTwo(cbwClusterBytes) || cbwClusterBytes < MIN_QCOW2_CLUSTER_BYTES) {
             throw new IllegalArgumentException("no qcow2 cluster divides a CBW cluster of " + cbwClusterBytes);
         }
@@ -108,11 +108,11 @@ final class TempImage implements AutoCloseable {
         }
     }
 
-    BlockNode node() {
+    public BlockNode node() {
         return node;
     }
 
-    Path path() {
+    public Path path() {
         return path;
     }
 

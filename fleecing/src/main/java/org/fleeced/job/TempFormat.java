@@ -1,4 +1,4 @@
-package org.fleeced.cbw;
+package org.fleeced.job;
 
 /** The format of a fleecing job's temp image. */
 public enum TempFormat {

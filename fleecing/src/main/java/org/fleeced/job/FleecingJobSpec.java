@@ -1,5 +1,7 @@
-package org.fleeced.cbw;
+package org.fleeced.job;
 
+import org.fleeced.cbw.OnCbwError;
+import org.fleeced.disk.ActiveDisk;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;

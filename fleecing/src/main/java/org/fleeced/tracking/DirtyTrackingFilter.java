@@ -1,4 +1,4 @@
-package org.fleeced.checkpoint;
+package org.fleeced.tracking;
 
 import java.nio.ByteBuffer;
 import java.util.Objects;
@@ -7,7 +7,6 @@ import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.FilterNode;
 import org.fleeced.block.WriteFlag;
-import org.fleeced.tracking.ChangeRecorder;
 
 /**
  * Records every guest change (write, zero write, discard) in the recording checkpoint of its
@@ -24,15 +23,6 @@ public final class DirtyTrackingFilter extends FilterNode {
     private final ChangeRecorder recorder;
     /** Set by the first close; later close calls do nothing. */
     private volatile boolean closed;
-
-    public DirtyTrackingFilter(BlockNode child, CheckpointSet checkpoints) {
-        super(child);
-        if (child.size() != checkpoints.sizeBytes()) {
-            throw new IllegalArgumentException("checkpoints cover " + checkpoints.sizeBytes() + " bytes, the disk has "
-                    + child.size());
-        }
-        this.recorder = checkpoints::track;
-    }
 
     /** Records with {@code recorder}: the intent-log hook of persistent bitmaps. */
     public DirtyTrackingFilter(BlockNode child, ChangeRecorder recorder) {

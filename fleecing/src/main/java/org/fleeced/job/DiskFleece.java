@@ -1,5 +1,12 @@
-package org.fleeced.cbw;
+package org.fleeced.job;
 
+import org.fleeced.cbw.FleeceStats;
+import org.fleeced.cbw.CbwState;
+import org.fleeced.cbw.CopyBeforeWriteFilter;
+import org.fleeced.cbw.FleeceSnapshot;
+import org.fleeced.cbw.SnapshotAccess;
+import org.fleeced.cbw.SnapshotAccessNode;
+import org.fleeced.disk.ActiveDisk;
 import org.fleeced.bitmaps.FrozenBitmap;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.checkpoint.CheckpointStart;
@@ -70,7 +77,7 @@ public final class DiskFleece {
 
     /** The failure that broke this disk's snapshot, or null. */
     BlockIOException breakCause() {
-        return state.breakage.cause();
+        return state.breakCause();
     }
 
     /** Ends the reader's view and deletes the temp image; the filter must be out of the stack. */
