@@ -1,8 +1,5 @@
 package org.fleeced.cbw;
 
-import org.fleeced.job.TempFormat;
-import org.fleeced.job.TempImage;
-import org.fleeced.job.TempSettings;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import org.fleeced.bitmaps.BitmapView;
@@ -11,6 +8,10 @@ import org.fleeced.block.BlockNode;
 import org.fleeced.block.ContractCheckingNode;
 import org.fleeced.block.WriteFlag;
 import org.fleeced.block.file.RawFileNode;
+import org.fleeced.block.testing.ControllableNode;
+import org.fleeced.job.TempFormat;
+import org.fleeced.job.TempImage;
+import org.fleeced.job.TempSettings;
 
 /**
  * One disk's copy-before-write assembled by hand, so that tests can put

@@ -20,7 +20,7 @@ import org.fleeced.block.DiskModel;
 import org.fleeced.block.Errno;
 import org.fleeced.block.Extent;
 import org.fleeced.block.WriteFlag;
-import org.fleeced.cbw.ControllableNode.Op;
+import org.fleeced.block.testing.ControllableNode.Op;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

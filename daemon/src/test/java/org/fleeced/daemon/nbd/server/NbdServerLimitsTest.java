@@ -8,6 +8,7 @@ import java.time.Duration;
 import java.util.BitSet;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.fleeced.block.testing.GatedNode;
 import org.fleeced.daemon.nbd.protocol.NbdCommand;
 import org.fleeced.daemon.nbd.server.WireClient.Reply;
 import org.junit.jupiter.api.Test;

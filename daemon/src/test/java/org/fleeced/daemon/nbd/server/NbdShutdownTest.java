@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.vertx.core.Future;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import org.fleeced.block.testing.GatedNode;
 import org.fleeced.daemon.nbd.protocol.NbdCommand;
 import org.fleeced.daemon.nbd.protocol.NbdOption;
 import org.fleeced.daemon.nbd.protocol.NbdOptionReply;

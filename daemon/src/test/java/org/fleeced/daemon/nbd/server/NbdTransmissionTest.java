@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import org.fleeced.block.Errno;
+import org.fleeced.block.testing.ControllableNode.Op;
 import org.fleeced.daemon.nbd.protocol.NbdCommand;
 import org.fleeced.daemon.nbd.protocol.NbdCommandFlag;
 import org.fleeced.daemon.nbd.protocol.NbdError;
@@ -151,7 +152,7 @@ class NbdTransmissionTest {
     @Test
     void eaccesGoesOutAsEpermWithAMessageThatSaysEacces() throws Exception {
         fixture.roNode.write(0, ByteBuffer.wrap(pattern(4096, 7)), org.fleeced.block.WriteFlag.NONE);
-        fixture.roNode.failReadsWith(Errno.EACCES);
+        fixture.roFaults.fail(Op.READ, Errno.EACCES);
         try (WireClient client = fixture.client().negotiate("ro", true, false)) {
             client.request(0, NbdCommand.READ.code(), 1, 0, 4096, null);
             Reply reply = client.replies(0).getLast();
@@ -162,7 +163,7 @@ class NbdTransmissionTest {
 
     @Test
     void enotsupWithoutFastZeroBecomesEinval() throws Exception {
-        fixture.roNode.failReadsWith(Errno.ENOTSUP);
+        fixture.roFaults.fail(Op.READ, Errno.ENOTSUP);
         try (WireClient client = fixture.client().negotiate("ro", false, false)) {
             client.request(0, NbdCommand.READ.code(), 1, 0, 4096, null);
             assertEquals(NbdError.EINVAL.code(), client.reply(0).error());

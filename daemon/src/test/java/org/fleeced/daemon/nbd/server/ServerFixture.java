@@ -5,11 +5,14 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import org.fleeced.block.ContractCheckingNode;
+import org.fleeced.block.testing.ControllableNode;
+import org.fleeced.block.testing.MemoryNode;
 
 /**
  * An in-process server on an ephemeral port with three exports over {@link MemoryNode}s, each
  * wrapped in the block layer's contract checker so that a request the server lets through against
- * the node contract fails the test:
+ * the node contract fails the test; "ro" has a {@link ControllableNode} on top, to make its reads
+ * fail with a chosen errno:
  *
  * <pre>
  *   "rw"     writable, 1 MiB, 512-byte minimum block, base:allocation + qemu:allocation-depth
@@ -24,6 +27,7 @@ final class ServerFixture implements AutoCloseable {
     final NbdExportRegistry registry = new NbdExportRegistry();
     final MemoryNode rwNode = new MemoryNode(SIZE, true, 512);
     final MemoryNode roNode = new MemoryNode(SIZE, false, 1);
+    final ControllableNode roFaults = new ControllableNode(roNode);
     final MemoryNode fleeceNode = new MemoryNode(SIZE, true, 1);
     final NbdServer server;
     final int port;
@@ -36,7 +40,7 @@ final class ServerFixture implements AutoCloseable {
         var rw = new ContractCheckingNode(rwNode);
         registry.register(new NbdExport("rw", "writable test export", rw, false, false, true,
                 List.of(new BaseAllocationContext(rw), new AllocationDepthContext(rw))));
-        registry.register(NbdExport.readOnly("ro", new ContractCheckingNode(roNode)));
+        registry.register(NbdExport.readOnly("ro", new ContractCheckingNode(roFaults)));
         registry.register(new NbdExport("fleece", "", fleeceNode, true, true, true,
                 List.of(new BaseAllocationContext(fleeceNode))));
         server = NbdServer.create(vertx, registry, config);

@@ -1,4 +1,4 @@
-package org.fleeced.daemon.nbd.server;
+package org.fleeced.block.testing;
 
 import java.nio.ByteBuffer;
 import java.util.List;
@@ -20,32 +20,32 @@ import org.fleeced.block.WriteFlag;
  * called, and the node keeps no data, only the CRC-32 of what each write brought, by offset, so a
  * large export costs no memory. Reads, zeroes and discards are not used by those tests and fail.
  */
-final class GatedNode implements BlockNode {
+public final class GatedNode implements BlockNode {
     private final long sizeBytes;
     private final CountDownLatch gate = new CountDownLatch(1);
     /** Writes that entered the node, finished or not. */
     private final AtomicInteger writesStarted = new AtomicInteger();
     private final Map<Long, Long> crcByOffset = new ConcurrentHashMap<>();
 
-    GatedNode(long sizeBytes) {
+    public GatedNode(long sizeBytes) {
         this.sizeBytes = sizeBytes;
     }
 
     /** Lets every waiting and future write through. */
-    void open() {
+    public void open() {
         gate.countDown();
     }
 
-    int writesStarted() {
+    public int writesStarted() {
         return writesStarted.get();
     }
 
     /** The CRC-32 of the data last written at {@code offset}, or null. */
-    Long crcAt(long offset) {
+    public Long crcAt(long offset) {
         return crcByOffset.get(offset);
     }
 
-    static long crc(byte[] data) {
+    public static long crc(byte[] data) {
         CRC32 crc = new CRC32();
         crc.update(data);
         return crc.getValue();

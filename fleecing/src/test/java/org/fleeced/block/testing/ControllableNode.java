@@ -1,4 +1,4 @@
-package org.fleeced.cbw;
+package org.fleeced.block.testing;
 
 import java.nio.ByteBuffer;
 import java.util.EnumMap;
@@ -20,25 +20,26 @@ import org.fleeced.block.WriteFlag;
  * error filters in one): {@link #pauseNext} holds the next call of an operation until the test
  * opens its gate, {@link #fail} makes an operation fail with an errno until cleared.
  */
-final class ControllableNode extends FilterNode {
-    enum Op { READ, WRITE, ZERO, DISCARD, STATUS }
+public final class ControllableNode extends FilterNode {
+    /** The operations a test can pause, fail and count. */
+    public enum Op { READ, WRITE, ZERO, DISCARD, STATUS }
 
     /** A paused call: the test waits for it to arrive, then lets it go. */
-    static final class Gate {
+    public static final class Gate {
         private final CountDownLatch arrived = new CountDownLatch(1);
         private final CountDownLatch open = new CountDownLatch(1);
 
-        void awaitArrived() throws InterruptedException {
+        public void awaitArrived() throws InterruptedException {
             if (!arrived.await(60, TimeUnit.SECONDS)) {
                 throw new AssertionError("the paused call never came");
             }
         }
 
-        boolean hasArrived() {
+        public boolean hasArrived() {
             return arrived.getCount() == 0;
         }
 
-        void open() {
+        public void open() {
             open.countDown();
         }
 
@@ -58,20 +59,20 @@ final class ControllableNode extends FilterNode {
     /** Fail every n-th call of an operation (0: never). */
     private final Map<Op, Integer> failEvery = new EnumMap<>(Op.class);
 
-    ControllableNode(BlockNode child) {
+    public ControllableNode(BlockNode child) {
         super(child);
         for (Op op : Op.values()) {
             calls.put(op, new AtomicInteger());
         }
     }
 
-    synchronized Gate pauseNext(Op op) {
+    public synchronized Gate pauseNext(Op op) {
         Gate gate = new Gate();
         pauses.put(op, gate);
         return gate;
     }
 
-    synchronized void fail(Op op, Errno errno) {
+    public synchronized void fail(Op op, Errno errno) {
         if (errno == null) {
             failures.remove(op);
         } else {
@@ -80,7 +81,7 @@ final class ControllableNode extends FilterNode {
     }
 
     /** Makes every {@code n}-th call of {@code op} fail with {@code errno}, deterministically. */
-    synchronized void failEvery(Op op, Errno errno, int n) {
+    public synchronized void failEvery(Op op, Errno errno, int n) {
         failEvery.put(op, n);
         failures.remove(op);
         periodicErrno = errno;
@@ -88,7 +89,7 @@ final class ControllableNode extends FilterNode {
 
     private Errno periodicErrno;
 
-    int calls(Op op) {
+    public int calls(Op op) {
         return calls.get(op).get();
     }
 

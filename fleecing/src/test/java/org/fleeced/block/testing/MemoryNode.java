@@ -1,4 +1,4 @@
-package org.fleeced.daemon.nbd.server;
+package org.fleeced.block.testing;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -6,38 +6,31 @@ import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Set;
-import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.Capabilities;
-import org.fleeced.block.Errno;
 import org.fleeced.block.Extent;
 import org.fleeced.block.WriteFlag;
 
 /**
  * A small in-memory node for server tests: bytes in an array, allocation tracked per 4 KiB page
- * (never-written and discarded pages are holes that read as zeroes), and an optional errno that
- * every read fails with, to drive the error mapping.
+ * (never-written and discarded pages are holes that read as zeroes). To make its calls fail,
+ * wrap it in a {@link ControllableNode}.
  */
-final class MemoryNode implements BlockNode {
-    static final int PAGE = 4096;
+public final class MemoryNode implements BlockNode {
+    public static final int PAGE = 4096;
 
     private final byte[] bytes;
     private final BitSet allocated = new BitSet();
     private final Capabilities capabilities;
-    private volatile Errno readFailure;
 
-    MemoryNode(int sizeBytes, boolean writable, int alignment) {
+    public MemoryNode(int sizeBytes, boolean writable, int alignment) {
         this.bytes = new byte[sizeBytes];
         this.capabilities = writable
                 ? new Capabilities(true, true, true, true, true, true, alignment, 4096, 32 << 20)
                 : new Capabilities(false, false, false, false, true, false, alignment, 4096, 32 << 20);
     }
 
-    void failReadsWith(Errno errno) {
-        this.readFailure = errno;
-    }
-
-    synchronized byte[] contents(int offset, int length) {
+    public synchronized byte[] contents(int offset, int length) {
         return Arrays.copyOfRange(bytes, offset, offset + length);
     }
 
@@ -52,10 +45,7 @@ final class MemoryNode implements BlockNode {
     }
 
     @Override
-    public synchronized void read(long offset, ByteBuffer dst) throws BlockIOException {
-        if (readFailure != null) {
-            throw new BlockIOException(readFailure, "injected failure at " + offset);
-        }
+    public synchronized void read(long offset, ByteBuffer dst) {
         dst.put(bytes, (int) offset, dst.remaining());
     }
 
