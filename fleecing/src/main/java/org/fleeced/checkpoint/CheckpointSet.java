@@ -23,9 +23,12 @@ import org.fleeced.block.BlockIOException;
  *       none after.</li>
  *   <li>{@link #end} with {@link BackupOutcome#SUCCESS} keeps every checkpoint: differential
  *       backups from older checkpoints stay possible until the caller retires them with
- *       {@link #remove} or {@link #retainNewest}. With FAILURE or ABANDONED it merges what the
- *       job covered into {@code cN} (for a full job: the whole disk), so no change is lost and
- *       an incremental from {@code cN} reads it again.</li>
+ *       {@link #remove} or {@link #retainNewest}. With FAILURE or ABANDONED the job never
+ *       happened: {@code cN} is removed and its bits merged into {@code c(N-1)}, which records
+ *       again. The job's changes were never taken out of {@code cK .. c(N-1)}, so an incremental
+ *       from {@code c(N-1)} reads them again, a retry may reuse the name {@code cN}, and a loop
+ *       of failing jobs does not grow the chain. A failed full job that created the disk's
+ *       first checkpoint leaves the disk without checkpoints, as before it.</li>
  *   <li>Removing a checkpoint merges its bits into its predecessor, so the predecessor still
  *       covers everything up to the next checkpoint; removing the newest makes the predecessor
  *       record again.</li>
@@ -141,7 +144,11 @@ public final class CheckpointSet {
         }
     }
 
-    /** Ends a job that {@link #begin} started; see the class note for what each outcome does. */
+    /**
+     * Ends a job that {@link #begin} started. SUCCESS keeps its checkpoint. Any other outcome
+     * makes the job never have happened: its checkpoint is removed and its changes merged into
+     * the checkpoint before it, which records again when it is the newest (see the class note).
+     */
     public void end(CheckpointStart start, BackupOutcome outcome) throws BlockIOException {
         if (outcome == BackupOutcome.SUCCESS || start.created() == null) {
             return;
@@ -149,15 +156,9 @@ public final class CheckpointSet {
         lock.lock();
         try {
             Checkpoint created = findLocked(start.created());
-            if (created == null) {
-                throw new IllegalStateException("checkpoint " + start.created() + " was removed while its job ran");
+            if (created != null) {
+                removeLocked(created);
             }
-            if (start.isFull()) {
-                created.bitmap.setAll();
-            } else {
-                created.bitmap.merge(start.changes());
-            }
-            store.put(created.stored());
         } finally {
             lock.unlock();
         }
@@ -167,28 +168,28 @@ public final class CheckpointSet {
     public void remove(String name) throws CheckpointException, BlockIOException {
         lock.lock();
         try {
-            Checkpoint gone = findLocked(name);
-            if (gone == null) {
-                throw new CheckpointException("no checkpoint " + name);
-            }
-            int index = checkpoints.indexOf(gone);
-            checkpoints.remove(index);
-            store.remove(name);
-            if (index > 0) {
-                Checkpoint predecessor = checkpoints.get(index - 1);
-                predecessor.bitmap.merge(gone.bitmap);
-                if (index == checkpoints.size() && predecessor.state != CheckpointState.INCONSISTENT) {
-                    predecessor.bitmap.setEnabled(true);
-                    if (predecessor.state == CheckpointState.FROZEN) {
-                        predecessor.state = CheckpointState.RECORDING;
-                    }
-                }
-                store.put(predecessor.stored());
-            }
-            updateRecordingLocked();
+            removeLocked(requireLocked(name));
         } finally {
             lock.unlock();
         }
+    }
+
+    private void removeLocked(Checkpoint gone) throws BlockIOException {
+        int index = checkpoints.indexOf(gone);
+        checkpoints.remove(index);
+        store.remove(gone.name);
+        if (index > 0) {
+            Checkpoint predecessor = checkpoints.get(index - 1);
+            predecessor.bitmap.merge(gone.bitmap);
+            if (index == checkpoints.size() && predecessor.state != CheckpointState.INCONSISTENT) {
+                predecessor.bitmap.setEnabled(true);
+                if (predecessor.state == CheckpointState.FROZEN) {
+                    predecessor.state = CheckpointState.RECORDING;
+                }
+            }
+            store.put(predecessor.stored());
+        }
+        updateRecordingLocked();
     }
 
     /**

@@ -88,31 +88,34 @@ class CheckpointChainTest {
 
     @ParameterizedTest
     @EnumSource(TempFormat.class)
-    void aFailedJobLosesNoChangedBit(TempFormat format) throws Exception {
+    void aFailedJobNeverHappenedAndItsRetryCoversEverySinceTheLastGoodCheckpoint(TempFormat format) throws Exception {
         tempFormat = format;
         byte[] full = backup(spec("c1", BackupBase.full()), null);
         guestWrites(20);
-        FleecingJob failed = FleecingJob.start(spec("c2", BackupBase.incremental()));
+        FleecingJob failed = FleecingJob.start(spec("c2", BackupBase.differentialFrom("c1")));
         long changed = failed.disk("vda").changes().dirtyBytes();
         assertTrue(changed > 0);
         guestWrites(10);
         assertEquals(JobState.FAILED, failed.finish(BackupOutcome.FAILURE));
+        assertEquals(List.of("c1"), disk.checkpoints().list().stream().map(c -> c.name()).toList(),
+                "the failed job's checkpoint is gone");
         guestWrites(10);
         byte[] now = diskNow();
         byte[] restore = full.clone();
-        backup(spec("c3", BackupBase.incremental()), restore);
-        assertArrayEquals(now, restore, "an incremental after a failed one must cover both");
+        backup(spec("c2", BackupBase.differentialFrom("c1")), restore);
+        assertArrayEquals(now, restore, "the retry, with the same name, covers the failed job's changes and the later ones");
+        assertEquals(List.of("c1", "c2"), disk.checkpoints().list().stream().map(c -> c.name()).toList());
     }
 
     @ParameterizedTest
     @EnumSource(TempFormat.class)
-    void aFailedFullBackupMakesTheNextIncrementalReadEverything(TempFormat format) throws Exception {
+    void aFailedFullBackupLeavesNoCheckpointAndItsRetrySucceeds(TempFormat format) throws Exception {
         tempFormat = format;
         FleecingJob failed = FleecingJob.start(spec("c1", BackupBase.full()));
         assertEquals(JobState.FAILED, failed.finish(BackupOutcome.ABANDONED));
-        FleecingJob next = FleecingJob.start(spec("c2", BackupBase.incremental()));
-        assertEquals(SIZE, next.disk("vda").changes().dirtyBytes());
-        next.finish(BackupOutcome.SUCCESS);
+        assertTrue(disk.checkpoints().list().isEmpty());
+        byte[] now = diskNow();
+        assertArrayEquals(now, backup(spec("c1", BackupBase.full()), null));
     }
 
     @ParameterizedTest

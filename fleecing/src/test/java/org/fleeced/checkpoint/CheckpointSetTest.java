@@ -9,11 +9,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
+import java.util.List;
 import org.fleeced.bitmaps.DirtyBitmap;
 import org.fleeced.block.WriteFlag;
 import org.fleeced.block.file.RawFileNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /** Checkpoint rotation, refusals with their reason codes, and dirty tracking as a filter. */
 class CheckpointSetTest {
@@ -69,6 +72,50 @@ class CheckpointSetTest {
         assertEquals(2 * G, set.begin("c3", BackupBase.differentialFrom("c1")).changes().dirtyBytes());
         set.retainNewest(1);
         assertEquals("c3", set.list().getFirst().name());
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = BackupOutcome.class, names = {"FAILURE", "ABANDONED"})
+    void aFailedJobNeverHappened(BackupOutcome outcome) throws Exception {
+        CheckpointSet set = CheckpointSet.inMemory(SIZE, G);
+        set.end(set.begin("c1", BackupBase.full()), BackupOutcome.SUCCESS);
+        set.track(2 * G, 1);
+        CheckpointStart failing = set.begin("c2", BackupBase.differentialFrom("c1"));
+        assertEquals(G, failing.changes().dirtyBytes());
+        set.track(5 * G, 1);
+        set.end(failing, outcome);
+
+        assertEquals(List.of("c1"), set.list().stream().map(CheckpointInfo::name).toList(), "c2 is gone");
+        assertTrue(set.list().getFirst().recording(), "c1 records again");
+        assertEquals(CheckpointState.RECORDING, set.list().getFirst().state());
+        set.track(9 * G, 1);
+        CheckpointStart retry = set.begin("c2", BackupBase.differentialFrom("c1"));
+        assertEquals(3 * G, retry.changes().dirtyBytes(), "exactly the changes since c1: before, during and after the failed job");
+        assertTrue(retry.changes().get(2 * G) && retry.changes().get(5 * G) && retry.changes().get(9 * G));
+        set.end(retry, BackupOutcome.SUCCESS);
+        assertEquals(List.of("c1", "c2"), set.list().stream().map(CheckpointInfo::name).toList());
+    }
+
+    @Test
+    void aFailedFullJobLeavesTheDiskAsItWas() throws Exception {
+        CheckpointSet set = CheckpointSet.inMemory(SIZE, G);
+        set.end(set.begin("c1", BackupBase.full()), BackupOutcome.FAILURE);
+        assertTrue(set.list().isEmpty());
+        set.track(0, 1);
+        set.end(set.begin("c1", BackupBase.full()), BackupOutcome.SUCCESS);
+        assertEquals(0, set.list().getFirst().dirtyBytes(), "a write before the checkpoint is not in it");
+    }
+
+    @Test
+    void aRetryLoopDoesNotGrowTheChain() throws Exception {
+        CheckpointSet set = CheckpointSet.inMemory(SIZE, G);
+        set.end(set.begin("c1", BackupBase.full()), BackupOutcome.SUCCESS);
+        for (int i = 0; i < 50; i++) {
+            set.track((long) i % 32 * G, 1);
+            set.end(set.begin("c2", BackupBase.differentialFrom("c1")), BackupOutcome.FAILURE);
+        }
+        assertEquals(1, set.list().size());
+        assertEquals(32 * G, set.list().getFirst().dirtyBytes());
     }
 
     @Test

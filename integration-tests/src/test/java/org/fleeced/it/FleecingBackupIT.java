@@ -155,8 +155,12 @@ class FleecingBackupIT {
         }
     }
 
+    /**
+     * A failed job never happened: its checkpoint is gone, the one before records again, a retry
+     * with the same name succeeds, and it is an incremental with exactly the changes since c1.
+     */
     @Test
-    void failedIncrementalThenIncrementalCoversTheUnionOfChanges() throws Exception {
+    void failedIncrementalNeverHappenedAndItsRetryIsIncremental() throws Exception {
         try (RunningDaemon daemon = RunningDaemon.start(dir)) {
             daemon.attachNewQcow2("vm1", DISK);
             String active = daemon.nbdUri("vm1");
@@ -169,25 +173,31 @@ class FleecingBackupIT {
             NbdClients.write(active, "-P 0xa1 8M 1M");
             JsonNode failing = daemon.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c2",
                     "incrementalFrom", "c1"));
+            NbdClients.write(active, "-P 0xc1 30M 64k");
             JsonNode failed = daemon.finishJob(failing.get("id").asText(), "failure");
             assertEquals("failed", failed.get("state").asText(), failed.toString());
+            JsonNode bitmaps = daemon.rest().get("v1/disks/vm1/bitmaps").expect(200).json();
+            assertEquals(1, bitmaps.size(), "the failed job's checkpoint c2 is gone: " + bitmaps);
+            assertEquals("c1", bitmaps.at("/0/name").asText(), bitmaps.toString());
+            assertEquals("recording", bitmaps.at("/0/state").asText(), "c1 records again: " + bitmaps);
+            assertTrue(bitmaps.at("/0/enabled").asBoolean(), bitmaps.toString());
 
             NbdClients.write(active, "-P 0xb1 20M 64k");
-            List<Extent> union = List.of(new Extent(8 * M, M), new Extent(20 * M, 64 * K));
-            JsonNode plan = daemon.rest().get("v1/disks/vm1/plan?base=c2").expect(200).json();
-            assertEquals(bytes(union), plan.get("readBytes").asLong(),
-                    "the failed job's changes are merged back into c2: " + plan);
-            Path atC3 = dir.resolve("at-c3.raw");
-            NbdClients.copy(active, atC3);
-            JsonNode next = daemon.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c3",
-                    "incrementalFrom", "c2"));
-            String fleece = daemon.fleeceUri(next, "vm1");
-            List<Extent> dirty = NbdClients.dirtyExtents(fleece, "qemu:dirty-bitmap:c2");
-            assertEquals(union, dirty, "the incremental after a failed one covers both jobs' changes");
+            List<Extent> union = List.of(new Extent(8 * M, M), new Extent(20 * M, 64 * K), new Extent(30 * M, 64 * K));
+            JsonNode plan = daemon.rest().get("v1/disks/vm1/plan?base=c1").expect(200).json();
+            assertEquals(bytes(union), plan.get("readBytes").asLong(), "c1 holds every change since it: " + plan);
+            Path atRetry = dir.resolve("at-retry.raw");
+            NbdClients.copy(active, atRetry);
+            JsonNode retry = daemon.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c2",
+                    "incrementalFrom", "c1"));
+            assertEquals("incremental", retry.at("/disks/0/mode").asText(), retry.toString());
+            String fleece = daemon.fleeceUri(retry, "vm1");
+            List<Extent> dirty = NbdClients.dirtyExtents(fleece, "qemu:dirty-bitmap:c1");
+            assertEquals(union, dirty, "the retry reads exactly the changes since c1");
             NbdClients.applyExtents(fleece, dirty, backup);
-            Tool same = NbdClients.compare(atC3, backup);
-            assertEquals(0, same.exit(), "full + incremental after a failure differs from the disk: " + same.output());
-            daemon.finishJob(next.get("id").asText(), "success");
+            Tool same = NbdClients.compare(atRetry, backup);
+            assertEquals(0, same.exit(), "full + retried incremental differs from the disk: " + same.output());
+            daemon.finishJob(retry.get("id").asText(), "success");
         }
     }
 
