@@ -66,6 +66,11 @@ public final class DiskFleece {
         return state.stats();
     }
 
+    /** The temp image file; it exists from the start until the job ends. */
+    public java.nio.file.Path tempImagePath() {
+        return temp.path();
+    }
+
     /** The disk this part of the job snapshots. */
     public ActiveDisk disk() {
         return disk;

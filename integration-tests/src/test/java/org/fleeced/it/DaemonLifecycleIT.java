@@ -25,9 +25,11 @@ class DaemonLifecycleIT {
         try (DaemonProcess daemon = DaemonProcess.start(dir, "daemon", "--rest-port", String.valueOf(port))) {
             await().atMost(Duration.ofSeconds(30)).until(() -> daemon.log().contains("REST listening on"));
             assertTrue(daemon.log().contains("http://127.0.0.1:" + port), daemon.log());
-            HttpResponse<String> health = http.send(
-                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health")).build(),
-                    HttpResponse.BodyHandlers.ofString());
+            HttpRequest get = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health")).build();
+            // 503 "starting" until the start is done (no disks here, so briefly)
+            await().atMost(Duration.ofSeconds(30))
+                    .until(() -> http.send(get, HttpResponse.BodyHandlers.ofString()).statusCode() == 200);
+            HttpResponse<String> health = http.send(get, HttpResponse.BodyHandlers.ofString());
             assertEquals(200, health.statusCode());
             assertTrue(health.body().contains("\"status\":\"ok\""), health.body());
 

@@ -87,12 +87,15 @@ final class RunningDaemon implements AutoCloseable {
                         }
                         return false;
                     });
+            // REST listens at once; the daemon is ready once the start has attached the remembered disks
+            RestClient rest = new RestClient(URI.create(found[0] + "/"), token);
+            await("daemon ready (/health 200)").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
+                    .until(() -> rest.get("health").status() == 200);
+            return new RunningDaemon(dir, token, process, rest, found[1], generation);
         } catch (RuntimeException e) {
             process.kill();
             throw e;
         }
-        return new RunningDaemon(dir, token, process, new RestClient(URI.create(found[0] + "/"), token), found[1],
-                generation);
     }
 
     /** Starts the daemon again on the same configuration and directories, after it stopped. */
@@ -106,6 +109,11 @@ final class RunningDaemon implements AutoCloseable {
     /** SIGTERM; the exit code. */
     int stop() throws InterruptedException {
         return process.terminate();
+    }
+
+    /** SIGKILL: no job is finished, no image is closed, nothing is written at the end. */
+    void kill() throws InterruptedException {
+        process.kill();
     }
 
     String log() throws IOException {

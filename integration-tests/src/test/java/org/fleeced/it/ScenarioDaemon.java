@@ -59,8 +59,9 @@ final class ScenarioDaemon implements AutoCloseable {
         Path runDir = Files.createDirectories(dir.resolve("run-" + ++runs));
         DaemonProcess started = DaemonProcess.start(runDir, "daemon", "--config", config.toString());
         process = started;
-        await().atMost(Duration.ofSeconds(60)).until(() -> started.log().contains("REST listening on")
-                || !started.process().isAlive());
+        // REST listens at once; the daemon is ready once the start has attached the remembered disks
+        await().atMost(Duration.ofSeconds(60)).until(() -> !started.process().isAlive()
+                || started.log().contains("REST listening on") && rest.healthy());
         if (!started.process().isAlive()) {
             throw new IllegalStateException("the daemon did not start: " + started.log());
         }

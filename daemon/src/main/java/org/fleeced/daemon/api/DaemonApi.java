@@ -11,6 +11,7 @@ import org.fleeced.daemon.app.DaemonConfig;
 import org.fleeced.daemon.host.DiskTable;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
+import org.fleeced.daemon.host.StartupRecovery;
 import org.fleeced.daemon.nbd.server.NbdServerStats;
 
 /** The daemon's REST API: every operation of openapi.yaml bound to its handler. */
@@ -19,12 +20,20 @@ public final class DaemonApi {
     private final Map<String, Handler<RoutingContext>> streams = new HashMap<>();
 
     public DaemonApi(DiskTable disks, JobTable jobs, NbdEndpoints nbd, NbdServerStats nbdStats, EventStream events,
-            DaemonConfig.Defaults defaults) {
+            DaemonConfig.Defaults defaults, StartupRecovery startup) {
         BitmapOperations bitmaps = new BitmapOperations(disks);
         bitmaps.bind(operations);
         new DiskOperations(disks, jobs, nbd, bitmaps).bind(operations);
         new JobOperations(jobs, nbd, defaults).bind(operations);
-        new ServiceOperations(disks, jobs, nbdStats, events).bind(operations, streams);
+        new ServiceOperations(disks, jobs, nbdStats, events, startup).bind(operations, streams);
+        // until the start has attached the remembered disks and cleaned up, only /health answers
+        operations.replaceAll((id, op) -> id.equals("getHealth") ? op : req -> {
+            if (!startup.ready()) {
+                throw new ApiProblem(503, "EAGAIN", "STARTING", "The daemon is starting: it attaches its disks and "
+                        + "cleans up after the last run; retry when GET /health answers 200.");
+            }
+            return op.handle(req);
+        });
     }
 
     /** The operationIds this API has handlers for. */

@@ -59,13 +59,13 @@ final class DiskOperations {
     }
 
     DiskBodies.Disk body(AttachedDisk disk) {
-        List<String> jobIds = jobs.list().stream()
+        List<String> jobIds = jobs.running().stream()
                 .filter(j -> j.disk(disk.name()) != null && j.job().state().name().matches("STARTING|RUNNING"))
                 .map(HostedJob::id).toList();
         List<DiskBodies.Export> exports = new java.util.ArrayList<>();
         exports.add(new DiskBodies.Export(disk.exportName(), false, nbd.tcpUri(disk.exportName()),
                 nbd.unixUri(disk.exportName())));
-        for (HostedJob job : jobs.list()) {
+        for (HostedJob job : jobs.running()) {
             HostedJob.Disk d = job.disk(disk.name());
             if (d != null && jobIds.contains(job.id())) {
                 exports.add(new DiskBodies.Export(d.export(), true, nbd.tcpUri(d.export()), nbd.unixUri(d.export())));

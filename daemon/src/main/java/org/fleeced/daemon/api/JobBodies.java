@@ -37,6 +37,6 @@ public final class JobBodies {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Job(String id, String state, String checkpoint, String failureReason, String createdAt,
-            String leaseExpiresAt, List<JobDisk> disks) {
+            String leaseExpiresAt, String endedAt, List<JobDisk> disks) {
     }
 }

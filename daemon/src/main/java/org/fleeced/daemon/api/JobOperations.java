@@ -9,7 +9,7 @@ import org.fleeced.cbw.OnCbwError;
 import org.fleeced.job.TempFormat;
 import org.fleeced.checkpoint.BackupOutcome;
 import org.fleeced.daemon.app.DaemonConfig;
-import org.fleeced.daemon.host.HostedJob;
+import org.fleeced.daemon.host.JobRecord;
 import org.fleeced.daemon.host.JobRequest;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
@@ -27,18 +27,18 @@ final class JobOperations {
     }
 
     void bind(Map<String, ApiOperation> ops) {
-        ops.put("startJob", req -> ApiResponse.created(body(jobs.start(request(req.body(JobBodies.StartJob.class))))));
+        ops.put("startJob", req -> ApiResponse.created(body(jobs.start(request(req.body(JobBodies.StartJob.class))).record(null))));
         ops.put("listJobs", req -> ApiResponse.ok(jobs.list().stream().map(this::body).toList()));
         ops.put("getJob", req -> ApiResponse.ok(body(jobs.require(req.path("job")))));
         ops.put("renewLease", req -> {
             JobBodies.RenewLease renew = req.body(JobBodies.RenewLease.class, new JobBodies.RenewLease(null));
             long seconds = renew.leaseSeconds() != null ? renew.leaseSeconds() : defaults.leaseSeconds();
-            return ApiResponse.ok(body(jobs.renew(req.path("job"), Duration.ofSeconds(seconds))));
+            return ApiResponse.ok(body(jobs.renew(req.path("job"), Duration.ofSeconds(seconds)).record(null)));
         });
         ops.put("discardRanges", req -> {
             JobBodies.DiscardRanges d = req.body(JobBodies.DiscardRanges.class);
             List<long[]> ranges = d.ranges().stream().map(r -> new long[] {r.offset(), r.length()}).toList();
-            return ApiResponse.ok(body(jobs.discard(req.path("job"), d.disk(), ranges)));
+            return ApiResponse.ok(body(jobs.discard(req.path("job"), d.disk(), ranges).record(null)));
         });
         ops.put("finishJob", req -> {
             String outcome = req.body(JobBodies.FinishJob.class).outcome();
@@ -66,12 +66,13 @@ final class JobOperations {
                 Duration.ofSeconds(lease));
     }
 
-    JobBodies.Job body(HostedJob job) {
+    JobBodies.Job body(JobRecord job) {
         List<JobBodies.JobDisk> disks = job.disks().stream().map(d -> new JobBodies.JobDisk(d.disk(), d.mode(),
                 d.base(), d.fallbackReason(), d.export(), nbd.tcpUri(d.export()), nbd.unixUri(d.export()),
-                d.metaContext(), stats(d.fleece().stats()))).toList();
-        return new JobBodies.Job(job.id(), job.job().state().name().toLowerCase(Locale.ROOT), job.checkpoint(),
-                job.job().failureReason(), job.createdAt().toString(), job.leaseExpiresAt().toString(), disks);
+                d.metaContext(), stats(d.stats()))).toList();
+        return new JobBodies.Job(job.id(), job.state(), job.checkpoint(), job.failureReason(),
+                job.createdAt().toString(), job.leaseExpiresAt().toString(),
+                job.endedAt() == null ? null : job.endedAt().toString(), disks);
     }
 
     private static JobBodies.Stats stats(FleeceStats s) {

@@ -4,10 +4,12 @@ import io.vertx.core.Handler;
 import io.vertx.ext.web.RoutingContext;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import org.fleeced.cbw.FleeceStats;
 import org.fleeced.daemon.host.DiskTable;
-import org.fleeced.daemon.host.HostedJob;
+import org.fleeced.daemon.host.JobRecord;
 import org.fleeced.daemon.host.JobTable;
+import org.fleeced.daemon.host.StartupRecovery;
 import org.fleeced.daemon.nbd.protocol.NbdCommand;
 import org.fleeced.daemon.nbd.server.NbdServerStats;
 
@@ -17,21 +19,33 @@ final class ServiceOperations {
     private final JobTable jobs;
     private final NbdServerStats nbd;
     private final EventStream events;
+    private final StartupRecovery startup;
 
-    ServiceOperations(DiskTable disks, JobTable jobs, NbdServerStats nbd, EventStream events) {
+    ServiceOperations(DiskTable disks, JobTable jobs, NbdServerStats nbd, EventStream events, StartupRecovery startup) {
         this.disks = disks;
+        this.startup = startup;
         this.jobs = jobs;
         this.nbd = nbd;
         this.events = events;
     }
 
     void bind(Map<String, ApiOperation> ops, Map<String, Handler<RoutingContext>> streams) {
-        ops.put("getHealth", req -> ApiResponse.ok(Map.of("status", "ok", "disks", disks.list().size(),
-                "jobs", jobs.runningCount())));
+        ops.put("getHealth", req -> health());
         streams.put("getMetrics", ctx -> Thread.ofVirtual().start(() -> ctx.response()
                 .putHeader("content-type", "text/plain; version=0.0.4")
                 .end(metrics())));
         streams.put("streamEvents", events::subscribe);
+    }
+
+    /** 503 "starting" until the start's recovery is done, then 200 "ok" with what it recovered. */
+    private ApiResponse health() {
+        Optional<StartupRecovery.Report> report = startup.report();
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("status", report.isPresent() ? "ok" : "starting");
+        body.put("disks", disks.list().size());
+        body.put("jobs", jobs.runningCount());
+        report.ifPresent(r -> body.put("recovered", r));
+        return new ApiResponse(report.isPresent() ? 200 : 503, body);
     }
 
     String metrics() {
@@ -46,8 +60,8 @@ final class ServiceOperations {
         }
         p.gauge("fleeced_disks", "Attached disks.", disks.list().size());
         Map<String, Integer> byState = new LinkedHashMap<>();
-        for (HostedJob job : jobs.list()) {
-            byState.merge(job.job().state().name().toLowerCase(java.util.Locale.ROOT), 1, Integer::sum);
+        for (JobRecord job : jobs.list()) {
+            byState.merge(job.state(), 1, Integer::sum);
         }
         FleeceStats total = jobs.statsOfAllJobs();
         p.family("fleeced_jobs", "Fleecing jobs known to the daemon, by state.", "gauge");

@@ -16,9 +16,11 @@ import org.fleeced.daemon.api.ApiContract;
 import org.fleeced.daemon.api.DaemonApi;
 import org.fleeced.daemon.api.EventStream;
 import org.fleeced.daemon.host.DiskTable;
+import org.fleeced.daemon.host.JobHistory;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
 import org.fleeced.daemon.host.RememberedDisks;
+import org.fleeced.daemon.host.StartupRecovery;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
 import org.fleeced.daemon.nbd.server.NbdServer;
 import org.fleeced.daemon.nbd.server.NbdServerConfig;
@@ -26,9 +28,11 @@ import org.fleeced.daemon.nbd.server.NbdTlsConfig;
 
 /**
  * {@code fleeced daemon [--config FILE]}: the composition root. Starts NBD (TCP and a Unix
- * socket) and REST, attaches the configured and remembered disks, and runs until SIGINT or
- * SIGTERM; then stops accepting, fails running jobs with reason "shutdown" (their changes merged
- * back), closes the images cleanly and exits 0.
+ * socket) and REST at once, then attaches the configured and remembered disks in parallel and
+ * cleans up after the previous run ({@link StartupRecovery}; {@code /health} answers 503
+ * {@code starting} meanwhile), and runs until SIGINT or SIGTERM; then stops accepting, fails
+ * running jobs with reason "shutdown" (their changes merged back), closes the images cleanly and
+ * exits 0.
  */
 final class DaemonCommand {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon");
@@ -96,11 +100,12 @@ final class DaemonCommand {
 
             DiskTable disks = new DiskTable(new AllowedPaths("image", config.imageDirs()), exports,
                     new RememberedDisks(config.stateDir()), events::publish);
-            JobTable jobs = new JobTable(disks, exports, new AllowedPaths("temp", config.tempDirs()), events::publish,
-                    Clock.systemUTC());
-            disks.restore(startupDisks(config));
+            AllowedPaths tempDirs = new AllowedPaths("temp", config.tempDirs());
+            JobHistory history = JobHistory.open(config.stateDir(), Clock.systemUTC());
+            JobTable jobs = new JobTable(disks, exports, tempDirs, events::publish, Clock.systemUTC(), history);
+            StartupRecovery startup = new StartupRecovery(history, tempDirs, disks, startupDisks(config));
 
-            DaemonApi api = new DaemonApi(disks, jobs, endpoints, nbd.stats(), events, config.defaults());
+            DaemonApi api = new DaemonApi(disks, jobs, endpoints, nbd.stats(), events, config.defaults(), startup);
             HttpServer http = vertx.createHttpServer()
                     .requestHandler(api.router(vertx, ApiContract.load(), config.tokens(), config.rest().maxBodyBytes()))
                     .listen(config.rest().port(), config.rest().bind())
@@ -115,12 +120,14 @@ final class DaemonCommand {
                     : " and " + endpoints.unixUri("")) + (tls.isPresent() ? " (TLS)" : ""));
             LOG.info("state in " + config.stateDir() + "; images allowed in " + config.imageDirs()
                     + ", temp images in " + config.tempDirs());
+            startup.start();
 
             StopSignal stop = StopSignal.install();
             LOG.info("stopping: " + stop.await());
             vertx.cancelTimer(leaseTimer);
             vertx.cancelTimer(bitmapTimer);
             await(http.close());
+            startup.awaitEnd();
             jobs.failAll("shutdown");
             await(nbd.close());
             disks.closeAll();

@@ -6,7 +6,13 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.Map;
 import java.util.Optional;
 import java.util.logging.Logger;
@@ -35,7 +41,8 @@ import org.fleeced.qcow2.bitmap.Qcow2CheckpointStore;
  * export and closes the image cleanly. What is attached is remembered across restarts.
  *
  * <p>Thread-safe: every change runs under the table's monitor (attach and detach are rare and
- * short next to the I/O they enable).
+ * short next to the I/O they enable), except the opening of an image, which may recover its
+ * bitmaps and so runs outside it, with the name reserved: disks attach in parallel at start.
  */
 public final class DiskTable {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.disks");
@@ -48,6 +55,8 @@ public final class DiskTable {
     private final Events events;
     /** By name, in attach order. Guarded by this. */
     private final Map<String, AttachedDisk> disks = new LinkedHashMap<>();
+    /** Names of the disks being attached now (their image is being opened). Guarded by this. */
+    private final Set<String> attaching = new HashSet<>();
 
     public DiskTable(AllowedPaths imageDirs, NbdExportRegistry exports, RememberedDisks remembered, Events events) {
         this.imageDirs = imageDirs;
@@ -64,9 +73,59 @@ public final class DiskTable {
      * Attaches the image at {@code requestedPath} as disk {@code name}, creating it first when
      * {@code create} is given. {@code format} is detected when null.
      */
-    public synchronized AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create)
+    public AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create)
             throws HostRefusal, BlockIOException {
-        if (disks.containsKey(name)) {
+        return attach(name, requestedPath, format, create, true);
+    }
+
+    private AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create, boolean remember)
+            throws HostRefusal, BlockIOException {
+        Path path;
+        ImageOpener.Format wanted;
+        synchronized (this) {
+            path = reserveLocked(name, requestedPath);
+            try {
+                wanted = prepareLocked(path, format, create);
+            } catch (HostRefusal | BlockIOException | RuntimeException e) {
+                attaching.remove(name);
+                throw e;
+            }
+        }
+        AttachedDisk disk;
+        try {
+            ImageOpener.Format actual = wanted != null ? wanted : ImageOpener.detect(path);
+            disk = actual == ImageOpener.Format.QCOW2 ? openQcow2(name, path) : openRaw(name, path);
+        } catch (BlockIOException | RuntimeException e) {
+            synchronized (this) {
+                attaching.remove(name);
+            }
+            throw e;
+        }
+        synchronized (this) {
+            attaching.remove(name);
+            try {
+                exports.register(new NbdExport(name, "fleeced disk " + name, disk.active().exportNode(), false, false,
+                        true, List.of(new BaseAllocationContext(disk.active().exportNode()),
+                                new AllocationDepthContext(disk.active().exportNode()))));
+            } catch (RuntimeException e) {
+                disk.active().close();
+                throw e;
+            }
+            disks.put(name, disk);
+            if (remember) {
+                rememberLocked();
+            }
+        }
+        LOG.info("disk " + name + ": attached " + path + " (" + disk.formatName() + ", "
+                + disk.active().exportNode().size() + " bytes, " + disk.active().checkpoints().list().size()
+                + " checkpoints), export '" + name + "'");
+        events.publish("disk-attached", Map.of("disk", name, "path", path.toString()));
+        return disk;
+    }
+
+    /** Checks that {@code name} is free and the path allowed, and reserves the name. */
+    private Path reserveLocked(String name, String requestedPath) throws HostRefusal {
+        if (disks.containsKey(name) || attaching.contains(name)) {
             throw new HostRefusal(HostRefusal.Kind.CONFLICT, "NAME_IN_USE",
                     "A disk named '" + name + "' is already attached; pick another name or detach it first.");
         }
@@ -75,30 +134,22 @@ public final class DiskTable {
                     "An NBD export named '" + name + "' exists; pick another disk name.");
         }
         Path path = allowed(requestedPath);
+        attaching.add(name);
+        return path;
+    }
+
+    /** Creates the image when asked to, else checks that it exists; the format when known. */
+    private ImageOpener.Format prepareLocked(Path path, String format, CreateSpec create)
+            throws HostRefusal, BlockIOException {
         ImageOpener.Format wanted = format == null ? null : ImageOpener.Format.valueOf(format.toUpperCase(java.util.Locale.ROOT));
         if (create != null) {
-            wanted = createImage(path, wanted == null ? ImageOpener.Format.QCOW2 : wanted, create);
-        } else if (!Files.isRegularFile(path)) {
+            return createImage(path, wanted == null ? ImageOpener.Format.QCOW2 : wanted, create);
+        }
+        if (!Files.isRegularFile(path)) {
             throw new HostRefusal(HostRefusal.Kind.NOT_FOUND, "IMAGE_NOT_FOUND",
                     "No image file at " + path + "; give an existing image, or 'create' to make one.");
         }
-        ImageOpener.Format actual = wanted != null ? wanted : ImageOpener.detect(path);
-        AttachedDisk disk = actual == ImageOpener.Format.QCOW2 ? openQcow2(name, path) : openRaw(name, path);
-        try {
-            exports.register(new NbdExport(name, "fleeced disk " + name, disk.active().exportNode(), false, false, true,
-                    List.of(new BaseAllocationContext(disk.active().exportNode()),
-                            new AllocationDepthContext(disk.active().exportNode()))));
-        } catch (RuntimeException e) {
-            disk.active().close();
-            throw e;
-        }
-        disks.put(name, disk);
-        rememberLocked();
-        LOG.info("disk " + name + ": attached " + path + " (" + disk.formatName() + ", "
-                + disk.active().exportNode().size() + " bytes, " + disk.active().checkpoints().list().size()
-                + " checkpoints), export '" + name + "'");
-        events.publish("disk-attached", Map.of("disk", name, "path", path.toString()));
-        return disk;
+        return wanted;
     }
 
     /** Closes the image cleanly and removes the export; refused while a job runs on the disk. */
@@ -133,15 +184,38 @@ public final class DiskTable {
         return new ArrayList<>(disks.values());
     }
 
-    /** Attaches what an earlier run remembered; a disk that fails is logged and skipped. */
-    public void restore(Collection<RememberedDisks.Entry> entries) {
-        for (RememberedDisks.Entry e : entries) {
-            try {
-                attach(e.name(), e.path(), e.format(), null);
-            } catch (HostRefusal | BlockIOException | RuntimeException ex) {
-                LOG.warning("disk " + e.name() + ": not attached again at start: " + ex.getMessage());
+    /** A remembered disk that could not be attached again at start, and why. */
+    public record NotAttached(String name, String path, String detail) {
+    }
+
+    /**
+     * Attaches what an earlier run remembered, all disks in parallel (each opening may recover its
+     * bitmaps), then remembers what is attached. A disk that fails is logged and returned.
+     */
+    public List<NotAttached> restore(Collection<RememberedDisks.Entry> entries) {
+        List<NotAttached> failed = new ArrayList<>();
+        try (ExecutorService opening = Executors.newVirtualThreadPerTaskExecutor()) {
+            Map<RememberedDisks.Entry, Future<AttachedDisk>> attached = new LinkedHashMap<>();
+            for (RememberedDisks.Entry e : entries) {
+                attached.put(e, opening.submit(() -> attach(e.name(), e.path(), e.format(), null, false)));
+            }
+            for (Map.Entry<RememberedDisks.Entry, Future<AttachedDisk>> a : attached.entrySet()) {
+                RememberedDisks.Entry e = a.getKey();
+                try {
+                    a.getValue().get();
+                } catch (ExecutionException ex) {
+                    LOG.warning("disk " + e.name() + ": not attached again at start: " + ex.getCause().getMessage());
+                    failed.add(new NotAttached(e.name(), e.path(), ex.getCause().getMessage()));
+                } catch (InterruptedException ex) {
+                    Thread.currentThread().interrupt();
+                    failed.add(new NotAttached(e.name(), e.path(), "the start was interrupted"));
+                }
             }
         }
+        synchronized (this) {
+            rememberLocked();
+        }
+        return failed;
     }
 
     /** Detaches every disk (the daemon is stopping): jobs must have been finished. */

@@ -57,6 +57,18 @@ public final class HostedJob {
         return disks;
     }
 
+    /**
+     * The job as the API shows it now; {@code endedAt} is null while it runs. Once it has ended,
+     * this is what the history keeps.
+     */
+    public JobRecord record(Instant endedAt) {
+        List<JobRecord.Disk> published = disks.stream().map(d -> new JobRecord.Disk(d.disk(), d.mode(), d.base(),
+                d.fallbackReason(), d.export(), d.metaContext(), d.fleece().stats())).toList();
+        List<String> temps = disks.stream().map(d -> d.fleece().tempImagePath().toString()).toList();
+        return new JobRecord(id(), job.state().name().toLowerCase(java.util.Locale.ROOT), checkpoint,
+                job.failureReason(), createdAt, leaseExpiresAt, endedAt, published, temps);
+    }
+
     public Disk disk(String name) {
         return disks.stream().filter(d -> d.disk().equals(name)).findFirst().orElse(null);
     }

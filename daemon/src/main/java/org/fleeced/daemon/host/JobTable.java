@@ -7,9 +7,7 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Deque;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -39,14 +37,13 @@ import org.fleeced.daemon.nbd.server.NbdExportRegistry;
  * The fleecing jobs of the daemon: starting one takes the snapshot and publishes a read-only
  * export per disk (named with a random suffix, so a stale reader never reads the next job);
  * finishing it (by the caller, an expired lease, or shutdown) removes the exports and ends the
- * checkpoint with the outcome. Ended jobs stay listed for a while so callers can read how they
- * ended.
+ * checkpoint with the outcome. Ended jobs stay readable, across restarts too, in the
+ * {@link JobHistory}.
  *
  * <p>Thread-safe: the table's monitor guards the maps; the job itself is thread-safe.
  */
 public final class JobTable {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.jobs");
-    private static final int ENDED_KEPT = 100;
     private static final SecureRandom RANDOM = new SecureRandom();
 
     private final DiskTable disks;
@@ -56,8 +53,8 @@ public final class JobTable {
     private final Clock clock;
     /** Running jobs by id. Guarded by this. */
     private final Map<String, HostedJob> running = new LinkedHashMap<>();
-    /** The last ended jobs, newest last. Guarded by this. */
-    private final Deque<HostedJob> ended = new ArrayDeque<>();
+    /** The ended jobs, and the durable record of which jobs run. */
+    private final JobHistory history;
     /**
      * The counters of every job that ended since the daemon started, added when each ends, so the
      * totals {@link #statsOfAllJobs} reports never go down (a job's own counters vanish with it).
@@ -65,8 +62,10 @@ public final class JobTable {
      */
     private FleeceStats endedStats = FleeceStats.ZERO;
 
-    public JobTable(DiskTable disks, NbdExportRegistry exports, AllowedPaths tempDirs, Events events, Clock clock) {
+    public JobTable(DiskTable disks, NbdExportRegistry exports, AllowedPaths tempDirs, Events events, Clock clock,
+            JobHistory history) {
         this.disks = disks;
+        this.history = history;
         this.exports = exports;
         this.tempDirs = tempDirs;
         this.events = events;
@@ -123,6 +122,7 @@ public final class JobTable {
         synchronized (this) {
             running.put(job.id(), hosted);
         }
+        history.started(hosted.record(null));
         LOG.info("job " + job.id() + ": started on " + request.disks() + ", checkpoint " + request.checkpoint()
                 + ", exports " + hosted.disks().stream().map(HostedJob.Disk::export).toList());
         events.publish("job-started", Map.of("job", job.id(), "disks", request.disks(),
@@ -223,22 +223,28 @@ public final class JobTable {
         }
     }
 
-    public synchronized HostedJob require(String id) throws HostRefusal {
+    /** A running job, or one the history still keeps (also from before a restart), as it is now. */
+    public synchronized JobRecord require(String id) throws HostRefusal {
         HostedJob job = running.get(id);
-        if (job == null) {
-            job = ended.stream().filter(j -> j.id().equals(id)).findFirst().orElse(null);
+        if (job != null) {
+            return job.record(null);
         }
-        if (job == null) {
-            throw new HostRefusal(HostRefusal.Kind.NOT_FOUND, "JOB_UNKNOWN",
-                    "No job '" + id + "'; list jobs with GET /v1/jobs.");
-        }
-        return job;
+        return history.find(id).orElseThrow(() -> new HostRefusal(HostRefusal.Kind.NOT_FOUND, "JOB_UNKNOWN",
+                "No job '" + id + "' (ended jobs are kept for 24 hours, or the last "
+                + JobHistory.KEEP_COUNT + "); list jobs with GET /v1/jobs."));
     }
 
-    public synchronized List<HostedJob> list() {
-        List<HostedJob> all = new ArrayList<>(running.values());
-        all.addAll(ended);
+    /** The running jobs, then the ended ones the history keeps (oldest end first). */
+    public synchronized List<JobRecord> list() {
+        List<JobRecord> all = new ArrayList<>();
+        running.values().forEach(j -> all.add(j.record(null)));
+        all.addAll(history.list());
         return all;
+    }
+
+    /** The running jobs. */
+    public synchronized List<HostedJob> running() {
+        return new ArrayList<>(running.values());
     }
 
     public synchronized HostedJob renew(String id, Duration lease) throws HostRefusal {
@@ -269,7 +275,7 @@ public final class JobTable {
     }
 
     /** Ends a running job with the caller's outcome; finishing an ended job returns it as it ended. */
-    public HostedJob finish(String id, BackupOutcome outcome, String why) throws HostRefusal {
+    public JobRecord finish(String id, BackupOutcome outcome, String why) throws HostRefusal {
         HostedJob job;
         synchronized (this) {
             job = running.get(id);
@@ -285,20 +291,18 @@ public final class JobTable {
         } catch (BlockIOException e) {
             LOG.severe("job " + id + ": finishing failed: " + e);
         }
+        JobRecord record = job.record(Instant.now(clock));
         synchronized (this) {
             running.remove(id);
             endedStats = endedStats.plus(diskStats(job));
-            ended.addLast(job);
-            while (ended.size() > ENDED_KEPT) {
-                ended.removeFirst();
-            }
+            history.ended(record);
         }
         String state = job.job().state().name().toLowerCase(java.util.Locale.ROOT);
         LOG.info("job " + id + ": " + state + " (" + why + ")"
                 + (job.job().failureReason() == null ? "" : ": " + job.job().failureReason()));
         events.publish("job-" + state, job.job().failureReason() == null ? Map.of("job", id, "why", why)
                 : Map.of("job", id, "why", why, "failureReason", job.job().failureReason()));
-        return job;
+        return record;
     }
 
     /** Finishes, as failures, the jobs whose lease ran out. Called periodically. */

@@ -1,0 +1,37 @@
+package org.fleeced.daemon.host;
+
+import java.time.Instant;
+import java.util.List;
+import org.fleeced.cbw.FleeceStats;
+
+/**
+ * A fleecing job as the API shows it, read at one moment: what {@link JobHistory} keeps of a job
+ * once it has ended (the live job, its filters and bitmaps are gone by then).
+ *
+ * @param state         {@code starting}, {@code running}, {@code failed} or {@code finished}
+ * @param failureReason why it failed; {@code shutdown} when the daemon stopped while it ran,
+ *                      {@code crash} when the daemon died while it ran; null otherwise
+ * @param endedAt       when it ended (for a crash: when the next start found it); null while it runs
+ * @param tempImages    the temp image files the job created, so a start can delete what a crash left
+ */
+public record JobRecord(String id, String state, String checkpoint, String failureReason, Instant createdAt,
+        Instant leaseExpiresAt, Instant endedAt, List<Disk> disks, List<String> tempImages) {
+
+    /** The failure reason of a job that was running when the daemon died. */
+    public static final String CRASH = "crash";
+
+    /** One disk of the job as published, with its counters. */
+    public record Disk(String disk, String mode, String base, String fallbackReason, String export, String metaContext,
+            FleeceStats stats) {
+    }
+
+    public JobRecord {
+        disks = List.copyOf(disks);
+        tempImages = tempImages == null ? List.of() : List.copyOf(tempImages);
+    }
+
+    /** This job, which was running when the daemon died, as failed with reason {@link #CRASH}. */
+    JobRecord crashed(Instant foundAt) {
+        return new JobRecord(id, "failed", checkpoint, CRASH, createdAt, leaseExpiresAt, foundAt, disks, tempImages);
+    }
+}

@@ -1,0 +1,123 @@
+package org.fleeced.daemon.host;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.logging.Logger;
+import org.fleeced.daemon.app.AllowedPaths;
+import org.fleeced.checkpoint.CheckpointInfo;
+import org.fleeced.checkpoint.CheckpointState;
+
+/**
+ * What the daemon does between listening and being ready: it cleans up what the previous run
+ * left, and says so. REST and NBD listen before this starts; until it is done, {@code /health}
+ * answers 503 {@code starting} and every other operation 503 {@code STARTING}, so no job can
+ * start on a half-attached host.
+ *
+ * <ol>
+ *   <li>Jobs the history found running (the daemon died under them) are failed with reason
+ *       {@code crash} ({@link JobHistory#open} did that); their temp images, and any other file
+ *       in a temp root named like a job's temp image, are deleted, one log line each.</li>
+ *   <li>The remembered disks are attached again, in parallel; opening a qcow2 image that was not
+ *       closed cleanly recovers its bitmaps from the intent log.</li>
+ * </ol>
+ * Nothing a crash left is dropped silently: the {@link Report} (in {@code /health}) lists the
+ * crashed jobs, the deleted temp images, the disks that could not be attached again and the
+ * bitmaps that were recovered or found inconsistent.
+ */
+public final class StartupRecovery {
+    private static final Logger LOG = Logger.getLogger("org.fleeced.daemon");
+
+    /** A bitmap that was not closed cleanly, as its disk's attach found it. */
+    public record RecoveredBitmap(String disk, String bitmap, String state) {
+    }
+
+    /** What the start found and did. */
+    public record Report(List<String> crashedJobs, List<String> deletedTempImages,
+            List<DiskTable.NotAttached> disksNotAttached, List<RecoveredBitmap> bitmaps) {
+    }
+
+    private final JobHistory history;
+    private final AllowedPaths tempDirs;
+    private final DiskTable disks;
+    private final List<RememberedDisks.Entry> remembered;
+    private final CompletableFuture<Report> done = new CompletableFuture<>();
+
+    public StartupRecovery(JobHistory history, AllowedPaths tempDirs, DiskTable disks,
+            List<RememberedDisks.Entry> remembered) {
+        this.history = history;
+        this.tempDirs = tempDirs;
+        this.disks = disks;
+        this.remembered = List.copyOf(remembered);
+    }
+
+    /** Runs the recovery on a virtual thread of its own. */
+    public void start() {
+        Thread.ofVirtual().name("startup-recovery").start(() -> {
+            try {
+                done.complete(run());
+            } catch (RuntimeException | Error e) {
+                done.completeExceptionally(e);
+                throw e;
+            }
+        });
+    }
+
+    /** The report once the recovery is done; empty while it runs. */
+    public Optional<Report> report() {
+        return done.isDone() && !done.isCompletedExceptionally() ? Optional.of(done.join()) : Optional.empty();
+    }
+
+    /** Whether the daemon is ready: the recovery is done (a failure in it is logged, never hidden as ready). */
+    public boolean ready() {
+        return report().isPresent();
+    }
+
+    /** Waits until the recovery has ended (the daemon is stopping and must not close disks being attached). */
+    public void awaitEnd() {
+        try {
+            done.join();
+        } catch (RuntimeException e) {
+            LOG.severe("the start did not complete: " + e);
+        }
+    }
+
+    private Report run() {
+        Map<Path, String> recorded = new LinkedHashMap<>();
+        List<String> crashedJobs = new ArrayList<>();
+        for (JobRecord job : history.crashed()) {
+            LOG.warning("job " + job.id() + " was running when the daemon stopped without a clean stop: failed ("
+                    + JobRecord.CRASH + ")");
+            crashedJobs.add(job.id());
+            for (String temp : job.tempImages()) {
+                try {
+                    // only what lies in a temp directory: the history names files, it never widens what may be deleted
+                    recorded.put(tempDirs.check(temp), job.id());
+                } catch (AllowedPaths.PathRefused e) {
+                    LOG.warning("job " + job.id() + ": its temp image is not deleted: " + e.getMessage());
+                }
+            }
+        }
+        List<String> deleted = LeftoverTempImages.delete(recorded, tempDirs.roots()).stream().map(Path::toString).toList();
+        List<DiskTable.NotAttached> notAttached = disks.restore(remembered);
+        List<RecoveredBitmap> bitmaps = new ArrayList<>();
+        for (AttachedDisk disk : disks.list()) {
+            for (CheckpointInfo c : disk.active().checkpoints().list()) {
+                if (c.state() == CheckpointState.RECOVERED || c.state() == CheckpointState.INCONSISTENT) {
+                    bitmaps.add(new RecoveredBitmap(disk.name(), c.name(),
+                            c.state().name().toLowerCase(java.util.Locale.ROOT)));
+                }
+            }
+        }
+        LOG.info("ready: " + disks.list().size() + " disk(s) attached" + (crashedJobs.isEmpty() ? ""
+                : ", " + crashedJobs.size() + " job(s) failed by a crash") + (deleted.isEmpty() ? ""
+                : ", " + deleted.size() + " leftover temp image(s) deleted") + (notAttached.isEmpty() ? ""
+                : ", " + notAttached.size() + " disk(s) not attached again") + (bitmaps.isEmpty() ? ""
+                : ", " + bitmaps.size() + " bitmap(s) recovered or inconsistent"));
+        return new Report(crashedJobs, deleted, notAttached, bitmaps);
+    }
+}
