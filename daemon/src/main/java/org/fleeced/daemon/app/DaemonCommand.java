@@ -88,9 +88,12 @@ final class DaemonCommand {
                     ? Optional.of(new NbdTlsConfig(n.tls().cert(), n.tls().key(), n.tls().ca(), n.tls().verifyClient(),
                             n.tls().required()))
                     : Optional.empty();
-            NbdServer nbd = NbdServer.create(vertx, exports, new NbdServerConfig(
-                    Duration.ofSeconds(n.handshakeTimeoutSeconds()), n.maxConnections(),
-                    NbdServerConfig.DEFAULT_MAX_IN_FLIGHT_BYTES, tls));
+            NbdServer nbd = NbdServer.create(vertx, exports, NbdServerConfig.defaults()
+                    .withHandshakeTimeout(Duration.ofSeconds(n.handshakeTimeoutSeconds()))
+                    .withMaxConnections(n.maxConnections())
+                    .withMaxInFlightBytes(NbdServerConfig.DEFAULT_MAX_IN_FLIGHT_BYTES, n.maxInFlightBytesTotal())
+                    .withRequestTimeout(Duration.ofSeconds(n.requestTimeoutSeconds()))
+                    .withTls(tls.orElse(null)));
             int nbdPort = nbd.listenTcp(n.bind(), n.port()).await();
             if (n.socket() != null) {
                 Files.deleteIfExists(n.socket());

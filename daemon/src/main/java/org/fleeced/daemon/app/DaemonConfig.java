@@ -5,6 +5,7 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.List;
+import org.fleeced.daemon.nbd.server.NbdServerConfig;
 
 /**
  * The daemon's configuration, as read by {@link ConfigLoader} from the embedded
@@ -25,7 +26,13 @@ public record DaemonConfig(
     public record Rest(String bind, int port, long maxBodyBytes) {
     }
 
-    public record Nbd(String bind, int port, Path socket, int maxConnections, int handshakeTimeoutSeconds, Tls tls) {
+    /**
+     * The NBD server. {@code maxInFlightBytesTotal} bounds the request data of all connections
+     * together (payloads as they arrive, read replies); {@code requestTimeoutSeconds} drops a
+     * client that stops sending in the middle of a request.
+     */
+    public record Nbd(String bind, int port, Path socket, int maxConnections, int handshakeTimeoutSeconds,
+            long maxInFlightBytesTotal, int requestTimeoutSeconds, Tls tls) {
     }
 
     public record Tls(Path cert, Path key, Path ca, boolean verifyClient, boolean required) {
@@ -45,7 +52,8 @@ public record DaemonConfig(
     public DaemonConfig resolved(Path workDir) {
         Path state = workDir.resolve(stateDir).toAbsolutePath().normalize();
         Nbd n = new Nbd(nbd.bind(), nbd.port(), nbd.socket() == null ? null : state.resolve(nbd.socket()),
-                nbd.maxConnections(), nbd.handshakeTimeoutSeconds(), nbd.tls());
+                nbd.maxConnections(), nbd.handshakeTimeoutSeconds(), nbd.maxInFlightBytesTotal(),
+                nbd.requestTimeoutSeconds(), nbd.tls());
         return new DaemonConfig(state, rest, n, tokens,
                 imageDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 tempDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
@@ -67,6 +75,14 @@ public record DaemonConfig(
         }
         if (nbd.tls().required() && !nbd.tls().enabled()) {
             throw new UsageException("nbd.tls.required needs nbd.tls.cert and nbd.tls.key");
+        }
+        if (nbd.maxInFlightBytesTotal() < NbdServerConfig.MIN_IN_FLIGHT_BYTES_TOTAL) {
+            throw new UsageException("nbd.maxInFlightBytesTotal is " + nbd.maxInFlightBytesTotal() + ": it must hold at least"
+                    + " two maximum NBD payloads, " + NbdServerConfig.MIN_IN_FLIGHT_BYTES_TOTAL + " bytes");
+        }
+        if (nbd.requestTimeoutSeconds() < 1 || nbd.handshakeTimeoutSeconds() < 1 || nbd.maxConnections() < 1) {
+            throw new UsageException("nbd.requestTimeoutSeconds, nbd.handshakeTimeoutSeconds and nbd.maxConnections"
+                    + " must be at least 1");
         }
     }
 

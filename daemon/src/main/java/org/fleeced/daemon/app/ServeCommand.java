@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
@@ -45,8 +44,8 @@ final class ServeCommand {
         try {
             NbdExportRegistry registry = new NbdExportRegistry();
             registry.register(export(options, opened));
-            NbdServerConfig config = new NbdServerConfig(options.handshakeTimeout(), options.maxConnections(),
-                    NbdServerConfig.DEFAULT_MAX_IN_FLIGHT_BYTES, Optional.ofNullable(options.tls()));
+            NbdServerConfig config = NbdServerConfig.defaults().withHandshakeTimeout(options.handshakeTimeout())
+                    .withMaxConnections(options.maxConnections()).withTls(options.tls());
             NbdServer server = NbdServer.create(vertx, registry, config);
             String uri;
             if (options.socket() != null) {

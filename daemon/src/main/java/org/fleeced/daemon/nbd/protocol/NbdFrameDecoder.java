@@ -10,11 +10,15 @@ import io.vertx.core.buffer.Buffer;
  * that follow a message in the same slice are decoded under whatever state the listener set while
  * handling it (after NBD_OPT_GO the next byte is a request header).
  *
- * <p>Payloads are the only large messages. A payload up to {@code maxPayloadBytes} is collected
- * into one array and handed over whole, so a request whose payload never fully arrived is never
- * seen. A larger one is skipped without being stored (the stream stays in sync and memory stays
- * bounded) and reported with a null payload. Option data above {@code maxOptionBytes} is skipped
- * the same way.
+ * <p>Payloads are the only large messages, and their length is the client's word: nothing is
+ * allocated from it. Option data up to {@code maxOptionBytes} and request payloads up to
+ * {@code maxPayloadBytes} are kept as the socket slices they arrive in ({@link ReceivedBytes}), so
+ * memory grows with the bytes actually received; every request payload byte is first admitted by
+ * the {@link PayloadAdmission} (the server's in-flight budget), and when it admits less than
+ * arrived the decoder pauses itself with the rest held. A payload is handed over only once it is
+ * complete, so a request whose payload never fully arrived is never seen. A larger payload is
+ * skipped without being stored (the stream stays in sync) and reported with a null payload; option
+ * data above {@code maxOptionBytes} is skipped the same way.
  *
  * <p>Back-pressure: {@link #pause()} (typically called by the listener while it handles a request)
  * stops decoding at the end of the current message; the rest of the slice, and any slice fed while
@@ -52,11 +56,29 @@ public final class NbdFrameDecoder {
         /** An option with its data; {@code data} is null when it was too large and was skipped. */
         void onOption(int option, long length, byte[] data);
 
-        /** A request; {@code payload} is null when it carries none or when it was too large and skipped. */
-        void onRequest(NbdRequest request, byte[] payload);
+        /**
+         * A request; {@code payload} is null when it carries none or when it was too large and
+         * skipped. Every byte of a payload was admitted by the {@link PayloadAdmission}.
+         */
+        void onRequest(NbdRequest request, ReceivedBytes payload);
 
         /** The stream broke a framing MUST (bad magic); the decoder has stopped. */
         void onFramingError(String reason);
+    }
+
+    /**
+     * Admits request payload bytes into memory as they arrive; called on the feeding thread with the
+     * bytes of the current slice that belong to the payload.
+     */
+    public interface PayloadAdmission {
+        /** Every byte, at once: for tests and servers without a budget. */
+        PayloadAdmission UNLIMITED = wanted -> wanted;
+
+        /**
+         * How many of {@code wanted} bytes may be kept now, from 0 to {@code wanted}. Admitting fewer
+         * pauses the decoder, the rest held, until whoever refused calls {@link #resume()}.
+         */
+        int admit(int wanted);
     }
 
     private static final int OPTION_HEADER_BYTES = 16;
@@ -64,6 +86,7 @@ public final class NbdFrameDecoder {
     private static final int EXTENDED_REQUEST_BYTES = 32;
 
     private final Listener listener;
+    private final PayloadAdmission admission;
     private final int maxOptionBytes;
     private final int maxPayloadBytes;
 
@@ -77,8 +100,11 @@ public final class NbdFrameDecoder {
     private int pendingOption;
     private long pendingOptionLength;
     private NbdRequest pendingRequest;
-    private byte[] body;
-    private int bodyFill;
+    /** The data or payload received so far, and the length its header announced. */
+    private ReceivedBytes body;
+    private int bodyLength;
+    /** Messages completed since the start; a connection compares it to tell a stalled message from a stream of them. */
+    private long messagesDecoded;
     /** Bytes still to skip in a DISCARD state (unsigned: extended payloads may exceed 2^63). */
     private long discardRemaining;
     /** No message is decoded while set; bytes fed meanwhile go to {@link #held}. */
@@ -87,7 +113,12 @@ public final class NbdFrameDecoder {
     private Buffer held;
 
     public NbdFrameDecoder(Listener listener, int maxOptionBytes, int maxPayloadBytes) {
+        this(listener, PayloadAdmission.UNLIMITED, maxOptionBytes, maxPayloadBytes);
+    }
+
+    public NbdFrameDecoder(Listener listener, PayloadAdmission admission, int maxOptionBytes, int maxPayloadBytes) {
         this.listener = listener;
+        this.admission = admission;
         this.maxOptionBytes = maxOptionBytes;
         this.maxPayloadBytes = maxPayloadBytes;
     }
@@ -111,6 +142,7 @@ public final class NbdFrameDecoder {
 
     public void stop() {
         this.state = State.STOPPED;
+        this.headerFill = 0;
         this.body = null;
         this.held = null;
     }
@@ -122,6 +154,24 @@ public final class NbdFrameDecoder {
 
     public boolean paused() {
         return paused;
+    }
+
+    /** Whether part of a message has been decoded and the rest has not (received or held). */
+    public boolean midMessage() {
+        return state != State.STOPPED && (headerFill > 0 || held != null) || switch (state) {
+            case OPTION_DATA, OPTION_DISCARD, REQUEST_PAYLOAD, PAYLOAD_DISCARD -> true;
+            default -> false;
+        };
+    }
+
+    /** How many messages were completed so far. */
+    public long messagesDecoded() {
+        return messagesDecoded;
+    }
+
+    /** Request payload bytes received and admitted for the request being decoded (not yet handed over). */
+    public int partialPayloadBytes() {
+        return state == State.REQUEST_PAYLOAD && body != null ? body.length() : 0;
     }
 
     /** Decodes the held bytes, then whatever is fed next; the listener may pause again meanwhile. */
@@ -176,6 +226,7 @@ public final class NbdFrameDecoder {
     }
 
     private void headerComplete() {
+        messagesDecoded++;
         Buffer h = Buffer.buffer(header);
         switch (state) {
             case CLIENT_FLAGS -> {
@@ -229,8 +280,8 @@ public final class NbdFrameDecoder {
     }
 
     private void startBody(int length, State collecting) {
-        body = new byte[length];
-        bodyFill = 0;
+        body = new ReceivedBytes();
+        bodyLength = length;
         state = collecting;
         if (length == 0) {
             bodyComplete();
@@ -238,21 +289,28 @@ public final class NbdFrameDecoder {
     }
 
     private int fillBody(Buffer slice, int position) {
-        int take = Math.min(body.length - bodyFill, slice.length() - position);
-        slice.getBytes(position, position + take, body, bodyFill);
-        bodyFill += take;
-        if (bodyFill == body.length) {
+        int take = Math.min(bodyLength - body.length(), slice.length() - position);
+        if (state == State.REQUEST_PAYLOAD) {
+            int admitted = admission.admit(take);
+            if (admitted < take) {
+                paused = true;
+                take = Math.max(0, admitted);
+            }
+        }
+        body.append(slice, position, position + take);
+        if (body.length() == bodyLength) {
             bodyComplete();
         }
         return position + take;
     }
 
     private void bodyComplete() {
-        byte[] complete = body;
+        messagesDecoded++;
+        ReceivedBytes complete = body;
         body = null;
         if (state == State.OPTION_DATA) {
             state = State.OPTION_HEADER;
-            listener.onOption(pendingOption, complete.length, complete);
+            listener.onOption(pendingOption, complete.length(), complete.bytes());
         } else {
             state = State.REQUEST_HEADER;
             NbdRequest request = pendingRequest;
@@ -266,6 +324,7 @@ public final class NbdFrameDecoder {
         long take = Long.compareUnsigned(discardRemaining, available) < 0 ? discardRemaining : available;
         discardRemaining -= take;
         if (discardRemaining == 0) {
+            messagesDecoded++;
             if (state == State.OPTION_DISCARD) {
                 state = State.OPTION_HEADER;
                 listener.onOption(pendingOption, pendingOptionLength, null);

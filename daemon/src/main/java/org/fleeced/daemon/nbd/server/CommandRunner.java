@@ -1,7 +1,6 @@
 package org.fleeced.daemon.nbd.server;
 
 import io.vertx.core.Future;
-import java.nio.ByteBuffer;
 import java.util.EnumSet;
 import java.util.Set;
 import java.util.logging.Level;
@@ -14,6 +13,7 @@ import org.fleeced.daemon.nbd.protocol.NbdCommand;
 import org.fleeced.daemon.nbd.protocol.NbdCommandFlag;
 import org.fleeced.daemon.nbd.protocol.NbdError;
 import org.fleeced.daemon.nbd.protocol.NbdRequest;
+import org.fleeced.daemon.nbd.protocol.ReceivedBytes;
 import org.fleeced.daemon.nbd.server.RequestVerdict.Accepted;
 
 /**
@@ -29,7 +29,7 @@ final class CommandRunner {
     }
 
     /** Returns the future of the request's last reply message. */
-    static Future<Void> run(RequestReplier replier, BlockNode node, Accepted accepted, byte[] payload) {
+    static Future<Void> run(RequestReplier replier, BlockNode node, Accepted accepted, ReceivedBytes payload) {
         NbdRequest request = replier.request();
         try {
             return switch (request.command()) {
@@ -49,13 +49,13 @@ final class CommandRunner {
         }
     }
 
-    private static void mutate(NbdRequest request, BlockNode node, long length, byte[] payload) throws BlockIOException {
+    private static void mutate(NbdRequest request, BlockNode node, long length, ReceivedBytes payload) throws BlockIOException {
         Capabilities caps = node.capabilities();
         boolean fua = request.has(NbdCommandFlag.FUA);
         boolean flushAfter = fua && !caps.canFua();
         NbdCommand command = request.command();
         switch (command) {
-            case WRITE -> node.write(request.offset(), ByteBuffer.wrap(payload), fua && caps.canFua() ? WriteFlag.of(WriteFlag.FUA) : WriteFlag.NONE);
+            case WRITE -> node.write(request.offset(), payload.byteBuffer(), fua && caps.canFua() ? WriteFlag.of(WriteFlag.FUA) : WriteFlag.NONE);
             case WRITE_ZEROES -> node.writeZeroes(request.offset(), length, zeroFlags(request, caps));
             case TRIM -> node.discard(request.offset(), length);
             case FLUSH -> node.flush();

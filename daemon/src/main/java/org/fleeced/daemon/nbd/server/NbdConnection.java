@@ -12,6 +12,7 @@ import org.fleeced.daemon.nbd.protocol.NbdFrameDecoder;
 import org.fleeced.daemon.nbd.protocol.NbdHandshakeFlag;
 import org.fleeced.daemon.nbd.protocol.NbdRequest;
 import org.fleeced.daemon.nbd.protocol.OptionReplyEncoder;
+import org.fleeced.daemon.nbd.protocol.ReceivedBytes;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry.ExportConnection;
 
 /**
@@ -23,9 +24,17 @@ import org.fleeced.daemon.nbd.server.NbdExportRegistry.ExportConnection;
  * <p>Threads: the socket's event loop runs the decoder, the handshake and request dispatch; request
  * virtual threads only write replies (through {@link ReplyWriter}) and release budget.
  *
- * <p>Back-pressure: when the {@link InFlightBudget} is spent, the decoder (at once, on the event
- * loop that is handling the request) and the socket are paused; when half of it is answered both
- * resume, the decoder first with the bytes it held.
+ * <p>Back-pressure, for two reasons, each with its own flag: the connection's {@link InFlightBudget}
+ * is spent (the decoder pauses at once, on the event loop that is handling the request, and the
+ * socket too; both resume when half of it is answered), or the server's {@link ServerInFlightBudget}
+ * refused payload bytes (the decoder paused itself with the rest held; the socket pauses; both
+ * resume when bytes are released). Reading resumes only when neither holds it, the decoder first
+ * with the bytes it held.
+ *
+ * <p>Stalled clients: in transmission, a message (request header or payload) that stays incomplete
+ * for {@code requestTimeout} while the server reads, with no message completed meanwhile, closes the
+ * connection with one log line; the payload bytes it held are released. Time the server itself
+ * spends not reading does not count.
  *
  * <p>Server shutdown ({@link #shutdown}): in haggling, the next option gets NBD_REP_ERR_SHUTDOWN
  * (NBD_OPT_ABORT still its ACK) and the connection closes once the reply has left (NBD proto
@@ -33,7 +42,8 @@ import org.fleeced.daemon.nbd.server.NbdExportRegistry.ExportConnection;
  * the grace period ends. In transmission, it ends like NBD_CMD_DISC: no more requests are read,
  * the ones received (writes included) run and are answered, then the connection closes.
  */
-final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel, ExportConnection {
+final class NbdConnection implements NbdFrameDecoder.Listener, NbdFrameDecoder.PayloadAdmission, HandshakeChannel,
+        ExportConnection {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.nbd");
     private static final int MAX_OPTION_BYTES = 64 << 10;
 
@@ -47,6 +57,16 @@ final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel,
     private final AtomicBoolean closed = new AtomicBoolean();
     private final Consumer<NbdConnection> onClosed;
     private long handshakeTimer;
+    /** Event loop only: the connection's in-flight budget is spent. */
+    private boolean heldByConnectionBudget;
+    /** Event loop only: the server's in-flight budget refused payload bytes and has not released since. */
+    private boolean heldByServerBudget;
+    /** Event loop only: payload bytes admitted for the request being decoded, not yet handed over. */
+    private long partialPayloadBytes;
+    /** Event loop only: the request-timeout check, and what it saw last. */
+    private long stallTimer = -1;
+    private long messagesSeen = -1;
+    private long incompleteSinceNanos;
     /** Set on the event loop when haggling ends; read by close paths on any thread. */
     private volatile TransmissionSession transmission;
     /** Set by {@link #shutdown} on any thread; read on the event loop before each option. */
@@ -58,7 +78,7 @@ final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel,
         this.socket = socket;
         this.vertxContext = vertxContext;
         this.peer = socket.remoteAddress() == null ? "unknown peer" : socket.remoteAddress().toString();
-        this.decoder = new NbdFrameDecoder(this, MAX_OPTION_BYTES, BlockSizeConstraints.MAX_PAYLOAD_BYTES);
+        this.decoder = new NbdFrameDecoder(this, this, MAX_OPTION_BYTES, BlockSizeConstraints.MAX_PAYLOAD_BYTES);
         this.handshake = new HandshakeSession(context.registry(), this, context.ssl() != null, context.config().tlsRequired());
         this.writer = new ReplyWriter(socket, context.stats());
     }
@@ -98,11 +118,28 @@ final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel,
     }
 
     @Override
-    public void onRequest(NbdRequest request, byte[] payload) {
+    public void onRequest(NbdRequest request, ReceivedBytes payload) {
+        if (payload != null) {
+            partialPayloadBytes = 0;
+            context.inFlight().payloadEnded(this);
+        }
         if (request.command() == NbdCommand.DISC) {
             decoder.stop();
         }
         transmission.onRequest(request, payload);
+    }
+
+    /** On the event loop, from the decoder: payload bytes as they arrive, within the server's budget. */
+    @Override
+    public int admit(int wanted) {
+        int admitted = context.inFlight().admitPayload(this, wanted,
+                () -> vertxContext.runOnContext(v -> serverBudgetReleased()));
+        partialPayloadBytes += admitted;
+        if (admitted < wanted) {
+            heldByServerBudget = true;
+            socket.pause();
+        }
+        return admitted;
     }
 
     @Override
@@ -137,10 +174,13 @@ final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel,
         if (!context.registry().attach(parameters.export(), this)) {
             return false;
         }
-        InFlightBudget budget = new InFlightBudget(context.config().maxInFlightBytes(), this::pauseReading,
-                () -> vertxContext.runOnContext(v -> resumeReading()));
-        transmission = new TransmissionSession(parameters, writer, context.stats(), budget, this::closeGracefully);
+        InFlightBudget budget = new InFlightBudget(context.config().maxInFlightBytes(), this::connectionBudgetSpent,
+                () -> vertxContext.runOnContext(v -> connectionBudgetAnswered()));
+        transmission = new TransmissionSession(parameters, writer, context.stats(), budget, context.inFlight(),
+                this::closeGracefully);
         context.vertx().cancelTimer(handshakeTimer);
+        long timeoutMillis = context.config().requestTimeout().toMillis();
+        stallTimer = context.vertx().setPeriodic(Math.clamp(timeoutMillis / 4, 50, 1000), id -> checkStall());
         decoder.enterTransmission(parameters.extendedHeaders());
         writer.send(reply);
         LOG.info("peer " + peer + " opened export '" + parameters.export().name() + "'"
@@ -176,16 +216,52 @@ final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel,
     }
 
     /** On the event loop, while a request is being dispatched: stop decoding and reading. */
-    private void pauseReading() {
+    private void connectionBudgetSpent() {
+        heldByConnectionBudget = true;
         decoder.pause();
         socket.pause();
     }
 
-    /** On the event loop: decode what was held; read the socket again unless that spent the budget again. */
+    private void connectionBudgetAnswered() {
+        heldByConnectionBudget = false;
+        resumeReading();
+    }
+
+    private void serverBudgetReleased() {
+        heldByServerBudget = false;
+        resumeReading();
+    }
+
+    /**
+     * On the event loop, when neither budget holds the connection: decode what was held, then read
+     * the socket again unless that spent a budget again.
+     */
     private void resumeReading() {
+        if (heldByConnectionBudget || heldByServerBudget || closed.get()) {
+            return;
+        }
         decoder.resume();
         if (!decoder.paused()) {
             socket.resume();
+        }
+    }
+
+    /**
+     * Periodic, on the event loop: a message incomplete since the last check, with none completed
+     * meanwhile and the server reading all along, counts towards the request timeout.
+     */
+    private void checkStall() {
+        long now = System.nanoTime();
+        long decoded = decoder.messagesDecoded();
+        if (heldByConnectionBudget || heldByServerBudget || !decoder.midMessage() || decoded != messagesSeen) {
+            messagesSeen = decoded;
+            incompleteSinceNanos = now;
+            return;
+        }
+        Duration timeout = context.config().requestTimeout();
+        if (now - incompleteSinceNanos >= timeout.toNanos()) {
+            fail("request incomplete after " + timeout.toSeconds() + " s (nbd.requestTimeoutSeconds): the client stopped"
+                    + " sending mid-request");
         }
     }
 
@@ -215,6 +291,10 @@ final class NbdConnection implements NbdFrameDecoder.Listener, HandshakeChannel,
         }
         decoder.stop();
         context.vertx().cancelTimer(handshakeTimer);
+        context.vertx().cancelTimer(stallTimer);
+        context.inFlight().release(partialPayloadBytes);
+        partialPayloadBytes = 0;
+        context.inFlight().payloadEnded(this);
         onClosed.accept(this);
         context.stats().connectionClosed();
         TransmissionSession session = transmission;

@@ -63,6 +63,7 @@ public final class NbdServer {
     private NbdServer(Vertx vertx, NbdExportRegistry registry, NbdServerConfig config) {
         this.vertx = vertx;
         this.context = new ConnectionContext(vertx, config, registry, new NbdServerStats(),
+                new ServerInFlightBudget(config.maxInFlightBytesTotal(), BlockSizeConstraints.MAX_PAYLOAD_BYTES),
                 config.tls().map(NbdServer::sslOptions).orElse(null));
     }
 
@@ -72,6 +73,11 @@ public final class NbdServer {
 
     public NbdServerStats stats() {
         return context.stats();
+    }
+
+    /** Request data held across all connections now (payloads received, read replies), in bytes. */
+    public long inFlightBytes() {
+        return context.inFlight().usedBytes();
     }
 
     /** Listens on a TCP address; the future gives the port actually bound (useful with port 0). */

@@ -8,6 +8,7 @@ import org.fleeced.daemon.nbd.protocol.NbdCommandFlag;
 import org.fleeced.daemon.nbd.protocol.NbdError;
 import org.fleeced.daemon.nbd.protocol.NbdRequest;
 import org.fleeced.daemon.nbd.protocol.NbdTransmissionFlag;
+import org.fleeced.daemon.nbd.protocol.ReceivedBytes;
 import org.fleeced.daemon.nbd.server.RequestVerdict.Accepted;
 import org.fleeced.daemon.nbd.server.RequestVerdict.Rejected;
 
@@ -40,7 +41,7 @@ final class RequestValidator {
     }
 
     /** {@code payload} is what came after the header: null when none came or it was too large to keep. */
-    RequestVerdict validate(NbdRequest request, byte[] payload) {
+    RequestVerdict validate(NbdRequest request, ReceivedBytes payload) {
         NbdCommand command = request.command();
         if (command == null || command == NbdCommand.RESIZE || command == NbdCommand.DISC) {
             return reject(NbdError.EINVAL, "unknown command " + request.type());
@@ -70,7 +71,7 @@ final class RequestValidator {
         if (command == NbdCommand.BLOCK_STATUS) {
             contexts = parameters.contexts();
             if (request.has(NbdCommandFlag.PAYLOAD_LEN)) {
-                ByteBuffer filter = payload == null ? null : ByteBuffer.wrap(payload);
+                ByteBuffer filter = payload == null ? null : payload.byteBuffer();
                 if (filter == null || filter.remaining() < 12 || filter.remaining() % 4 != 0) {
                     return reject(NbdError.EINVAL, "BLOCK_STATUS payload must be a u64 length and context ids");
                 }
@@ -84,7 +85,7 @@ final class RequestValidator {
         return checkRange(request, command, length, payload, contexts);
     }
 
-    private RequestVerdict checkRange(NbdRequest request, NbdCommand command, long length, byte[] payload,
+    private RequestVerdict checkRange(NbdRequest request, NbdCommand command, long length, ReceivedBytes payload,
                                       List<SelectedContext> contexts) {
         if (length == 0) {
             return reject(NbdError.EINVAL, command + " of length zero");

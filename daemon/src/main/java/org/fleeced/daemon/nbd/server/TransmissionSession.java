@@ -5,6 +5,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.fleeced.daemon.nbd.protocol.NbdCommand;
 import org.fleeced.daemon.nbd.protocol.NbdRequest;
+import org.fleeced.daemon.nbd.protocol.ReceivedBytes;
 import org.fleeced.daemon.nbd.server.RequestVerdict.Accepted;
 import org.fleeced.daemon.nbd.server.RequestVerdict.Rejected;
 
@@ -12,6 +13,9 @@ import org.fleeced.daemon.nbd.server.RequestVerdict.Rejected;
  * The transmission phase of one connection. Requests arrive whole from the decoder on the event
  * loop; each is validated there once, charged to the connection's {@link InFlightBudget}, and run
  * on its own virtual thread, so requests run concurrently and their replies complete in any order.
+ * Its payload is already charged to the server's {@link ServerInFlightBudget} (admitted as it
+ * arrived); a READ acquires its reply data there, on its thread, before reading. Both budgets are
+ * released when the last reply message has left.
  * A rejected request is answered at once (a rejected WRITE's payload was already consumed by the
  * decoder, which keeps the stream in sync).
  *
@@ -26,6 +30,7 @@ final class TransmissionSession {
     private final ReplyWriter writer;
     private final NbdServerStats stats;
     private final InFlightBudget budget;
+    private final ServerInFlightBudget serverBudget;
     private final Runnable close;
     /** Requests received and not yet fully answered. */
     private final AtomicInteger outstanding = new AtomicInteger();
@@ -33,12 +38,13 @@ final class TransmissionSession {
     private volatile boolean disconnecting;
 
     TransmissionSession(TransmissionParameters parameters, ReplyWriter writer, NbdServerStats stats,
-                        InFlightBudget budget, Runnable close) {
+                        InFlightBudget budget, ServerInFlightBudget serverBudget, Runnable close) {
         this.parameters = parameters;
         this.validator = new RequestValidator(parameters);
         this.writer = writer;
         this.stats = stats;
         this.budget = budget;
+        this.serverBudget = serverBudget;
         this.close = close;
     }
 
@@ -51,10 +57,12 @@ final class TransmissionSession {
     }
 
     /** On the event loop, for each request the decoder completed. */
-    void onRequest(NbdRequest request, byte[] payload) {
+    void onRequest(NbdRequest request, ReceivedBytes payload) {
         requestCount.incrementAndGet();
         stats.request(request.command());
+        long payloadBytes = payload == null ? 0 : payload.length();
         if (request.command() == NbdCommand.DISC) {
+            serverBudget.release(payloadBytes);
             disconnecting = true;
             if (outstanding.get() == 0) {
                 close.run();
@@ -65,17 +73,18 @@ final class TransmissionSession {
         RequestVerdict verdict = validator.validate(request, payload);
         if (verdict instanceof Rejected rejected) {
             outstanding.incrementAndGet();
-            replier.error(rejected.error(), rejected.message()).onComplete(done -> finished(0));
+            replier.error(rejected.error(), rejected.message()).onComplete(done -> finished(0, payloadBytes));
             return;
         }
         Accepted accepted = (Accepted) verdict;
-        long cost = InFlightBudget.REQUEST_OVERHEAD_BYTES
-                + (request.command() == NbdCommand.READ || request.command() == NbdCommand.WRITE ? accepted.length() : 0);
+        long readBytes = request.command() == NbdCommand.READ ? accepted.length() : 0;
+        long cost = InFlightBudget.REQUEST_OVERHEAD_BYTES + readBytes + payloadBytes;
         outstanding.incrementAndGet();
         budget.acquire(cost);
         Thread.ofVirtual().name("nbd-request").start(() -> {
+            serverBudget.acquireRead(readBytes);
             Future<Void> last = CommandRunner.run(replier, parameters.export().node(), accepted, payload);
-            last.onComplete(done -> finished(cost));
+            last.onComplete(done -> finished(cost, payloadBytes + readBytes));
         });
     }
 
@@ -90,8 +99,9 @@ final class TransmissionSession {
         }
     }
 
-    private void finished(long cost) {
+    private void finished(long cost, long serverBytes) {
         budget.release(cost);
+        serverBudget.release(serverBytes);
         if (outstanding.decrementAndGet() == 0 && disconnecting) {
             close.run();
         }

@@ -1,6 +1,7 @@
 package org.fleeced.daemon.nbd.protocol;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.buffer.Buffer;
 import java.util.ArrayList;
@@ -47,8 +48,8 @@ class NbdFrameDecoderTest {
         }
 
         @Override
-        public void onRequest(NbdRequest request, byte[] payload) {
-            events.add(request.describe() + (payload == null ? "" : " payload " + HexFormat.of().formatHex(payload)));
+        public void onRequest(NbdRequest request, ReceivedBytes payload) {
+            events.add(request.describe() + (payload == null ? "" : " payload " + HexFormat.of().formatHex(payload.bytes())));
             if (pauseOnRequest) {
                 decoder.pause();
             }
@@ -142,5 +143,120 @@ class NbdFrameDecoderTest {
         assertEquals("READ cookie=6 offset=0 length=512 flags=0x0", recorder.events.getLast());
         assertEquals(5, recorder.events.size());
         assertEquals(0, decoder.heldBytes());
+    }
+
+    /** Admits at most {@code allowance} payload bytes in all, as the server's budget does when it is nearly spent. */
+    private static final class Allowance implements NbdFrameDecoder.PayloadAdmission {
+        long allowance;
+        long admitted;
+        int refusals;
+
+        Allowance(long allowance) {
+            this.allowance = allowance;
+        }
+
+        @Override
+        public int admit(int wanted) {
+            int granted = (int) Math.min(wanted, allowance - admitted);
+            admitted += granted;
+            if (granted < wanted) {
+                refusals++;
+            }
+            return granted;
+        }
+    }
+
+    /** A compact WRITE header announcing {@code length} payload bytes. */
+    private static String writeHeader(long cookie, long length) {
+        return "25609513" + "0000" + "0001" + String.format("%016x", cookie) + "0000000000000000" + String.format("%08x", length);
+    }
+
+    private static void feed(NbdFrameDecoder decoder, byte[] bytes, int sliceSize) {
+        for (int i = 0; i < bytes.length; i += sliceSize) {
+            decoder.feed(Buffer.buffer().appendBytes(bytes, i, Math.min(sliceSize, bytes.length - i)));
+        }
+    }
+
+    @ParameterizedTest(name = "slices of {0} bytes")
+    @ValueSource(ints = {1, 3, 29, 4096})
+    void aHeaderAnnouncing32MiBWithOneByteHoldsOneByte(int sliceSize) {
+        Recorder recorder = new Recorder();
+        Allowance allowance = new Allowance(Long.MAX_VALUE);
+        NbdFrameDecoder decoder = new NbdFrameDecoder(recorder, allowance, 64, 32 << 20);
+        decoder.enterTransmission(false);
+        feed(decoder, HexFormat.of().parseHex(writeHeader(1, 32 << 20) + "ab"), sliceSize);
+        assertEquals(List.of(), recorder.events, "the payload is not complete, nothing is handed over");
+        assertEquals(1, allowance.admitted, "only the byte that arrived was admitted");
+        assertEquals(1, decoder.partialPayloadBytes());
+        assertTrue(decoder.midMessage());
+    }
+
+    @ParameterizedTest(name = "slices of {0} bytes")
+    @ValueSource(ints = {1, 2, 7, 13, 100, 4099, 70000})
+    void aPayloadAdmittedPieceByPieceArrivesWholeAndTheNextRequestFollows(int sliceSize) {
+        byte[] data = new byte[65536 + 13];
+        new java.util.Random(sliceSize).nextBytes(data);
+        String stream = writeHeader(7, data.length) + HexFormat.of().formatHex(data)
+                + "25609513" + "0000" + "0000" + "0000000000000008" + "0000000000000000" + "00000200";
+        Recorder recorder = new Recorder();
+        Allowance allowance = new Allowance(1000);
+        NbdFrameDecoder decoder = new NbdFrameDecoder(recorder, allowance, 64, 1 << 20);
+        decoder.enterTransmission(false);
+        feed(decoder, HexFormat.of().parseHex(stream), sliceSize);
+        int rounds = 0;
+        while (recorder.events.size() < 2) {
+            assertTrue(decoder.paused(), "a refused byte pauses the decoder");
+            assertEquals(allowance.admitted, decoder.partialPayloadBytes());
+            allowance.allowance += 4000 + rounds++;
+            decoder.resume();
+        }
+        assertTrue(rounds > 10, "the payload needed many admissions: " + rounds);
+        assertEquals(data.length, allowance.admitted);
+        assertEquals(writeHeaderDescription(7, data.length) + " payload " + HexFormat.of().formatHex(data),
+                recorder.events.get(0));
+        assertEquals("READ cookie=8 offset=0 length=512 flags=0x0", recorder.events.get(1));
+        assertEquals(0, decoder.heldBytes());
+    }
+
+    private static String writeHeaderDescription(long cookie, long length) {
+        return "WRITE cookie=" + cookie + " offset=0 length=" + length + " flags=0x0";
+    }
+
+    @ParameterizedTest(name = "slices of {0} bytes")
+    @ValueSource(ints = {1, 5, 64, 4096})
+    void payloadsInOddSlicesGiveTheSameBytesAsOneBuffer(int sliceSize) {
+        byte[] data = new byte[5000];
+        new java.util.Random(42).nextBytes(data);
+        Recorder recorder = new Recorder();
+        List<ReceivedBytes> payloads = new ArrayList<>();
+        NbdFrameDecoder decoder = new NbdFrameDecoder(new NbdFrameDecoder.Listener() {
+            @Override
+            public void onClientFlags(int flags) {
+            }
+
+            @Override
+            public void onOption(int option, long length, byte[] optionData) {
+            }
+
+            @Override
+            public void onRequest(NbdRequest request, ReceivedBytes payload) {
+                payloads.add(payload);
+            }
+
+            @Override
+            public void onFramingError(String reason) {
+                recorder.events.add(reason);
+            }
+        }, 64, 1 << 20);
+        decoder.enterTransmission(false);
+        feed(decoder, HexFormat.of().parseHex(writeHeader(1, data.length) + HexFormat.of().formatHex(data)), sliceSize);
+        assertEquals(1, payloads.size());
+        java.nio.ByteBuffer whole = payloads.getFirst().byteBuffer();
+        assertEquals(0, whole.position());
+        assertEquals(data.length, whole.remaining());
+        byte[] copy = new byte[data.length];
+        whole.get(copy);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(data, copy);
+        assertEquals(List.of(), recorder.events);
     }
 }

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.time.Duration;
 import java.util.BitSet;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.fleeced.block.testing.GatedNode;
 import org.fleeced.daemon.nbd.protocol.NbdCommand;
@@ -29,7 +28,8 @@ class NbdServerLimitsTest {
     private static final int HEADER = 28;
 
     private static NbdServerConfig config(int maxConnections, long maxInFlightBytes) {
-        return new NbdServerConfig(Duration.ofSeconds(10), maxConnections, maxInFlightBytes, Optional.empty());
+        return NbdServerConfig.defaults().withMaxConnections(maxConnections)
+                .withMaxInFlightBytes(maxInFlightBytes, NbdServerConfig.DEFAULT_MAX_IN_FLIGHT_BYTES_TOTAL);
     }
 
     private static byte[] payload(int index) {

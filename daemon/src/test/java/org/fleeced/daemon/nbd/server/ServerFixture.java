@@ -3,7 +3,6 @@ package org.fleeced.daemon.nbd.server;
 import io.vertx.core.Vertx;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import org.fleeced.block.ContractCheckingNode;
 import org.fleeced.block.testing.ControllableNode;
 import org.fleeced.block.testing.MemoryNode;
@@ -48,7 +47,7 @@ final class ServerFixture implements AutoCloseable {
     }
 
     static NbdServerConfig withHandshakeTimeout(Duration timeout) {
-        return new NbdServerConfig(timeout, 100, NbdServerConfig.DEFAULT_MAX_IN_FLIGHT_BYTES, Optional.empty());
+        return NbdServerConfig.defaults().withHandshakeTimeout(timeout);
     }
 
     WireClient client() throws java.io.IOException {

@@ -1,0 +1,53 @@
+package org.fleeced.daemon.nbd.protocol;
+
+import io.vertx.core.buffer.Buffer;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The data of one option or request payload, kept as the slices of the socket it arrived in
+ * (Vert.x hands each read over as a fresh heap buffer, so keeping a view of one copies nothing).
+ * Memory grows only with the bytes a client has actually sent, never with the length its header
+ * announces.
+ *
+ * <p>{@link #byteBuffer()} gives the bytes as one buffer for a node write: the slice itself when
+ * the payload came in one read (the common case for small writes: no copy at all), otherwise one
+ * gather into an array of the payload's length, the single copy the data makes on its way from the
+ * socket to the node. Not thread-safe; handed from the event loop to one request thread.
+ */
+public final class ReceivedBytes {
+    private final List<Buffer> slices = new ArrayList<>(1);
+    private int length;
+
+    /** Keeps {@code [from, to)} of {@code slice} (a view, not a copy). */
+    void append(Buffer slice, int from, int to) {
+        if (to > from) {
+            slices.add(slice.slice(from, to));
+            length += to - from;
+        }
+    }
+
+    public int length() {
+        return length;
+    }
+
+    /** The bytes as one buffer positioned at 0: a view of the slice when there is one, else one gathered copy. */
+    public ByteBuffer byteBuffer() {
+        if (slices.size() == 1) {
+            return WireBuffers.view(slices.getFirst());
+        }
+        ByteBuffer gathered = ByteBuffer.allocate(length);
+        for (Buffer slice : slices) {
+            gathered.put(WireBuffers.view(slice));
+        }
+        return gathered.flip();
+    }
+
+    /** A copy of the bytes (option data and small payloads that are parsed, not written). */
+    public byte[] bytes() {
+        byte[] copy = new byte[length];
+        byteBuffer().get(copy);
+        return copy;
+    }
+}

@@ -1,0 +1,130 @@
+package org.fleeced.daemon.nbd.server;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.fleeced.daemon.nbd.protocol.NbdCommand;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Memory bounded by configuration, not by clients (issue #13, point 4): payload bytes are admitted
+ * as they arrive within the server-wide budget, and a client that stops mid-request is dropped.
+ *
+ * <pre>
+ *   20 x WireClient --(WRITE header of 32 MiB + 1 byte, then silence)--> NbdServer [requestTimeout 1 s] --> "rw"
+ *   1 x WireClient  --(normal WRITE + READ)-------------------------------^
+ *
+ *   3 x WireClient --(4 x 8 MiB WRITE, pipelined)--> NbdServer [64 MiB total] --> "gated" GatedNode
+ * </pre>
+ */
+class NbdServerMemoryTest {
+    private static final int MIB = 1 << 20;
+
+    @Test
+    void clientsThatAnnounce32MiBAndSendOneByteHoldOneByteEachAndAreDroppedByTheRequestTimeout() throws Exception {
+        int stalled = 20;
+        try (ServerFixture fixture = new ServerFixture(NbdServerConfig.defaults().withRequestTimeout(Duration.ofSeconds(1)))) {
+            List<WireClient> holders = new ArrayList<>();
+            try {
+                for (int i = 0; i < stalled; i++) {
+                    WireClient holder = fixture.client().negotiate("rw", false, false);
+                    holder.request(0, NbdCommand.WRITE.code(), i, 0, 32 * MIB, new byte[] {7});
+                    holders.add(holder);
+                }
+                await().atMost(Duration.ofSeconds(10)).until(() -> fixture.server.inFlightBytes() == stalled);
+
+                try (WireClient normal = fixture.client().negotiate("rw", false, false)) {
+                    byte[] data = new byte[4096];
+                    java.util.Arrays.fill(data, (byte) 0x5a);
+                    normal.request(0, NbdCommand.WRITE.code(), 100, 8192, data.length, data);
+                    assertEquals(0, normal.reply(0).error());
+                    normal.request(0, NbdCommand.READ.code(), 101, 8192, data.length, null);
+                    WireClient.Reply read = normal.reply(data.length);
+                    assertEquals(0, read.error());
+                    assertArrayEquals(data, read.payload());
+                }
+                for (WireClient holder : holders) {
+                    assertTrue(holder.closedByServer(), "a stalled client is closed by the request timeout");
+                }
+                await().atMost(Duration.ofSeconds(10)).until(() -> fixture.server.inFlightBytes() == 0);
+            } finally {
+                for (WireClient holder : holders) {
+                    holder.close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void pipelinedWritesOfSeveralConnectionsStayWithinTheServerBudgetAndAllLand() throws Exception {
+        int connections = 3;
+        int writes = 4;
+        int size = 8 * MIB;
+        long total = NbdServerConfig.MIN_IN_FLIGHT_BYTES_TOTAL;
+        GatedNode node = new GatedNode((long) connections * writes * size);
+        NbdServerConfig config = NbdServerConfig.defaults().withMaxInFlightBytes(1L << 40, total);
+        try (ServerFixture fixture = new ServerFixture(config)) {
+            fixture.registry.register(NbdExport.writable("gated", node));
+            AtomicLong peak = new AtomicLong();
+            List<WireClient> clients = new ArrayList<>();
+            List<Thread> senders = new ArrayList<>();
+            try {
+                for (int c = 0; c < connections; c++) {
+                    WireClient client = fixture.client().negotiate("gated", false, false);
+                    clients.add(client);
+                    int first = c * writes;
+                    senders.add(Thread.ofPlatform().start(() -> {
+                        try {
+                            for (int i = first; i < first + writes; i++) {
+                                client.request(0, NbdCommand.WRITE.code(), i, (long) i * size, size, payload(i, size));
+                            }
+                        } catch (java.io.IOException e) {
+                            throw new java.io.UncheckedIOException(e);
+                        }
+                    }));
+                }
+                // the gate holds every write that reaches the node; the budget holds everything else back
+                await().atMost(Duration.ofSeconds(20)).until(() -> node.writesStarted() >= 2);
+                await().during(Duration.ofMillis(300)).atMost(Duration.ofSeconds(5)).until(() -> {
+                    peak.accumulateAndGet(fixture.server.inFlightBytes(), Math::max);
+                    return fixture.server.inFlightBytes() <= total;
+                });
+                assertTrue(node.writesStarted() <= total / size, "writes in the node: " + node.writesStarted());
+
+                node.open();
+                for (WireClient client : clients) {
+                    for (int i = 0; i < writes; i++) {
+                        assertEquals(0, client.reply(0).error());
+                    }
+                }
+                for (Thread sender : senders) {
+                    sender.join();
+                }
+                for (int i = 0; i < connections * writes; i++) {
+                    assertEquals(GatedNode.crc(payload(i, size)), node.crcAt((long) i * size), "data of write " + i);
+                }
+                assertTrue(peak.get() <= total, "peak " + peak.get());
+                await().atMost(Duration.ofSeconds(10)).until(() -> fixture.server.inFlightBytes() == 0);
+            } finally {
+                for (WireClient client : clients) {
+                    client.close();
+                }
+            }
+        }
+    }
+
+    private static byte[] payload(int index, int size) {
+        byte[] data = new byte[size];
+        for (int i = 0; i < data.length; i += 4096) {
+            data[i] = (byte) index;
+            data[i + 1] = (byte) (i >> 12);
+        }
+        return data;
+    }
+}
