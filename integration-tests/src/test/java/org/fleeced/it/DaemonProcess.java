@@ -27,13 +27,19 @@ public final class DaemonProcess implements AutoCloseable {
 
     /** Starts the daemon with its output in {@code log} (a restarted daemon gets a new one). */
     public static DaemonProcess start(Path workDir, Path log, String... args) throws IOException {
+        return start(workDir, log, List.of("-Xmx1g"), args);
+    }
+
+    /** As {@link #start(Path, Path, String...)}, with these JVM options (as bin/fleeced takes them from FLEECED_JAVA_OPTS). */
+    public static DaemonProcess start(Path workDir, Path log, List<String> jvmOptions, String... args) throws IOException {
         Path jar = Path.of(System.getProperty("fleeced.jar", "../daemon/target/fleeced.jar")).toAbsolutePath();
         if (!Files.isRegularFile(jar)) {
             throw new IllegalStateException("no daemon jar at " + jar + " (run mvn package first)");
         }
         List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-Xmx1g", "-jar", jar.toString()));
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "--enable-native-access=ALL-UNNAMED"));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-jar", jar.toString()));
         command.addAll(List.of(args));
         Process p = new ProcessBuilder(command)
                 .directory(workDir.toFile())

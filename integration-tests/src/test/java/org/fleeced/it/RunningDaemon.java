@@ -8,6 +8,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.regex.Matcher;
@@ -37,9 +38,11 @@ final class RunningDaemon implements AutoCloseable {
     private final RestClient rest;
     private final String nbdAddress;
     private final int generation;
+    private final List<String> jvmOptions;
 
     private RunningDaemon(Path dir, String token, DaemonProcess process, RestClient rest, String nbdAddress,
-            int generation) {
+            int generation, List<String> jvmOptions) {
+        this.jvmOptions = jvmOptions;
         this.dir = dir;
         this.token = token;
         this.process = process;
@@ -50,6 +53,14 @@ final class RunningDaemon implements AutoCloseable {
 
     /** Writes the configuration into {@code dir} and starts the daemon on it. */
     static RunningDaemon start(Path dir) throws IOException, InterruptedException {
+        return start(dir, "", List.of("-Xmx1g"));
+    }
+
+    /**
+     * As {@link #start(Path)}, with more keys of the {@code nbd} section ({@code nbdKeys}, e.g.
+     * {@code "requestTimeoutSeconds: 3"}) and the daemon's JVM options.
+     */
+    static RunningDaemon start(Path dir, String nbdKeys, List<String> jvmOptions) throws IOException, InterruptedException {
         for (String sub : new String[] {"state", "images", "tmp"}) {
             Files.createDirectories(dir.resolve(sub));
         }
@@ -57,18 +68,19 @@ final class RunningDaemon implements AutoCloseable {
         Files.writeString(dir.resolve("fleeced.yaml"), String.join("\n",
                 "stateDir: " + dir.resolve("state"),
                 "rest: {bind: 127.0.0.1, port: 0}",
-                "nbd: {bind: 127.0.0.1, port: 0, socket: nbd.sock}",
+                "nbd: {bind: 127.0.0.1, port: 0, socket: nbd.sock" + (nbdKeys.isEmpty() ? "" : ", " + nbdKeys) + "}",
                 "imageDirs: [" + dir.resolve("images") + "]",
                 "tempDirs: [" + dir.resolve("tmp") + "]",
                 "tokens: [" + token + "]",
                 ""));
-        return launch(dir, token, 1);
+        return launch(dir, token, 1, jvmOptions);
     }
 
-    private static RunningDaemon launch(Path dir, String token, int generation)
+    private static RunningDaemon launch(Path dir, String token, int generation, List<String> jvmOptions)
             throws IOException, InterruptedException {
         Path log = dir.resolve(generation == 1 ? "fleeced.log" : "fleeced-" + generation + ".log");
-        DaemonProcess process = DaemonProcess.start(dir, log, "daemon", "--config", dir.resolve("fleeced.yaml").toString());
+        DaemonProcess process = DaemonProcess.start(dir, log, jvmOptions, "daemon", "--config",
+                dir.resolve("fleeced.yaml").toString());
         String[] found = new String[2];
         try {
             await("daemon listening on REST and NBD").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100))
@@ -91,7 +103,7 @@ final class RunningDaemon implements AutoCloseable {
             RestClient rest = new RestClient(URI.create(found[0] + "/"), token);
             await("daemon ready (/health 200)").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
                     .until(() -> rest.get("health").status() == 200);
-            return new RunningDaemon(dir, token, process, rest, found[1], generation);
+            return new RunningDaemon(dir, token, process, rest, found[1], generation, jvmOptions);
         } catch (RuntimeException e) {
             process.kill();
             throw e;
@@ -103,7 +115,7 @@ final class RunningDaemon implements AutoCloseable {
         if (process.process().isAlive()) {
             throw new IllegalStateException("stop the daemon before starting it again");
         }
-        return launch(dir, token, generation + 1);
+        return launch(dir, token, generation + 1, jvmOptions);
     }
 
     /** SIGTERM; the exit code. */
@@ -118,6 +130,11 @@ final class RunningDaemon implements AutoCloseable {
 
     String log() throws IOException {
         return process.log();
+    }
+
+    /** The NBD TCP port. */
+    int nbdPort() {
+        return Integer.parseInt(nbdAddress.substring(nbdAddress.lastIndexOf(':') + 1));
     }
 
     RestClient rest() {

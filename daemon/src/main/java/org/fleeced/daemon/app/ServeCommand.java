@@ -17,8 +17,7 @@ import org.fleeced.qcow2.ImageOpener;
 import org.fleeced.qcow2.Qcow2OpenOptions;
 import org.fleeced.qcow2.bitmap.BitmapPersistenceOptions;
 import org.fleeced.qcow2.bitmap.PersistentBitmaps;
-import org.fleeced.daemon.nbd.server.AllocationDepthContext;
-import org.fleeced.daemon.nbd.server.BaseAllocationContext;
+import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.MetaContextSource;
 import org.fleeced.daemon.nbd.server.NbdExport;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
@@ -71,9 +70,9 @@ final class ServeCommand {
     private static NbdExport export(ServeOptions options, Opened opened) throws UsageException {
         BlockNode node = opened.node();
         List<MetaContextSource> contexts = new ArrayList<>();
-        contexts.add(new BaseAllocationContext(node));
+        contexts.add(ExtentStatusContext.baseAllocation(node));
         if (options.allocationDepth()) {
-            contexts.add(new AllocationDepthContext(node));
+            contexts.add(ExtentStatusContext.allocationDepth(node));
         }
         for (String name : options.bitmaps()) {
             if (opened.bitmaps() == null) {

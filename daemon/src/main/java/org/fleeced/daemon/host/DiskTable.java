@@ -22,8 +22,7 @@ import org.fleeced.block.file.RawFileNode;
 import org.fleeced.disk.ActiveDisk;
 import org.fleeced.checkpoint.CheckpointSet;
 import org.fleeced.daemon.app.AllowedPaths;
-import org.fleeced.daemon.nbd.server.AllocationDepthContext;
-import org.fleeced.daemon.nbd.server.BaseAllocationContext;
+import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.NbdExport;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
 import org.fleeced.qcow2.ImageOpener;
@@ -105,8 +104,8 @@ public final class DiskTable {
             attaching.remove(name);
             try {
                 exports.register(new NbdExport(name, "fleeced disk " + name, disk.active().exportNode(), false, false,
-                        true, List.of(new BaseAllocationContext(disk.active().exportNode()),
-                                new AllocationDepthContext(disk.active().exportNode()))));
+                        true, List.of(ExtentStatusContext.baseAllocation(disk.active().exportNode()),
+                                ExtentStatusContext.allocationDepth(disk.active().exportNode()))));
             } catch (RuntimeException e) {
                 disk.active().close();
                 throw e;

@@ -27,7 +27,7 @@ import org.fleeced.checkpoint.CheckpointException;
 import org.fleeced.checkpoint.CheckpointInfo;
 import org.fleeced.checkpoint.CheckpointStart;
 import org.fleeced.daemon.app.AllowedPaths;
-import org.fleeced.daemon.nbd.server.BaseAllocationContext;
+import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.DirtyBitmapContext;
 import org.fleeced.daemon.nbd.server.MetaContextSource;
 import org.fleeced.daemon.nbd.server.NbdExport;
@@ -141,7 +141,7 @@ public final class JobTable {
             String baseName = start.isFull() ? null : start.base().checkpoint() != null ? start.base().checkpoint()
                     : newestBefore(fleece, request.checkpoint());
             List<MetaContextSource> contexts = new ArrayList<>();
-            contexts.add(new BaseAllocationContext(fleece.exportNode()));
+            contexts.add(ExtentStatusContext.baseAllocation(fleece.exportNode()));
             String metaContext = null;
             if (start.changes() != null && baseName != null) {
                 DirtyBitmapContext dirty = new DirtyBitmapContext(baseName, start.changes());

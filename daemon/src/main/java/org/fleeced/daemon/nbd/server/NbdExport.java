@@ -52,12 +52,12 @@ public record NbdExport(
 
     /** A writable export with {@code base:allocation}, as most callers want it. */
     public static NbdExport writable(String name, BlockNode node) {
-        return new NbdExport(name, "", node, false, false, true, List.of(new BaseAllocationContext(node)));
+        return new NbdExport(name, "", node, false, false, true, List.of(ExtentStatusContext.baseAllocation(node)));
     }
 
     /** A read-only export with {@code base:allocation}. */
     public static NbdExport readOnly(String name, BlockNode node) {
-        return new NbdExport(name, "", node, true, false, true, List.of(new BaseAllocationContext(node)));
+        return new NbdExport(name, "", node, true, false, true, List.of(ExtentStatusContext.baseAllocation(node)));
     }
 
     /** Whether WRITE and WRITE_ZEROES are refused: asked for, or the node cannot write. */

@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import org.fleeced.block.testing.GatedNode;
 import org.fleeced.daemon.nbd.protocol.NbdCommand;
 import org.junit.jupiter.api.Test;
 

@@ -96,7 +96,7 @@ class NbdTransmissionTest {
             assertEquals(4096, base.getInt(4));
             assertEquals(0, base.getInt(8));
             assertEquals(ServerFixture.SIZE - 4096, base.getInt(12));
-            assertEquals(BaseAllocationContext.STATE_HOLE | BaseAllocationContext.STATE_ZERO, base.getInt(16));
+            assertEquals(ExtentStatusContext.STATE_HOLE | ExtentStatusContext.STATE_ZERO, base.getInt(16));
             ByteBuffer depth = ByteBuffer.wrap(chunks.get(1).payload());
             assertEquals(1, depth.getInt(0));
             assertEquals(1, depth.getInt(8), "written data has depth 1");

@@ -38,10 +38,10 @@ final class ServerFixture implements AutoCloseable {
     ServerFixture(NbdServerConfig config) {
         var rw = new ContractCheckingNode(rwNode);
         registry.register(new NbdExport("rw", "writable test export", rw, false, false, true,
-                List.of(new BaseAllocationContext(rw), new AllocationDepthContext(rw))));
+                List.of(ExtentStatusContext.baseAllocation(rw), ExtentStatusContext.allocationDepth(rw))));
         registry.register(NbdExport.readOnly("ro", new ContractCheckingNode(roFaults)));
         registry.register(new NbdExport("fleece", "", fleeceNode, true, true, true,
-                List.of(new BaseAllocationContext(fleeceNode))));
+                List.of(ExtentStatusContext.baseAllocation(fleeceNode))));
         server = NbdServer.create(vertx, registry, config);
         port = server.listenTcp("127.0.0.1", 0).await();
     }
