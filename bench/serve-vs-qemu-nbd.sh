@@ -29,7 +29,7 @@ fi
 [ -f "$top/daemon/target/fleeced.jar" ] || (cd "$top" && mvn -B -q -ntp -o -DskipTests -pl daemon -am package >&2)
 
 port_f=$(free_port)
-"$("$top/bin/find-jdk")/bin/java" --enable-native-access=ALL-UNNAMED -XX:+UseSerialGC -jar "$top/daemon/target/fleeced.jar" \
+"$top/bin/fleeced" \
   serve "$work/a.img" --format "$FORMAT" --port "$port_f" > "$work/fleeced.uri" 2> "$work/fleeced.log" &
 pid_f=$!; pids+=("$pid_f")
 port_q=$(free_port)

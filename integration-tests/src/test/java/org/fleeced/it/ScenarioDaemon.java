@@ -25,10 +25,13 @@ final class ScenarioDaemon implements AutoCloseable {
     private final int restPort;
     private final int nbdPort;
     private final ScenarioRest rest;
+    /** Started through bin/fleeced with its JVM defaults, instead of java -jar. */
+    private final boolean launcher;
     private DaemonProcess process;
     private int runs;
 
-    private ScenarioDaemon(Path dir, String extraYaml) throws IOException {
+    private ScenarioDaemon(Path dir, String extraYaml, boolean launcher) throws IOException {
+        this.launcher = launcher;
         this.dir = Files.createDirectories(dir);
         this.restPort = DaemonProcess.freePort();
         this.nbdPort = DaemonProcess.freePort();
@@ -46,7 +49,14 @@ final class ScenarioDaemon implements AutoCloseable {
 
     /** Starts a daemon in {@code dir}; {@code extraYaml} adds top-level keys (e.g. "defaults: {...}"). */
     static ScenarioDaemon start(Path dir, String extraYaml) throws IOException {
-        ScenarioDaemon daemon = new ScenarioDaemon(dir, extraYaml);
+        ScenarioDaemon daemon = new ScenarioDaemon(dir, extraYaml, false);
+        daemon.startAgain();
+        return daemon;
+    }
+
+    /** Starts a daemon in {@code dir} as an operator would: {@code bin/fleeced daemon} with the launcher's defaults. */
+    static ScenarioDaemon startWithLauncher(Path dir) throws IOException {
+        ScenarioDaemon daemon = new ScenarioDaemon(dir, "", true);
         daemon.startAgain();
         return daemon;
     }
@@ -57,7 +67,10 @@ final class ScenarioDaemon implements AutoCloseable {
             throw new IllegalStateException("the daemon still runs");
         }
         Path runDir = Files.createDirectories(dir.resolve("run-" + ++runs));
-        DaemonProcess started = DaemonProcess.start(runDir, "daemon", "--config", config.toString());
+        Path log = runDir.resolve("fleeced.log");
+        DaemonProcess started = launcher
+                ? DaemonProcess.startWithLauncher(runDir, log, "daemon", "--config", config.toString())
+                : DaemonProcess.start(runDir, log, "daemon", "--config", config.toString());
         process = started;
         // REST listens at once; the daemon is ready once the start has attached the remembered disks
         await().atMost(Duration.ofSeconds(60)).until(() -> !started.process().isAlive()
