@@ -1,8 +1,10 @@
 package org.fleeced.qcow2;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.List;
 import org.fleeced.block.BlockIOException;
+import org.fleeced.block.Errno;
 
 /**
  * The image's current header and the writes that change it. Single fields (feature bits, the
@@ -45,13 +47,29 @@ final class HeaderStore {
         header = header.withRefcountTable(offset, clusters);
     }
 
-    /** Rewrites the first cluster from {@code newHeader} and syncs. */
+    /**
+     * Rewrites the first cluster from {@code newHeader} and syncs. When the extensions do not fit
+     * (small clusters), the feature name table goes first: it is optional (spec "Feature name
+     * table") and only names bits that every reader knows from the spec anyway.
+     */
     void rewrite(Qcow2Header newHeader) throws BlockIOException {
-        ByteBuffer encoded = newHeader.encode();
-        int used = usedBytes(newHeader, encoded);
+        Qcow2Header fitted = newHeader;
+        ByteBuffer encoded;
+        try {
+            encoded = fitted.encode();
+        } catch (BlockIOException e) {
+            if (e.errno() != Errno.ENOSPC || fitted.extension(HeaderExtension.FEATURE_NAME_TABLE) == null) {
+                throw e;
+            }
+            List<HeaderExtension> kept = new ArrayList<>(fitted.extensions());
+            kept.removeIf(x -> x.type() == HeaderExtension.FEATURE_NAME_TABLE);
+            fitted = fitted.withExtensions(kept);
+            encoded = fitted.encode();
+        }
+        int used = usedBytes(fitted, encoded);
         file.writeFully(0, encoded.limit(used));
         file.sync();
-        header = newHeader;
+        header = fitted;
     }
 
     void replaceExtensions(List<HeaderExtension> extensions) throws BlockIOException {

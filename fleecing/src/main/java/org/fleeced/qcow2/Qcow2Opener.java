@@ -115,8 +115,14 @@ final class Qcow2Opener {
         return ImageOpener.openBacking(backingPath, options.backingOverride() != null ? null : h.backingFormat(), chain);
     }
 
-    private static Path resolve(Path image, String backingName) {
-        Path named = Path.of(backingName);
+    private static Path resolve(Path image, String backingName) throws BlockIOException {
+        Path named;
+        try {
+            named = Path.of(backingName);
+        } catch (java.nio.file.InvalidPathException e) {
+            throw new BlockIOException(Errno.EIO, image + " names a backing file that cannot be a path ("
+                    + e.getReason() + ")", e);
+        }
         if (named.isAbsolute()) {
             return named;
         }

@@ -5,6 +5,8 @@ import static org.fleeced.qcow2.Qcow2ImageFiles.patchLong;
 import static org.fleeced.qcow2.Qcow2ImageFiles.readLong;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,6 +18,8 @@ import java.nio.file.StandardOpenOption;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.Errno;
 import org.fleeced.block.WriteFlag;
+import org.fleeced.qcow2.bitmap.BitmapPersistenceOptions;
+import org.fleeced.qcow2.bitmap.PersistentBitmaps;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -205,5 +209,38 @@ class Qcow2HostileImageTest {
         assertEquals(0, after.features().autoclear());
         QemuTools.assumeQemuImg();
         QemuTools.assertCheckClean(image);
+    }
+
+    // ---- regressions found by the fuzzer (Qcow2FuzzTest) ----------------------------------------
+
+    @Test
+    void aBackingNameThatCannotBeAPathIsEio() throws Exception {
+        Qcow2ImageFiles.patch(image, 4096, ByteBuffer.wrap("a\0b".getBytes(StandardCharsets.UTF_8)));
+        patchLong(image, 8, 4096);
+        patchInt(image, 16, 3);
+        BlockIOException e = openFails();
+        assertEquals(Errno.EIO, e.errno());
+        assertTrue(e.getMessage().contains("backing file"), e.getMessage());
+    }
+
+    @Test
+    void aFullFirstClusterMakesRoomForTheBitmapsByDroppingTheFeatureNameTable() throws Exception {
+        Path small = dir.resolve("small.qcow2");
+        Qcow2Creator.create(small, Qcow2CreateOptions.of(1 << 20).withClusterSize(512));
+        assertNotNull(header(small).extension(HeaderExtension.FEATURE_NAME_TABLE), "the creator filled the cluster");
+        try (PersistentBitmaps bitmaps = PersistentBitmaps.open(small, Qcow2OpenOptions.readWrite(),
+                BitmapPersistenceOptions.defaults())) {
+            bitmaps.add("b", 65536, true, true);
+            bitmaps.node().write(0, ByteBuffer.allocate(512), WriteFlag.NONE);
+        }
+        Qcow2Header after = header(small);
+        assertNull(after.extension(HeaderExtension.FEATURE_NAME_TABLE));
+        assertNotNull(after.extension(HeaderExtension.BITMAPS));
+        QemuTools.assumeQemuImg();
+        QemuTools.assertCheckClean(small);
+    }
+
+    private static Qcow2Header header(Path path) throws Exception {
+        return Qcow2Header.parse(ByteBuffer.wrap(Qcow2ImageFiles.readFile(path, 0, 65536)), 1L << 30);
     }
 }
