@@ -120,6 +120,7 @@ final class Qcow2BaseImages {
         ownWithBitmaps("4 KiB clusters, persistent bitmaps", Qcow2CreateOptions.of(2 << 20).withClusterSize(4096), 8);
         ownWithBitmaps("64 KiB clusters, persistent bitmaps, qcow2 backing",
                 Qcow2CreateOptions.of(4 << 20).withBacking(QCOW2_BACKING, "qcow2"), 9);
+        own("1 MiB clusters, 1 GiB virtual", Qcow2CreateOptions.of(1L << 30).withClusterSize(1 << 20), 12, 1);
         crashedDirty("2 KiB clusters, lazy refcounts, dirty after a crash",
                 Qcow2CreateOptions.of(2 << 20).withClusterSize(2048).withLazyRefcounts(true), 10);
         crashedWithBitmaps("4 KiB clusters, bitmaps in use after a crash, no intent log",
@@ -162,9 +163,13 @@ final class Qcow2BaseImages {
     }
 
     private void own(String description, Qcow2CreateOptions options, long seed) throws Exception {
+        own(description, options, seed, 5);
+    }
+
+    private void own(String description, Qcow2CreateOptions options, long seed, int writes) throws Exception {
         Path p = created(options);
         try (Qcow2Node node = Qcow2Node.open(p, Qcow2OpenOptions.readWrite())) {
-            scatter(node, seed, 5);
+            scatter(node, seed, writes);
         }
         addBase(description, p);
     }

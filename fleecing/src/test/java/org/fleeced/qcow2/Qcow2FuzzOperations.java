@@ -36,6 +36,8 @@ final class Qcow2FuzzOperations {
 
     private static final int TRAIL_LENGTH = 40;
     private static final Set<Errno> CALLER_ERRORS = EnumSet.of(Errno.EINVAL, Errno.ENOTSUP, Errno.EROFS);
+    /** Control cases check reads against a model of the disk up to this virtual size. */
+    private static final long MODEL_LIMIT_BYTES = 16L << 20;
     private static final long[] GRANULARITIES = {512, 4096, 65536, 1L << 20};
 
     private final Random random;
@@ -46,6 +48,10 @@ final class Qcow2FuzzOperations {
     private int failures;
     private long writtenBytes;
     private int clusterBytes;
+    /** In a control case's read-write phase: what the disk must read as. Null otherwise. */
+    private SparseDiskModel model;
+    /** False for the threads of a concurrent phase: their writes interleave, no model can follow. */
+    private boolean modelled = true;
 
     Qcow2FuzzOperations(Random random, Deque<String> trail, boolean control) {
         this.random = random;
@@ -92,6 +98,9 @@ final class Qcow2FuzzOperations {
     void exercise(BlockNode node, PersistentBitmaps bitmaps, boolean write) {
         Capabilities caps = node.capabilities();
         clusterBytes = caps.preferredSize();
+        if (control && write && modelled && node.size() <= MODEL_LIMIT_BYTES) {
+            model = new SparseDiskModel(readAll(node));
+        }
         int count = 4 + random.nextInt(17);
         for (int i = 0; i < count; i++) {
             int kind = random.nextInt(100);
@@ -105,7 +114,12 @@ final class Qcow2FuzzOperations {
                 writeZeroes(node, caps);
             } else if (kind < 85) {
                 long[] r = range(node.size(), Long.MAX_VALUE);
-                step("discard " + r[0] + "+" + r[1], () -> node.discard(r[0], r[1]));
+                step("discard " + r[0] + "+" + r[1], () -> {
+                    node.discard(r[0], r[1]);
+                    if (model != null) {
+                        model.discard(r[0], r[1]);
+                    }
+                });
             } else if (kind < 90) {
                 step("flush", node::flush);
             } else if (bitmaps != null) {
@@ -119,7 +133,22 @@ final class Qcow2FuzzOperations {
 
     private void read(BlockNode node, Capabilities caps) {
         long[] r = range(node.size(), caps.maxRequestBytes());
-        step("read " + r[0] + "+" + r[1], () -> node.read(r[0], ByteBuffer.allocate((int) r[1])));
+        step("read " + r[0] + "+" + r[1], () -> {
+            ByteBuffer b = ByteBuffer.allocate((int) r[1]);
+            node.read(r[0], b);
+            long wrong = model == null ? -1 : model.checkAndSettle(r[0], b.array());
+            if (wrong >= 0) {
+                throw new AssertionError("a valid image reads wrong data at " + wrong);
+            }
+        });
+    }
+
+    private byte[] readAll(BlockNode node) {
+        try {
+            return Qcow2ImageFiles.readAll(node);
+        } catch (BlockIOException e) {
+            throw new AssertionError("a valid image cannot be read: " + e.getMessage(), e);
+        }
     }
 
     private void blockStatus(BlockNode node) {
@@ -141,7 +170,12 @@ final class Qcow2FuzzOperations {
         }
         Set<WriteFlag> flags = random.nextInt(8) == 0 ? Set.of(WriteFlag.FUA) : WriteFlag.NONE;
         writtenBytes += r[1];
-        step("write " + r[0] + "+" + r[1] + " " + flags, () -> node.write(r[0], ByteBuffer.wrap(data), flags));
+        step("write " + r[0] + "+" + r[1] + " " + flags, () -> {
+            node.write(r[0], ByteBuffer.wrap(data), flags);
+            if (model != null) {
+                model.write(r[0], data);
+            }
+        });
     }
 
     private void writeZeroes(BlockNode node, Capabilities caps) {
@@ -159,6 +193,9 @@ final class Qcow2FuzzOperations {
         note(what);
         try {
             node.writeZeroes(r[0], r[1], flags);
+            if (model != null) {
+                model.zero(r[0], r[1]);
+            }
         } catch (BlockIOException e) {
             if (!(fast && e.errno() == Errno.ENOTSUP)) {
                 failed(what, e);
@@ -219,7 +256,9 @@ final class Qcow2FuzzOperations {
     void exerciseConcurrently(BlockNode node, int threads) {
         List<Qcow2FuzzOperations> each = new java.util.ArrayList<>();
         for (int i = 0; i < threads; i++) {
-            each.add(new Qcow2FuzzOperations(new Random(random.nextLong()), trail, control));
+            Qcow2FuzzOperations ops = new Qcow2FuzzOperations(new Random(random.nextLong()), trail, control);
+            ops.modelled = false;
+            each.add(ops);
         }
         note("concurrently on " + threads + " threads:");
         java.util.concurrent.atomic.AtomicReference<Throwable> escaped = new java.util.concurrent.atomic.AtomicReference<>();

@@ -55,6 +55,27 @@ final class Qcow2HeaderMutator {
         m.put("header " + f.name(), f.offset(), f.width(), value);
     }
 
+    /**
+     * A large virtual size the header can still justify: l1_size grown to cover it, as far as
+     * the L1 table fits between its offset and the end of the file. Such an image opens, so
+     * everything sized from the virtual size (bitmaps, intent log, block status) gets reached.
+     */
+    static void virtualSize(Qcow2Mutation m) {
+        Random r = m.random();
+        long cluster = m.clusterSize();
+        long bytesPerL2 = cluster * (cluster / 8);
+        long l1Offset = m.getLong(40);
+        long maxEntries = Math.min((m.bytes().length - l1Offset) / 8, Qcow2Header.MAX_L1_BYTES / 8);
+        if (l1Offset <= 0 || maxEntries <= 0) {
+            return;
+        }
+        long entries = r.nextBoolean() ? maxEntries : 1 + r.nextLong(maxEntries);
+        long size = Math.multiplyHigh(entries, bytesPerL2) != 0 ? Long.MAX_VALUE / 2 : entries * bytesPerL2;
+        size -= r.nextBoolean() ? 0 : r.nextLong(Math.max(1, bytesPerL2)) / 512 * 512;
+        m.put("header size (covered by the L1 table)", 24, 8, size);
+        m.put("header l1_size", 36, 4, (size + bytesPerL2 - 1) / bytesPerL2);
+    }
+
     static void featureBit(Qcow2Mutation m) {
         Random r = m.random();
         int offset = 72 + 8 * r.nextInt(3);
@@ -103,7 +124,8 @@ final class Qcow2HeaderMutator {
             Qcow2ImageMap.Extension copy = exts.get(r.nextInt(exts.size()));
             type = copy.type();
             data = new byte[copy.length()];
-            System.arraycopy(m.bytes(), (int) copy.offset() + 8, data, 0, Math.min(data.length, m.bytes().length - (int) copy.offset() - 8));
+            int available = (int) Math.clamp(m.bytes().length - copy.offset() - 8, 0, data.length);
+            System.arraycopy(m.bytes(), (int) copy.offset() + 8, data, 0, available);
         } else {
             type = TYPES[1 + r.nextInt(TYPES.length - 1)];
             data = forgedData(type, m);

@@ -240,6 +240,18 @@ class Qcow2HostileImageTest {
         QemuTools.assertCheckClean(small);
     }
 
+    @Test
+    void aBitmapTooLargeToStoreIsRefusedAtAdd() throws Exception {
+        Path huge = dir.resolve("huge.qcow2");
+        Qcow2Creator.create(huge, Qcow2CreateOptions.of(1L << 56).withClusterSize(1 << 20));
+        try (PersistentBitmaps bitmaps = PersistentBitmaps.open(huge, Qcow2OpenOptions.readWrite(),
+                BitmapPersistenceOptions.defaults())) {
+            BlockIOException e = assertThrows(BlockIOException.class, () -> bitmaps.add("b", 512, true, true));
+            assertEquals(Errno.EINVAL, e.errno());
+            bitmaps.add("coarse", 1L << 30, true, true);
+        }
+    }
+
     private static Qcow2Header header(Path path) throws Exception {
         return Qcow2Header.parse(ByteBuffer.wrap(Qcow2ImageFiles.readFile(path, 0, 65536)), 1L << 30);
     }

@@ -21,6 +21,10 @@ final class Qcow2Mutator {
                 Qcow2HeaderMutator.field(m);
                 return true;
             }),
+            new Kind(4, m -> {
+                Qcow2HeaderMutator.virtualSize(m);
+                return true;
+            }),
             new Kind(6, m -> {
                 Qcow2HeaderMutator.featureBit(m);
                 return true;

@@ -196,7 +196,8 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
      * returns, so it survives a crash from then on.
      *
      * @param granularity bytes per bit, a power of two from 512 B to 2 GiB
-     * @throws BlockIOException EINVAL for a bad or taken name or granularity, EROFS/ENOTSUP when
+     * @throws BlockIOException EINVAL for a bad or taken name or granularity (or one too fine for
+     *                          the disk's size), EROFS/ENOTSUP when
      *                          the image cannot hold persistent bitmaps, EIO when storing fails
      */
     public void add(String name, long granularity, boolean enabled, boolean persistent) throws BlockIOException {
@@ -220,6 +221,12 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
         int bits = Long.numberOfTrailingZeros(granularity);
         if (Long.bitCount(granularity) != 1 || bits < BitmapLimits.MIN_GRANULARITY_BITS || bits > BitmapLimits.MAX_GRANULARITY_BITS) {
             throw new BlockIOException(Errno.EINVAL, "granularity " + granularity + " is not a power of two from 512 B to 2 GiB");
+        }
+        if (persistent && BitmapLimits.dataBytes(diskSize, bits) > BitmapLimits.MAX_BITMAP_DATA_BYTES) {
+            // QEMU's limit, which the loader enforces too: a larger bitmap would be stored and never load.
+            throw new BlockIOException(Errno.EINVAL, "a persistent bitmap of granularity " + granularity + " over "
+                    + diskSize + " bytes needs more than " + BitmapLimits.MAX_BITMAP_DATA_BYTES
+                    + " bytes of bitmap data; use a coarser granularity");
         }
         if (persistent && !writable) {
             throw new BlockIOException(storage.node().capabilities().canWrite() ? Errno.ENOTSUP : Errno.EROFS,
