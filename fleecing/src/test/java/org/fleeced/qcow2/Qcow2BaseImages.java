@@ -34,8 +34,11 @@ final class Qcow2BaseImages {
     static final String QCOW2_BACKING = "fz-backing.qcow2";
     static final String RAW_BACKING = "fz-backing.raw";
 
-    /** A base image: what made it and its bytes. */
-    record Base(String description, byte[] bytes) {
+    /** A base image: what made it, its bytes, and where its structures are. */
+    record Base(String description, byte[] bytes, Qcow2ImageMap map) {
+        Base(String description, byte[] bytes) {
+            this(description, bytes, Qcow2ImageMap.of(bytes));
+        }
     }
 
     /**

@@ -60,7 +60,7 @@ final class Qcow2FuzzCase {
     /** Runs the case; an invariant broken is an AssertionError, an unexpected exception escapes as is. */
     Outcome run() throws IOException {
         base = images.bases().get(random.nextInt(images.bases().size()));
-        mutation = Qcow2Mutator.mutate(base.bytes(), random);
+        mutation = Qcow2Mutator.mutate(base, random);
         boolean control = mutation.steps().isEmpty();
         Path image = images.casePath();
         removeCaseFiles();

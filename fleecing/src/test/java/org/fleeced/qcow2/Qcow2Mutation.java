@@ -18,9 +18,9 @@ final class Qcow2Mutation {
     private final Random random;
     private final List<String> steps = new ArrayList<>();
 
-    Qcow2Mutation(byte[] base, Random random) {
-        this.bytes = base.clone();
-        this.map = Qcow2ImageMap.of(base);
+    Qcow2Mutation(Qcow2BaseImages.Base base, Random random) {
+        this.bytes = base.bytes().clone();
+        this.map = base.map();
         this.random = random;
     }
 

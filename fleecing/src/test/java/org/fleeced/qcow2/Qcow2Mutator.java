@@ -52,7 +52,7 @@ final class Qcow2Mutator {
     }
 
     /** Mutates a copy of {@code base}; the returned mutation holds the bytes and the steps taken. */
-    static Qcow2Mutation mutate(byte[] base, Random random) {
+    static Qcow2Mutation mutate(Qcow2BaseImages.Base base, Random random) {
         Qcow2Mutation m = new Qcow2Mutation(base, random);
         if (random.nextInt(CONTROL_ONE_IN) == 0) {
             return m;
