@@ -94,10 +94,10 @@ final class DaemonCommand {
                     .withMaxInFlightBytes(NbdServerConfig.DEFAULT_MAX_IN_FLIGHT_BYTES, n.maxInFlightBytesTotal())
                     .withRequestTimeout(Duration.ofSeconds(n.requestTimeoutSeconds()))
                     .withTls(tls.orElse(null)));
-            int nbdPort = nbd.listenTcp(n.bind(), n.port()).await();
+            int nbdPort = Listening.await("NBD", n.bind() + ":" + n.port(), nbd.listenTcp(n.bind(), n.port()));
             if (n.socket() != null) {
                 Files.deleteIfExists(n.socket());
-                nbd.listenUnix(n.socket()).await();
+                Listening.await("NBD", "unix socket " + n.socket(), nbd.listenUnix(n.socket()));
             }
             NbdEndpoints endpoints = new NbdEndpoints(n.bind(), nbdPort, n.socket(), tls.isPresent());
 
@@ -109,10 +109,10 @@ final class DaemonCommand {
             StartupRecovery startup = new StartupRecovery(history, tempDirs, disks, startupDisks(config));
 
             DaemonApi api = new DaemonApi(disks, jobs, endpoints, nbd.stats(), events, config.defaults(), startup);
-            HttpServer http = vertx.createHttpServer()
-                    .requestHandler(api.router(vertx, ApiContract.load(), config.tokens(), config.rest().maxBodyBytes()))
-                    .listen(config.rest().port(), config.rest().bind())
-                    .await();
+            HttpServer http = Listening.await("REST", config.rest().bind() + ":" + config.rest().port(),
+                    vertx.createHttpServer()
+                            .requestHandler(api.router(vertx, ApiContract.load(), config.tokens(), config.rest().maxBodyBytes()))
+                            .listen(config.rest().port(), config.rest().bind()));
             long leaseTimer = vertx.setPeriodic(1000, t -> Thread.ofVirtual().start(jobs::expireLeases));
             // bitmaps stored in the images now and then, so crash recovery starts from a recent point
             long bitmapTimer = vertx.setPeriodic(BITMAP_STORE_PERIOD_MS, t -> Thread.ofVirtual().start(disks::storeBitmaps));
@@ -121,6 +121,7 @@ final class DaemonCommand {
                     + (config.tokens().isEmpty() ? "" : " (bearer token required)"));
             LOG.info("NBD listening on " + endpoints.tcpUri("") + (n.socket() == null ? ""
                     : " and " + endpoints.unixUri("")) + (tls.isPresent() ? " (TLS)" : ""));
+            config.startWarnings().forEach(LOG::warning);
             LOG.info("state in " + config.stateDir() + "; images allowed in " + config.imageDirs()
                     + ", temp images in " + config.tempDirs());
             startup.start();

@@ -29,10 +29,12 @@ public record DaemonConfig(
     /**
      * The NBD server. {@code maxInFlightBytesTotal} bounds the request data of all connections
      * together (payloads as they arrive, read replies); {@code requestTimeoutSeconds} drops a
-     * client that stops sending in the middle of a request.
+     * client that stops sending in the middle of a request. NBD has no authentication but TLS, so
+     * a non-loopback {@code bind} needs {@code tls.required}, or {@code allowInsecure} to say the
+     * operator accepts an open network export.
      */
     public record Nbd(String bind, int port, Path socket, int maxConnections, int handshakeTimeoutSeconds,
-            long maxInFlightBytesTotal, int requestTimeoutSeconds, Tls tls) {
+            long maxInFlightBytesTotal, int requestTimeoutSeconds, boolean allowInsecure, Tls tls) {
     }
 
     public record Tls(Path cert, Path key, Path ca, boolean verifyClient, boolean required) {
@@ -53,7 +55,7 @@ public record DaemonConfig(
         Path state = workDir.resolve(stateDir).toAbsolutePath().normalize();
         Nbd n = new Nbd(nbd.bind(), nbd.port(), nbd.socket() == null ? null : state.resolve(nbd.socket()),
                 nbd.maxConnections(), nbd.handshakeTimeoutSeconds(), nbd.maxInFlightBytesTotal(),
-                nbd.requestTimeoutSeconds(), nbd.tls());
+                nbd.requestTimeoutSeconds(), nbd.allowInsecure(), nbd.tls());
         return new DaemonConfig(state, rest, n, tokens,
                 imageDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 tempDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
@@ -66,6 +68,11 @@ public record DaemonConfig(
         if (tokens.isEmpty() && !isLoopback(rest.bind())) {
             throw new UsageException("rest.bind is " + rest.bind() + ", not a loopback address: configure at least one"
                     + " bearer token under 'tokens', or bind to 127.0.0.1");
+        }
+        if (!isLoopback(nbd.bind()) && !nbd.tls().required() && !nbd.allowInsecure()) {
+            throw new UsageException("nbd.bind is " + nbd.bind() + ", not a loopback address, and NBD without TLS has no"
+                    + " authentication: configure nbd.tls (cert, key, required: true), or bind to 127.0.0.1, or set"
+                    + " nbd.allowInsecure: true to export every disk to anyone who can reach the port");
         }
         if (tempDirs.isEmpty()) {
             throw new UsageException("tempDirs is empty: fleecing jobs need at least one temp directory");
@@ -84,6 +91,22 @@ public record DaemonConfig(
             throw new UsageException("nbd.requestTimeoutSeconds, nbd.handshakeTimeoutSeconds and nbd.maxConnections"
                     + " must be at least 1");
         }
+    }
+
+    /** What the operator should hear at every start about a configuration that runs but is risky. */
+    public List<String> startWarnings() {
+        if (isLoopback(nbd.bind())) {
+            return List.of();
+        }
+        if (!nbd.tls().required()) {
+            return List.of("nbd.allowInsecure is set: NBD on " + nbd.bind() + ":" + nbd.port() + " without TLS; anyone who"
+                    + " can reach the port can read and write every disk");
+        }
+        if (!nbd.tls().verifyClient()) {
+            return List.of("NBD on " + nbd.bind() + ":" + nbd.port() + " requires TLS but not client certificates"
+                    + " (nbd.tls.verifyClient): traffic is encrypted, but any client may connect");
+        }
+        return List.of();
     }
 
     private static boolean isLoopback(String host) {

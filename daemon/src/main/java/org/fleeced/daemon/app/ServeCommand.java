@@ -48,10 +48,11 @@ final class ServeCommand {
             NbdServer server = NbdServer.create(vertx, registry, config);
             String uri;
             if (options.socket() != null) {
-                server.listenUnix(options.socket()).await();
+                Listening.await("NBD", "unix socket " + options.socket(), server.listenUnix(options.socket()));
                 uri = unixUri(options);
             } else {
-                int port = server.listenTcp(options.bind(), options.port()).await();
+                int port = Listening.await("NBD", options.bind() + ":" + options.port(),
+                        server.listenTcp(options.bind(), options.port()));
                 uri = tcpUri(options, port);
             }
             System.out.append(uri).append('\n').flush();

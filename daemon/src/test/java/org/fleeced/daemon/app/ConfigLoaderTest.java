@@ -25,6 +25,40 @@ class ConfigLoaderTest {
         assertEquals(dir.resolve("fleeced-data/nbd.sock"), config.nbd().socket());
         assertEquals(List.of(dir.resolve("fleeced-data/images")), config.imageDirs());
         assertEquals(100, config.nbd().maxConnections());
+        assertEquals(128L << 20, config.nbd().maxInFlightBytesTotal());
+        assertEquals(30, config.nbd().requestTimeoutSeconds());
+        assertEquals(false, config.nbd().allowInsecure());
+        assertEquals(List.of(), config.startWarnings());
+    }
+
+    @Test
+    void aPublicNbdAddressNeedsTlsOrAnExplicitAllowInsecure() throws Exception {
+        Path file = dir.resolve("public-nbd.yaml");
+        Files.writeString(file, "nbd: {bind: 0.0.0.0}\n");
+        UsageException e = assertThrows(UsageException.class, () -> ConfigLoader.load(file).validate());
+        assertTrue(e.getMessage().contains("nbd.bind is 0.0.0.0") && e.getMessage().contains("nbd.tls")
+                && e.getMessage().contains("nbd.allowInsecure"), e.getMessage());
+
+        Files.writeString(file, "nbd: {bind: 0.0.0.0, tls: {cert: c.pem, key: k.pem}}\n");
+        assertThrows(UsageException.class, () -> ConfigLoader.load(file).validate(), "TLS offered but not required");
+
+        Files.writeString(file, "nbd: {bind: 0.0.0.0, allowInsecure: true}\n");
+        DaemonConfig insecure = ConfigLoader.load(file);
+        insecure.validate();
+        assertTrue(insecure.startWarnings().getFirst().contains("nbd.allowInsecure"), insecure.startWarnings().toString());
+
+        Files.writeString(file, "nbd: {bind: 0.0.0.0, tls: {cert: c.pem, key: k.pem, required: true, verifyClient: true}}\n");
+        DaemonConfig tls = ConfigLoader.load(file);
+        tls.validate();
+        assertEquals(List.of(), tls.startWarnings());
+    }
+
+    @Test
+    void anNbdBudgetBelowTwoMaximumPayloadsIsRefused() throws Exception {
+        Path file = dir.resolve("small.yaml");
+        Files.writeString(file, "nbd: {maxInFlightBytesTotal: 1048576}\n");
+        UsageException e = assertThrows(UsageException.class, () -> ConfigLoader.load(file).validate());
+        assertTrue(e.getMessage().contains("nbd.maxInFlightBytesTotal"), e.getMessage());
     }
 
     @Test
