@@ -1,24 +1,28 @@
 package org.fleeced.disk;
 
-import org.fleeced.block.SwappableNode;
-import org.fleeced.job.FleecingJob;
+import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
+import org.fleeced.block.SwappableNode;
 import org.fleeced.checkpoint.CheckpointSet;
-import org.fleeced.tracking.DirtyTrackingFilter;
-import org.fleeced.tracking.ChangeRecorder;
+import org.fleeced.job.FleecingJob;
+import org.fleeced.qcow2.bitmap.PersistentBitmaps;
 
 /**
- * A disk the daemon owns: its image, its checkpoints, and the node its writable export uses.
+ * A disk the daemon owns, as {@link DiskOpener} assembled it: its image (the format node), the
+ * policy filters over it, its checkpoints, its persistent bitmaps (qcow2), and the node its
+ * writable export uses. The stack is drawn in {@link org.fleeced.block}.
  *
- * <pre>
- *   writable export ──▶ SwappableNode ──▶ DirtyTrackingFilter ──▶ [CopyBeforeWriteFilter] ──▶ image
- * </pre>
- * The gate sits above dirty tracking, so a write is recorded in the same checkpoint as the stack
- * it lands in: a job's swap drains both. A fleecing job inserts the copy-before-write filter by
- * swapping the stack below the gate and removes it the same way; at most one job runs per disk.
+ * <p>The export's gate ({@link SwappableNode}) sits above the policy filters, so a write is
+ * recorded in the same checkpoint as the stack it lands in: a job's swap drains both. A fleecing
+ * job puts its copy-before-write filter between the policy filters and the image through a
+ * {@link Drain}, and takes it out the same way; at most one job runs per disk.
+ *
+ * <p>The disk is the one owner of everything below the gate: {@link #close()} stores the
+ * persistent bitmaps cleanly, then closes the stack down to the image.
  */
 public final class ActiveDisk implements AutoCloseable {
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
@@ -26,38 +30,33 @@ public final class ActiveDisk implements AutoCloseable {
     private final String name;
     private final BlockNode image;
     private final long imageClusterBytes;
+    /** Null when the disk was opened without checkpoints ({@code fleeced serve}). */
     private final CheckpointSet checkpoints;
-    private final ChangeRecorder recorder;
+    /** The qcow2 image's persistent bitmaps; null for other images. */
+    private final PersistentBitmaps bitmaps;
+    /** The policy filters over the image, top first. */
+    private final List<StackFilter> filters;
     private final SwappableNode exportNode;
     /** The job fleecing this disk, or null. Claimed and released with compare-and-set. */
     private final AtomicReference<FleecingJob> job = new AtomicReference<>();
 
-    /**
-     * @param name              the disk's name: letters, digits, '.', '_', '-' (it names temp files)
-     * @param image             the active image; the disk owns it from now on
-     * @param imageClusterBytes the image's cluster (qcow2 cluster, or the raw file's block size)
-     * @param checkpoints       the disk's checkpoints, covering the image's size
-     */
-    public ActiveDisk(String name, BlockNode image, long imageClusterBytes, CheckpointSet checkpoints) {
-        this(name, image, imageClusterBytes, checkpoints, checkpoints::track);
-    }
-
-    /**
-     * A disk whose changes go to {@code recorder}: for a qcow2 image, its persistent bitmaps,
-     * which mark each change in the intent log before recording it in the enabled bitmaps (the
-     * same bitmaps {@code checkpoints} holds, through its store).
-     */
-    public ActiveDisk(String name, BlockNode image, long imageClusterBytes, CheckpointSet checkpoints,
-            ChangeRecorder recorder) {
-        if (!NAME.matcher(name).matches()) {
-            throw new IllegalArgumentException("bad disk name '" + name + "'");
-        }
-        this.name = name;
+    ActiveDisk(String name, BlockNode image, long imageClusterBytes, CheckpointSet checkpoints,
+            PersistentBitmaps bitmaps, List<StackFilter> filters) {
+        this.name = requireValidName(name);
         this.image = image;
         this.imageClusterBytes = imageClusterBytes;
         this.checkpoints = checkpoints;
-        this.recorder = recorder;
-        this.exportNode = new SwappableNode(trackingOver(image));
+        this.bitmaps = bitmaps;
+        this.filters = List.copyOf(filters);
+        this.exportNode = new SwappableNode(stackOver(image));
+    }
+
+    /** {@code name} when it can name a disk (and its temp files): letters, digits, '.', '_', '-'. */
+    static String requireValidName(String name) {
+        if (!NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("bad disk name '" + name + "'");
+        }
+        return name;
     }
 
     public String name() {
@@ -69,8 +68,31 @@ public final class ActiveDisk implements AutoCloseable {
         return exportNode;
     }
 
+    /**
+     * The disk's checkpoints.
+     *
+     * @throws IllegalStateException the disk was opened without checkpoints
+     */
     public CheckpointSet checkpoints() {
+        if (checkpoints == null) {
+            throw new IllegalStateException("disk " + name + " was opened without checkpoints");
+        }
         return checkpoints;
+    }
+
+    /** The qcow2 image's persistent bitmaps; empty for a raw image. */
+    public Optional<PersistentBitmaps> persistentBitmaps() {
+        return Optional.ofNullable(bitmaps);
+    }
+
+    /**
+     * Stores the persistent bitmaps into the image (IN_USE kept) and retires the intent log's
+     * epoch, so that recovery after a crash starts from here; nothing for a raw image.
+     */
+    public void storeBitmaps() throws BlockIOException {
+        if (bitmaps != null) {
+            bitmaps.checkpointToImage();
+        }
     }
 
     /** The fleecing job running on this disk, or null. */
@@ -78,6 +100,7 @@ public final class ActiveDisk implements AutoCloseable {
         return job.get();
     }
 
+    /** The format node: what a job's filter reads the old data from and sits on. */
     public BlockNode image() {
         return image;
     }
@@ -86,10 +109,7 @@ public final class ActiveDisk implements AutoCloseable {
         return imageClusterBytes;
     }
 
-    public SwappableNode swappable() {
-        return exportNode;
-    }
-
+    /** Makes {@code newJob} this disk's job; false when it has one. */
     public boolean claim(FleecingJob newJob) {
         return job.compareAndSet(null, newJob);
     }
@@ -98,22 +118,68 @@ public final class ActiveDisk implements AutoCloseable {
         job.compareAndSet(oldJob, null);
     }
 
-    /** The stack without copy-before-write: what the disk runs on between jobs. */
-    public BlockNode plainStack() {
-        return trackingOver(image);
+    /**
+     * Holds the disk's guest I/O back until the drain is closed (see {@link SwappableNode#drain}),
+     * so that a job's filter can go in or out of the stack at one point in time.
+     */
+    public Drain drain() throws BlockIOException {
+        return new Drain(exportNode.drain());
     }
 
-    /** Dirty tracking of this disk's changes above {@code below}. */
-    public BlockNode trackingOver(BlockNode below) {
-        return new DirtyTrackingFilter(below, recorder);
+    /** A drained disk: its stack may change; no guest request runs until {@link #close()}. */
+    public final class Drain implements AutoCloseable {
+        private final SwappableNode.Drain gate;
+
+        private Drain(SwappableNode.Drain gate) {
+            this.gate = gate;
+        }
+
+        /** Puts {@code jobFilter}, a filter over {@link #image()}, under the policy filters. */
+        public void insert(BlockNode jobFilter) {
+            gate.replace(stackOver(jobFilter));
+        }
+
+        /** Takes the job's filter out: the policy filters sit on the image again. */
+        public void remove() {
+            gate.replace(stackOver(image));
+        }
+
+        @Override
+        public void close() {
+            gate.close();
+        }
     }
 
-    /** Closes the image (through the current stack). A running job must have been finished. */
+    /** The disk's policy filters by name, top first, and the stack its export runs on now: for logs. */
+    public String describe() {
+        return name + " " + filters.stream().map(StackFilter::name).toList() + ": " + exportNode.describe();
+    }
+
+    /** The policy filters, built anew over {@code below}. */
+    private BlockNode stackOver(BlockNode below) {
+        BlockNode node = below;
+        for (StackFilter filter : filters.reversed()) {
+            node = filter.over().apply(node);
+        }
+        return node;
+    }
+
+    /**
+     * The clean close: the persistent bitmaps stored (IN_USE clear, sidecar deleted), then the
+     * stack closed down to the image, even when the store failed (the intent log then recovers
+     * the bitmaps at the next open). A running job must have been finished.
+     */
     @Override
     public void close() throws BlockIOException {
         if (job.get() != null) {
             throw new IllegalStateException("disk " + name + " still has a fleecing job; finish it first");
         }
-        exportNode.close();
+        try {
+            if (bitmaps != null) {
+                bitmaps.close();
+            }
+        } finally {
+            exportNode.close();
+        }
     }
 }

@@ -2,7 +2,6 @@ package org.fleeced.job;
 
 import org.fleeced.cbw.FleeceStats;
 import org.fleeced.cbw.TempQuota;
-import org.fleeced.block.SwappableNode;
 import org.fleeced.cbw.CbwSettings;
 import org.fleeced.cbw.CbwState;
 import org.fleeced.cbw.CopyBeforeWriteFilter;
@@ -24,7 +23,7 @@ import org.fleeced.checkpoint.CheckpointStart;
  * <h2>Start</h2>
  * {@link #start} checks everything that can be checked beforehand (disks free, checkpoint names
  * and bases, temp space for the reserve), creates the temp images, then drains every disk at
- * once ({@link SwappableNode#drain}) and, with no guest request in flight anywhere, creates the
+ * once ({@link ActiveDisk#drain}) and, with no guest request in flight anywhere, creates the
  * checkpoint, freezes the changes since the base and inserts the copy-before-write filter on each
  * disk, before letting guest I/O resume. That is the one point in time of the job, for all its
  * disks and for the checkpoint. Nothing is flushed inside the drain.
@@ -112,8 +111,8 @@ public final class FleecingJob {
         BackupOutcome effective = broken == null ? outcome : BackupOutcome.FAILURE;
         BlockIOException firstError = null;
         for (DiskFleece fleece : disks.values()) {
-            try (SwappableNode.Drain drain = fleece.disk().swappable().drain()) {
-                drain.replace(fleece.disk().plainStack());
+            try (ActiveDisk.Drain drain = fleece.disk().drain()) {
+                drain.remove();
             }
         }
         for (DiskFleece fleece : disks.values()) {
@@ -200,7 +199,7 @@ public final class FleecingJob {
     /** Creates the temp images, then, with every disk drained, the checkpoints and the filters. */
     private synchronized void insertFilters() throws BlockIOException, CheckpointException {
         Map<ActiveDisk, TempImage> temps = new LinkedHashMap<>();
-        List<SwappableNode.Drain> drains = new ArrayList<>();
+        List<ActiveDisk.Drain> drains = new ArrayList<>();
         List<CheckpointStart> begun = new ArrayList<>();
         boolean inserted = false;
         try {
@@ -209,7 +208,7 @@ public final class FleecingJob {
                         disk.image().size(), settingsFor(spec, disk).clusterBytes()));
             }
             for (ActiveDisk disk : spec.disks()) {
-                drains.add(disk.swappable().drain());
+                drains.add(disk.drain());
                 // guests wait while drained: no checkpoint store (fsyncs) in here when it can wait
                 disk.checkpoints().deferStores();
             }
@@ -224,11 +223,11 @@ public final class FleecingJob {
             }
             for (int i = 0; i < spec.disks().size(); i++) {
                 DiskFleece fleece = disks.get(spec.disks().get(i).name());
-                drains.get(i).replace(fleece.disk().trackingOver(fleece.filter()));
+                drains.get(i).insert(fleece.filter());
             }
             inserted = true;
         } finally {
-            drains.forEach(SwappableNode.Drain::close);
+            drains.forEach(ActiveDisk.Drain::close);
             endCheckpointDeferral(drains.size());
             if (!inserted) {
                 undoStart(temps, begun);

@@ -35,6 +35,11 @@ public final class Qcow2ExtensionStorage {
         return new Qcow2ExtensionStorage(Qcow2Opener.open(path, options, new HashSet<>(), ownedAutoclear));
     }
 
+    /** The image file, for messages and for files kept beside it. */
+    public Path path() {
+        return node.path();
+    }
+
     public Qcow2Node node() {
         return node;
     }

@@ -70,6 +70,10 @@ public final class Qcow2Node implements BlockNode {
         return Qcow2Opener.open(path, options, new java.util.HashSet<>());
     }
 
+    Path path() {
+        return path;
+    }
+
     /** The metadata, for the persistent-bitmaps code in this package. */
     Qcow2Metadata metadata() {
         return metadata;

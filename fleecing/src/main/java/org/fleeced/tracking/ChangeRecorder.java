@@ -19,11 +19,4 @@ public interface ChangeRecorder {
     /** Called after the disk below was flushed: a chance to store the bitmaps too. */
     default void afterFlush() throws BlockIOException {
     }
-
-    /**
-     * Called once when the filter closes, before the disk below is closed: a persistent
-     * recorder stores its bitmaps here (the clean close).
-     */
-    default void beforeClose() throws BlockIOException {
-    }
 }

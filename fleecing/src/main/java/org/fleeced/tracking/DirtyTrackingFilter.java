@@ -17,12 +17,12 @@ import org.fleeced.block.WriteFlag;
  * crash leaves a bit set for bytes that may not have changed, never a changed byte without its
  * bit. A discard is recorded too, since afterwards the range may read differently. Reads and
  * blockStatus pass straight through; flush forwards, then lets the recorder store its bitmaps if
- * it wants to; close lets the recorder store them (the clean close) before the child closes.
+ * it wants to. Close only closes the child: the recorder's clean close belongs to the disk that
+ * owns both (package {@code org.fleeced.disk}), since a job's swap replaces this filter while
+ * the recorder lives on.
  */
 public final class DirtyTrackingFilter extends FilterNode {
     private final ChangeRecorder recorder;
-    /** Set by the first close; later close calls do nothing. */
-    private volatile boolean closed;
 
     /** Records with {@code recorder}: the intent-log hook of persistent bitmaps. */
     public DirtyTrackingFilter(BlockNode child, ChangeRecorder recorder) {
@@ -58,19 +58,6 @@ public final class DirtyTrackingFilter extends FilterNode {
     public void flush() throws BlockIOException {
         child.flush();
         recorder.afterFlush();
-    }
-
-    @Override
-    public void close() throws BlockIOException {
-        if (closed) {
-            return;
-        }
-        closed = true;
-        try {
-            recorder.beforeClose();
-        } finally {
-            child.close();
-        }
     }
 
     @Override

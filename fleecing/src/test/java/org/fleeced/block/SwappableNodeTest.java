@@ -2,6 +2,7 @@ package org.fleeced.block;
 
 import org.fleeced.cbw.SnapshotAccessNode;
 import org.fleeced.disk.ActiveDisk;
+import org.fleeced.disk.DiskOpener;
 import org.fleeced.job.FleecingJob;
 import org.fleeced.job.FleecingJobSpec;
 import org.fleeced.job.JobState;
@@ -21,7 +22,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLongArray;
 import org.fleeced.block.file.RawFileNode;
 import org.fleeced.checkpoint.BackupOutcome;
-import org.fleeced.checkpoint.CheckpointSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,8 +41,7 @@ class SwappableNodeTest {
     @Test
     void aJobStartAndFinishUnderLoadLoseNoWriteAndCutOneInstant() throws Exception {
         long size = (long) WRITERS * C;
-        ActiveDisk disk = new ActiveDisk("vda", RawFileNode.create(dir.resolve("disk.raw"), size), 4096,
-                CheckpointSet.inMemory(size, C));
+        ActiveDisk disk = DiskOpener.over("vda", RawFileNode.create(dir.resolve("disk.raw"), size), 4096, C);
         Path temp = Files.createDirectory(dir.resolve("temp"));
         AtomicLongArray lastReturned = new AtomicLongArray(WRITERS);
         AtomicLongArray lastIssued = new AtomicLongArray(WRITERS);

@@ -1,6 +1,7 @@
 package org.fleeced.cbw;
 
 import org.fleeced.disk.ActiveDisk;
+import org.fleeced.disk.DiskOpener;
 import org.fleeced.job.FleecingJob;
 import org.fleeced.job.FleecingJobSpec;
 import org.fleeced.job.TempSettings;
@@ -20,7 +21,6 @@ import org.fleeced.block.BlockNode;
 import org.fleeced.block.WriteFlag;
 import org.fleeced.block.file.RawFileNode;
 import org.fleeced.checkpoint.BackupOutcome;
-import org.fleeced.checkpoint.CheckpointSet;
 
 /**
  * Run by hand (see bench/cbw-overhead.sh): guest 4 KiB random writes through the filter on
@@ -56,8 +56,7 @@ public final class CbwBench {
         report("raw file, no filter, rewrite", time(raw, offsets));
         raw.close();
 
-        ActiveDisk disk = new ActiveDisk("bench", RawFileNode.create(dir.resolve("disk.raw"), SIZE), 4096,
-                CheckpointSet.inMemory(SIZE, C));
+        ActiveDisk disk = DiskOpener.over("bench", RawFileNode.create(dir.resolve("disk.raw"), SIZE), 4096, C);
         report("disk stack, no job", time(disk.exportNode(), offsets(2)));
         FleecingJob job = FleecingJob.start(FleecingJobSpec.builder(List.of(disk), TempSettings.raw(temp))
                 .checkpoint("c1").build());
@@ -73,8 +72,7 @@ public final class CbwBench {
      * the longest write that was in flight at any moment of the start() call.
      */
     private static void stall(Path dir, Path temp) throws Exception {
-        ActiveDisk disk = new ActiveDisk("stall", RawFileNode.create(dir.resolve("stall.raw"), SIZE), 4096,
-                CheckpointSet.inMemory(SIZE, C));
+        ActiveDisk disk = DiskOpener.over("stall", RawFileNode.create(dir.resolve("stall.raw"), SIZE), 4096, C);
         int threads = 8;
         AtomicBoolean stop = new AtomicBoolean();
         AtomicLongArray worst = new AtomicLongArray(threads);

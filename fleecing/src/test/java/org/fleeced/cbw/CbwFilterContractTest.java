@@ -1,6 +1,7 @@
 package org.fleeced.cbw;
 
 import org.fleeced.disk.ActiveDisk;
+import org.fleeced.disk.DiskOpener;
 import org.fleeced.job.FleecingJob;
 import org.fleeced.job.FleecingJobSpec;
 import org.fleeced.job.TempSettings;
@@ -10,7 +11,6 @@ import java.util.List;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.BlockNodeContractTest;
 import org.fleeced.block.file.RawFileNode;
-import org.fleeced.checkpoint.CheckpointSet;
 
 /**
  * The whole writable stack of a disk with a fleecing job running passes the node contract:
@@ -23,7 +23,7 @@ class CbwFilterContractTest extends BlockNodeContractTest {
     @Override
     protected BlockNode createNode(Path dir, long sizeBytes) throws Exception {
         RawFileNode image = RawFileNode.create(dir.resolve("disk.raw"), sizeBytes);
-        ActiveDisk disk = new ActiveDisk("vda", image, 4096, CheckpointSet.inMemory(sizeBytes, 64 << 10));
+        ActiveDisk disk = DiskOpener.over("vda", image, 4096, 64 << 10);
         Path temp = Files.createDirectory(dir.resolve("temp"));
         FleecingJob.start(FleecingJobSpec.builder(List.of(disk), TempSettings.raw(temp)).checkpoint("c1").build());
         return disk.exportNode();

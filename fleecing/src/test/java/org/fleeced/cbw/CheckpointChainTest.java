@@ -1,6 +1,7 @@
 package org.fleeced.cbw;
 
 import org.fleeced.disk.ActiveDisk;
+import org.fleeced.disk.DiskOpener;
 import org.fleeced.job.DiskFleece;
 import org.fleeced.job.FleecingJob;
 import org.fleeced.job.FleecingJobSpec;
@@ -27,7 +28,6 @@ import org.fleeced.block.WriteFlag;
 import org.fleeced.block.file.RawFileNode;
 import org.fleeced.checkpoint.BackupBase;
 import org.fleeced.checkpoint.BackupOutcome;
-import org.fleeced.checkpoint.CheckpointSet;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -60,7 +60,7 @@ class CheckpointChainTest {
     void openDisk() throws Exception {
         temp = Files.createDirectory(dir.resolve("temp"));
         RawFileNode image = RawFileNode.create(dir.resolve("disk.raw"), SIZE);
-        disk = new ActiveDisk("vda", image, 4096, CheckpointSet.inMemory(SIZE, C));
+        disk = DiskOpener.over("vda", image, 4096, C);
         guestWrites(40);
     }
 

@@ -6,6 +6,7 @@ import org.fleeced.job.TempFormat;
 import org.fleeced.job.TempImage;
 import org.fleeced.job.TempSettings;
 import org.fleeced.disk.ActiveDisk;
+import org.fleeced.disk.DiskOpener;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -30,7 +31,6 @@ import org.fleeced.block.FilterNode;
 import org.fleeced.block.WriteFlag;
 import org.fleeced.block.file.RawFileNode;
 import org.fleeced.checkpoint.BackupOutcome;
-import org.fleeced.checkpoint.CheckpointSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -125,8 +125,8 @@ class Qcow2TempImageTest {
         ActiveDisk vda = disk("vda", SIZE);
         // qcow2 with 64 KiB clusters ends at 2 PiB (a 32 MiB L1 table): vdb's temp cannot be made
         long huge = 4L << 50;
-        ActiveDisk vdb = new ActiveDisk("vdb", new OversizedNode(RawFileNode.create(dir.resolve("vdb.raw"), C), huge),
-                4096, CheckpointSet.inMemory(huge, 4 << 20));
+        ActiveDisk vdb = DiskOpener.over("vdb", new OversizedNode(RawFileNode.create(dir.resolve("vdb.raw"), C), huge),
+                4096, 4 << 20);
         Path temp = Files.createDirectory(dir.resolve("temp"));
         BlockIOException e = assertThrows(BlockIOException.class, () -> FleecingJob.start(
                 FleecingJobSpec.builder(List.of(vda, vdb), TempSettings.qcow2(temp)).clusterBytes(C).build()));
@@ -139,7 +139,7 @@ class Qcow2TempImageTest {
     private ActiveDisk disk(String name, int size) throws Exception {
         RawFileNode image = RawFileNode.create(dir.resolve(name + ".raw"), size);
         image.write(0, ByteBuffer.wrap(pattern(size, 1)), WriteFlag.NONE);
-        return new ActiveDisk(name, image, 4096, CheckpointSet.inMemory(size, C));
+        return DiskOpener.over(name, image, 4096, C);
     }
 
     private static boolean allocated(CbwRig rig, long offset, long length) throws BlockIOException {

@@ -8,14 +8,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.daemon.nbd.server.DirtyBitmapContext;
+import org.fleeced.disk.ActiveDisk;
+import org.fleeced.disk.DiskOpener;
+import org.fleeced.disk.DiskSpec;
 import org.fleeced.qcow2.ImageOpener;
-import org.fleeced.qcow2.Qcow2OpenOptions;
-import org.fleeced.qcow2.bitmap.BitmapPersistenceOptions;
 import org.fleeced.qcow2.bitmap.PersistentBitmaps;
 import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.MetaContextSource;
@@ -31,18 +33,19 @@ import org.fleeced.daemon.nbd.server.NbdServerConfig;
  */
 final class ServeCommand {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.serve");
+    /** The served image's disk name (the export has its own). */
+    private static final String DISK_NAME = "served";
 
     private ServeCommand() {
     }
 
     static int run(String[] args) throws Exception {
         ServeOptions options = ServeOptions.parse(args);
-        Opened opened = openImage(options);
-        BlockNode node = opened.node();
+        ActiveDisk disk = openImage(options);
         Vertx vertx = Vertx.vertx();
         try {
             NbdExportRegistry registry = new NbdExportRegistry();
-            registry.register(export(options, opened));
+            registry.register(export(options, disk));
             NbdServerConfig config = NbdServerConfig.defaults().withHandshakeTimeout(options.handshakeTimeout())
                     .withMaxConnections(options.maxConnections()).withTls(options.tls());
             NbdServer server = NbdServer.create(vertx, registry, config);
@@ -62,25 +65,24 @@ final class ServeCommand {
             server.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
         } finally {
             vertx.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
-            node.close();
+            disk.close();
         }
         LOG.info("stopped cleanly");
         return 0;
     }
 
-    private static NbdExport export(ServeOptions options, Opened opened) throws UsageException {
-        BlockNode node = opened.node();
+    private static NbdExport export(ServeOptions options, ActiveDisk disk) throws UsageException {
+        BlockNode node = disk.exportNode();
         List<MetaContextSource> contexts = new ArrayList<>();
         contexts.add(ExtentStatusContext.baseAllocation(node));
         if (options.allocationDepth()) {
             contexts.add(ExtentStatusContext.allocationDepth(node));
         }
         for (String name : options.bitmaps()) {
-            if (opened.bitmaps() == null) {
-                throw new UsageException("--bitmap " + name + ": only qcow2 images carry persistent bitmaps");
-            }
+            PersistentBitmaps bitmaps = disk.persistentBitmaps().orElseThrow(
+                    () -> new UsageException("--bitmap " + name + ": only qcow2 images carry persistent bitmaps"));
             try {
-                contexts.add(new DirtyBitmapContext(name, opened.bitmaps().get(name)));
+                contexts.add(new DirtyBitmapContext(name, bitmaps.get(name)));
             } catch (BlockIOException e) {
                 throw new UsageException("--bitmap " + name + ": " + e.getMessage());
             }
@@ -88,27 +90,12 @@ final class ServeCommand {
         return new NbdExport(options.exportName(), "", node, options.readOnly(), false, true, contexts);
     }
 
-    /** The node to serve, and the image's persistent bitmaps when it is qcow2 (else null). */
-    private record Opened(BlockNode node, PersistentBitmaps bitmaps) {
-    }
-
     /**
-     * Opens the image in the given or detected format. A qcow2 image is opened with its
-     * persistent bitmaps, so that writes through the export are recorded in its enabled bitmaps
-     * as QEMU would record them, and stored there at close.
+     * Opens the image in the given or detected format, without checkpoints: a qcow2 image's
+     * enabled bitmaps record the writes through the export as QEMU would record them, and are
+     * stored there at close.
      */
-    private static Opened openImage(ServeOptions options) throws UsageException, BlockIOException {
-        Opened opened = openFormat(options);
-        for (String name : options.bitmaps()) {
-            if (opened.bitmaps() != null && opened.bitmaps().list().stream().noneMatch(b -> b.name().equals(name))) {
-                opened.node().close();
-                throw new UsageException("--bitmap " + name + ": " + options.image() + " has no such bitmap");
-            }
-        }
-        return opened;
-    }
-
-    private static Opened openFormat(ServeOptions options) throws UsageException, BlockIOException {
+    private static ActiveDisk openImage(ServeOptions options) throws UsageException, BlockIOException {
         Path image = options.image();
         if (!Files.isRegularFile(image)) {
             throw new UsageException("no image file at " + image);
@@ -118,12 +105,16 @@ final class ServeCommand {
                 : ImageOpener.detect(image);
         LOG.info("serving " + image + " (" + format.name().toLowerCase(java.util.Locale.ROOT)
                 + (options.readOnly() ? ", read-only" : "") + ")");
-        if (format == ImageOpener.Format.QCOW2) {
-            PersistentBitmaps bitmaps = PersistentBitmaps.open(image, options.readOnly()
-                    ? Qcow2OpenOptions.readOnlyDefaults() : Qcow2OpenOptions.readWrite(), BitmapPersistenceOptions.defaults());
-            return new Opened(bitmaps.node(), bitmaps);
+        ActiveDisk disk = DiskOpener.open(DiskSpec.of(DISK_NAME, image, format)
+                .readOnly(options.readOnly()).withoutCheckpoints());
+        Optional<PersistentBitmaps> bitmaps = disk.persistentBitmaps();
+        for (String name : options.bitmaps()) {
+            if (bitmaps.isPresent() && bitmaps.get().list().stream().noneMatch(b -> b.name().equals(name))) {
+                disk.close();
+                throw new UsageException("--bitmap " + name + ": " + image + " has no such bitmap");
+            }
         }
-        return new Opened(ImageOpener.open(image, format, options.readOnly()), null);
+        return disk;
     }
 
     private static String tcpUri(ServeOptions options, int port) throws URISyntaxException {

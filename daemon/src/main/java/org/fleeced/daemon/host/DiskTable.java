@@ -17,10 +17,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
-import org.fleeced.block.BlockNode;
 import org.fleeced.block.file.RawFileNode;
-import org.fleeced.disk.ActiveDisk;
-import org.fleeced.checkpoint.CheckpointSet;
+import org.fleeced.disk.DiskOpener;
+import org.fleeced.disk.DiskSpec;
 import org.fleeced.daemon.app.AllowedPaths;
 import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.NbdExport;
@@ -28,11 +27,6 @@ import org.fleeced.daemon.nbd.server.NbdExportRegistry;
 import org.fleeced.qcow2.ImageOpener;
 import org.fleeced.qcow2.Qcow2CreateOptions;
 import org.fleeced.qcow2.Qcow2Creator;
-import org.fleeced.qcow2.Qcow2Node;
-import org.fleeced.qcow2.Qcow2OpenOptions;
-import org.fleeced.qcow2.bitmap.BitmapPersistenceOptions;
-import org.fleeced.qcow2.bitmap.PersistentBitmaps;
-import org.fleeced.qcow2.bitmap.Qcow2CheckpointStore;
 
 /**
  * The attached disks, by name: attaching opens (or creates) the image, builds its block stack
@@ -45,8 +39,6 @@ import org.fleeced.qcow2.bitmap.Qcow2CheckpointStore;
  */
 public final class DiskTable {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.disks");
-    /** Checkpoint bitmaps record at this granularity unless the image's clusters are larger. */
-    public static final long DEFAULT_GRANULARITY = 64 << 10;
 
     private final AllowedPaths imageDirs;
     private final NbdExportRegistry exports;
@@ -93,7 +85,7 @@ public final class DiskTable {
         AttachedDisk disk;
         try {
             ImageOpener.Format actual = wanted != null ? wanted : ImageOpener.detect(path);
-            disk = actual == ImageOpener.Format.QCOW2 ? openQcow2(name, path) : openRaw(name, path);
+            disk = open(name, path, actual);
         } catch (BlockIOException | RuntimeException e) {
             synchronized (this) {
                 attaching.remove(name);
@@ -231,33 +223,9 @@ public final class DiskTable {
         disks.clear();
     }
 
-    /**
-     * A qcow2 disk: its checkpoints are the image's persistent bitmaps, and every change is
-     * marked in the intent log beside the image before it is recorded (crash recovery).
-     */
-    private static AttachedDisk openQcow2(String name, Path path) throws BlockIOException {
-        PersistentBitmaps bitmaps = PersistentBitmaps.open(path, Qcow2OpenOptions.readWrite(),
-                BitmapPersistenceOptions.defaults());
-        try {
-            Qcow2Node image = bitmaps.image();
-            long cluster = image.capabilities().preferredSize();
-            CheckpointSet checkpoints = CheckpointSet.open(image.size(), Math.max(DEFAULT_GRANULARITY, cluster),
-                    new Qcow2CheckpointStore(bitmaps, image.size()));
-            ActiveDisk active = new ActiveDisk(name, image, cluster, checkpoints, bitmaps);
-            return new AttachedDisk(name, path, ImageOpener.Format.QCOW2, active, cluster, bitmaps);
-        } catch (BlockIOException | RuntimeException e) {
-            bitmaps.close();
-            throw e;
-        }
-    }
-
-    /** A raw disk: raw images cannot store bitmaps, so its checkpoints live in memory only. */
-    private static AttachedDisk openRaw(String name, Path path) throws BlockIOException {
-        BlockNode image = ImageOpener.open(path, ImageOpener.Format.RAW, false);
-        long cluster = 4096;
-        CheckpointSet checkpoints = CheckpointSet.inMemory(image.size(), DEFAULT_GRANULARITY);
-        return new AttachedDisk(name, path, ImageOpener.Format.RAW, new ActiveDisk(name, image, cluster, checkpoints),
-                cluster, null);
+    /** The disk's whole stack, from {@link DiskOpener}: qcow2 checkpoints persist, raw ones live in memory. */
+    private static AttachedDisk open(String name, Path path, ImageOpener.Format format) throws BlockIOException {
+        return new AttachedDisk(name, path, format, DiskOpener.open(DiskSpec.of(name, path, format)));
     }
 
     /**
@@ -266,11 +234,8 @@ public final class DiskTable {
      */
     public void storeBitmaps() {
         for (AttachedDisk disk : list()) {
-            if (disk.bitmaps() == null) {
-                continue;
-            }
             try {
-                disk.bitmaps().checkpointToImage();
+                disk.active().storeBitmaps();
             } catch (BlockIOException | RuntimeException e) {
                 LOG.warning("disk " + disk.name() + ": storing the bitmaps in the image failed: " + e);
             }

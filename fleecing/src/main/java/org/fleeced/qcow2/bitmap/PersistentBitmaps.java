@@ -9,32 +9,25 @@ import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 import org.fleeced.bitmaps.DirtyBitmap;
 import org.fleeced.block.BlockIOException;
-import org.fleeced.block.BlockNode;
 import org.fleeced.block.Errno;
 import org.fleeced.qcow2.FeatureBits;
 import org.fleeced.qcow2.Qcow2ExtensionStorage;
 import org.fleeced.qcow2.Qcow2Metadata;
-import org.fleeced.qcow2.Qcow2Node;
-import org.fleeced.qcow2.Qcow2OpenOptions;
 import org.fleeced.tracking.ChangeRecorder;
-import org.fleeced.tracking.DirtyTrackingFilter;
 import org.fleeced.tracking.IntentLog;
 
 /**
  * The dirty bitmaps of one open qcow2 image: QEMU-compatible persistent bitmaps (qcow2 spec
  * "Bitmaps") kept usable across crashes by a write-intent log sidecar (DESIGN.md sections 4, 6).
- * <pre>
- *   export ──▶ {@link #node()} = DirtyTrackingFilter ──▶ Qcow2Node ──▶ IMAGE.qcow2
- *                    │ recordChange: IntentLog.mark (durable), then every enabled bitmap
- *                    ▼
- *              PersistentBitmaps ──▶ IMAGE.qcow2.fleeced-intent (sidecar)
- * </pre>
+ * It is the {@link ChangeRecorder} of the disk's dirty-tracking filter; where that filter and
+ * this object sit in a disk's stack, and who builds them, is drawn in {@link org.fleeced.block}.
+ * It does not own the image node: the disk closes this object (the clean store), then the image.
  *
  * <h2>Lifecycle on disk</h2>
  * <ul>
  *   <li><b>open read-write</b>: every bitmap is loaded (see {@link BitmapLoader} for what an
  *       IN_USE bitmap becomes), then the whole directory is stored with IN_USE set on every
- *       bitmap, before the node is handed out, so no guest write can land before QEMU would
+ *       bitmap, before the disk is handed out, so no guest write can land before QEMU would
  *       see the bitmaps as in use. The store also writes the {@link IntentLogLink}, and a fresh
  *       sidecar is created (before the store when the identity is new, after it when the stored
  *       bits already hold what the old sidecar recovered).</li>
@@ -68,7 +61,6 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
     private final boolean writable;
     private final BitmapPersistenceOptions options;
     private final BitmapStore store;
-    private final DirtyTrackingFilter filter;
     private final ReentrantLock storeLock = new ReentrantLock();
     /** Every bitmap by name, in directory order. Guarded by storeLock. */
     private final LinkedHashMap<String, BitmapSlot> slots = new LinkedHashMap<>();
@@ -91,30 +83,24 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
         this.writable = storage.node().capabilities().canWrite() && metadata.header().version() >= 3;
         this.options = options;
         this.store = new BitmapStore(storage, null);
-        this.filter = new DirtyTrackingFilter(storage.node(), this);
     }
 
     /**
-     * Opens a qcow2 image with its bitmaps. Read-write: the bitmaps are IN_USE on disk and the
-     * sidecar {@code IMAGE.fleeced-intent} exists when this returns. Damaged bitmap metadata is
-     * EIO and nothing is opened.
+     * The autoclear bits this object maintains: the image's format node must be opened keeping
+     * them ({@link Qcow2ExtensionStorage#open}), or a read-write open clears them as unknown.
      */
-    public static PersistentBitmaps open(Path image, Qcow2OpenOptions openOptions, BitmapPersistenceOptions options)
+    public static final long AUTOCLEAR_BITS = FeatureBits.AUTOCLEAR_BITMAPS | IntentLogLink.AUTOCLEAR_BIT;
+
+    /**
+     * Loads the bitmaps of an image just opened with {@link #AUTOCLEAR_BITS} kept. Read-write:
+     * the bitmaps are IN_USE on disk and the sidecar {@code IMAGE.fleeced-intent} exists when
+     * this returns. Damaged bitmap metadata is EIO; the caller still owns (and closes) the image.
+     */
+    public static PersistentBitmaps load(Qcow2ExtensionStorage storage, BitmapPersistenceOptions options)
             throws BlockIOException {
-        Qcow2ExtensionStorage storage = Qcow2ExtensionStorage.open(image, openOptions,
-                FeatureBits.AUTOCLEAR_BITMAPS | IntentLogLink.AUTOCLEAR_BIT);
-        PersistentBitmaps bitmaps = new PersistentBitmaps(image, storage, options);
-        try {
-            bitmaps.start();
-            return bitmaps;
-        } catch (BlockIOException | RuntimeException e) {
-            try {
-                storage.node().close();
-            } catch (BlockIOException closeError) {
-                e.addSuppressed(closeError);
-            }
-            throw e;
-        }
+        PersistentBitmaps bitmaps = new PersistentBitmaps(storage.path(), storage, options);
+        bitmaps.start();
+        return bitmaps;
     }
 
     private void start() throws BlockIOException {
@@ -146,16 +132,6 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             metadata.unlock();
             storeLock.unlock();
         }
-    }
-
-    /** The node the workload writes through: records every change, then forwards it to the image. */
-    public BlockNode node() {
-        return filter;
-    }
-
-    /** The image node below the tracking filter (writes there are not recorded). */
-    public Qcow2Node image() {
-        return storage.node();
     }
 
     /** Every bitmap, in directory order. */
@@ -348,9 +324,13 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
         }
     }
 
-    /** The clean close: bitmaps stored with IN_USE clear, the sidecar deleted. Called by the filter's close. */
+    /**
+     * The clean close: every bitmap stored with IN_USE clear, the intent log link dropped, the
+     * sidecar deleted. Guest writes must have stopped; the image stays open (its owner closes it
+     * next). Later calls do nothing.
+     */
     @Override
-    public void beforeClose() throws BlockIOException {
+    public void close() throws BlockIOException {
         storeLock.lock();
         try {
             if (closed) {
@@ -370,12 +350,6 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
         } finally {
             storeLock.unlock();
         }
-    }
-
-    /** Closes cleanly: stores the bitmaps, closes the image (see {@link #beforeClose()}). */
-    @Override
-    public void close() throws BlockIOException {
-        filter.close();
     }
 
     private void storeAllUnderMetadataLock(boolean inUse, List<StoredTable> replacedExtra) throws BlockIOException {

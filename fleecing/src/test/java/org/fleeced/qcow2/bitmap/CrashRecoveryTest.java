@@ -13,7 +13,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
-import org.fleeced.qcow2.Qcow2OpenOptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -58,8 +57,8 @@ class CrashRecoveryTest {
                 assertTrue(info.contains("\"in-use\""), context + ": QEMU must see the killed bitmaps as in use\n" + info);
             }
             boolean readWrite = round % 3 == 2;
-            Qcow2OpenOptions how = readWrite ? Qcow2OpenOptions.readWrite() : Qcow2OpenOptions.readOnlyDefaults();
-            try (PersistentBitmaps bitmaps = PersistentBitmaps.open(image, how, BitmapPersistenceOptions.defaults())) {
+            try (BitmapDisk disk = BitmapDisk.open(image, !readWrite)) {
+                PersistentBitmaps bitmaps = disk.bitmaps();
                 List<BitmapInfo> infos = bitmaps.list();
                 for (Map.Entry<String, ClusterRuns> e : expected.entrySet()) {
                     BitmapInfo info = infos.stream().filter(i -> i.name().equals(e.getKey())).findFirst().orElse(null);

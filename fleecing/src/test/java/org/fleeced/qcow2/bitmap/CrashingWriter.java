@@ -9,7 +9,6 @@ import java.nio.file.Path;
 import java.util.Random;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.WriteFlag;
-import org.fleeced.qcow2.Qcow2OpenOptions;
 
 /**
  * The process {@link CrashRecoveryTest} kills: opens an image with its bitmaps, optionally adds a
@@ -28,10 +27,11 @@ public final class CrashingWriter {
         Random random = new Random(Long.parseLong(args[1]));
         int addAt = Integer.parseInt(args[2]);
         PrintStream out = new PrintStream(new FileOutputStream(FileDescriptor.out), true, StandardCharsets.US_ASCII);
-        PersistentBitmaps bitmaps = PersistentBitmaps.open(image, Qcow2OpenOptions.readWrite(),
+        BitmapDisk disk = BitmapDisk.open(image, false,
                 BitmapPersistenceOptions.defaults().withRegionBits(20).withCheckpointAfterRegions(3));
+        PersistentBitmaps bitmaps = disk.bitmaps();
         out.println("OPEN");
-        BlockNode node = bitmaps.node();
+        BlockNode node = disk.node();
         long size = node.size();
         ByteBuffer data = ByteBuffer.allocate(256 << 10);
         for (int i = 0; ; i++) {

@@ -79,9 +79,10 @@ class IntentLogOverheadBenchmark {
         }
         DirtyBitmap bitmap = new DirtyBitmap(SIZE, 1 << 16);
         BlockNode plain = new DirtyTrackingFilter(Qcow2Node.open(plainImage, Qcow2OpenOptions.readWrite()), bitmap::track);
-        PersistentBitmaps bitmaps = PersistentBitmaps.open(safeImage, Qcow2OpenOptions.readWrite(), BitmapPersistenceOptions.defaults());
+        BitmapDisk safeDisk = BitmapDisk.open(safeImage, false);
+        PersistentBitmaps bitmaps = safeDisk.bitmaps();
         bitmaps.add("c1", 1 << 16, true, true);
-        BlockNode safe = bitmaps.node();
+        BlockNode safe = safeDisk.node();
         Random plainRandom = new Random(seed);
         Random safeRandom = new Random(seed);
         ByteBuffer data = ByteBuffer.allocate(4096);
@@ -106,7 +107,7 @@ class IntentLogOverheadBenchmark {
             }
         }
         plain.close();
-        safe.close();
+        safeDisk.close();
         Files.delete(plainImage);
         Files.delete(safeImage);
         return seconds;
@@ -120,7 +121,8 @@ class IntentLogOverheadBenchmark {
     void recordChangeFastPathAgainstTrackingAlone() throws Exception {
         Path image = dir.resolve("fast.qcow2");
         Qcow2Creator.create(image, Qcow2CreateOptions.of(SIZE));
-        try (PersistentBitmaps bitmaps = PersistentBitmaps.open(image, Qcow2OpenOptions.readWrite(), BitmapPersistenceOptions.defaults())) {
+        try (BitmapDisk disk = BitmapDisk.open(image, false)) {
+            PersistentBitmaps bitmaps = disk.bitmaps();
             bitmaps.add("c1", 1 << 16, true, true);
             DirtyBitmap alone = new DirtyBitmap(SIZE, 1 << 16);
             for (long o = 0; o < SIZE; o += 1 << 20) {

@@ -11,7 +11,6 @@ import java.util.List;
 import java.util.Random;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.WriteFlag;
-import org.fleeced.qcow2.Qcow2OpenOptions;
 import org.fleeced.tracking.IntentLog;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,9 +31,9 @@ class PersistentBitmapsQemuInteropTest {
         long seed = 20261122L;
         Random random = new Random(seed);
         ClusterRuns expected = new ClusterRuns(SIZE, CLUSTER);
-        try (PersistentBitmaps bitmaps = PersistentBitmaps.open(image, Qcow2OpenOptions.readWrite(), BitmapPersistenceOptions.defaults())) {
-            assertEquals(BitmapState.RECORDING, bitmaps.list().getFirst().state());
-            BlockNode node = bitmaps.node();
+        try (BitmapDisk disk = BitmapDisk.open(image, false)) {
+            assertEquals(BitmapState.RECORDING, disk.bitmaps().list().getFirst().state());
+            BlockNode node = disk.node();
             for (int i = 0; i < 40; i++) {
                 long offset = random.nextLong(SIZE - (300 << 10));
                 int length = 1 + random.nextInt(300 << 10);
@@ -59,11 +58,12 @@ class PersistentBitmapsQemuInteropTest {
         ExternalTools.assume("qemu-img");
         Path image = dir.resolve("created.qcow2");
         ExternalTools.ok("qemu-img", "create", "-f", "qcow2", image.toString(), Long.toString(SIZE));
-        try (PersistentBitmaps bitmaps = PersistentBitmaps.open(image, Qcow2OpenOptions.readWrite(), BitmapPersistenceOptions.defaults())) {
+        try (BitmapDisk disk = BitmapDisk.open(image, false)) {
+            PersistentBitmaps bitmaps = disk.bitmaps();
             bitmaps.add("live", 1 << 16, true, true);
             bitmaps.add("frozen", 1 << 20, false, true);
             bitmaps.add("scratch", 1 << 16, true, false);
-            bitmaps.node().write(5L << 20, ByteBuffer.allocate(8192), WriteFlag.NONE);
+            disk.node().write(5L << 20, ByteBuffer.allocate(8192), WriteFlag.NONE);
             String whileOpen = ExternalTools.ok("qemu-img", "info", "-U", "--output=json", image.toString());
             assertTrue(whileOpen.contains("\"in-use\""), "IN_USE is set while fleeced has the image open:\n" + whileOpen);
         }
@@ -74,7 +74,8 @@ class PersistentBitmapsQemuInteropTest {
         assertFalse(info.contains("in-use"), info);
         assertEquals(0, ExternalTools.run("qemu-img", "check", image.toString()).exitCode());
 
-        try (PersistentBitmaps again = PersistentBitmaps.open(image, Qcow2OpenOptions.readWrite(), BitmapPersistenceOptions.defaults())) {
+        try (BitmapDisk disk = BitmapDisk.open(image, false)) {
+            PersistentBitmaps again = disk.bitmaps();
             List<BitmapInfo> infos = again.list();
             assertEquals(List.of("live", "frozen"), infos.stream().map(BitmapInfo::name).toList());
             assertEquals(BitmapState.RECORDING, infos.get(0).state());

@@ -13,7 +13,6 @@ import java.util.Random;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.WriteFlag;
-import org.fleeced.qcow2.Qcow2OpenOptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,8 +48,8 @@ class PowerLossRecoveryTest {
 
             ExternalTools.Result check = ExternalTools.run("qemu-img", "check", image.toString());
             assertTrue(check.exitCode() == 0 || check.exitCode() == 3, context + ": qemu-img check\n" + check.output());
-            try (PersistentBitmaps bitmaps = PersistentBitmaps.open(image, Qcow2OpenOptions.readOnlyDefaults(),
-                    BitmapPersistenceOptions.defaults())) {
+            try (BitmapDisk disk = BitmapDisk.open(image, true)) {
+                PersistentBitmaps bitmaps = disk.bitmaps();
                 List<BitmapInfo> infos = bitmaps.list();
                 for (Map.Entry<String, ClusterRuns> e : expected.entrySet()) {
                     BitmapInfo info = infos.stream().filter(i -> i.name().equals(e.getKey())).findFirst().orElse(null);
@@ -67,11 +66,12 @@ class PowerLossRecoveryTest {
         PowerLossFileSystem fs = new PowerLossFileSystem();
         Map<String, ClusterRuns> expected = new LinkedHashMap<>();
         expected.put("base", new ClusterRuns(SIZE, GRANULARITY));
-        PersistentBitmaps bitmaps = PersistentBitmaps.open(fs.wrap(realImage), Qcow2OpenOptions.readWrite(),
+        BitmapDisk disk = BitmapDisk.open(fs.wrap(realImage), false,
                 BitmapPersistenceOptions.defaults().withRegionBits(20).withCheckpointAfterRegions(3));
+        PersistentBitmaps bitmaps = disk.bitmaps();
         double keep = random.nextDouble();
         fs.loseInsteadOfForce(1 + random.nextInt(80), random, keep);
-        BlockNode node = bitmaps.node();
+        BlockNode node = disk.node();
         ByteBuffer data = ByteBuffer.allocate(128 << 10);
         try {
             for (int i = 0; i < 300; i++) {

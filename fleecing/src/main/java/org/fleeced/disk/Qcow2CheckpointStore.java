@@ -1,4 +1,4 @@
-package org.fleeced.qcow2.bitmap;
+package org.fleeced.disk;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -6,21 +6,25 @@ import org.fleeced.bitmaps.DirtyBitmap;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.checkpoint.CheckpointState;
 import org.fleeced.checkpoint.CheckpointStore;
+import org.fleeced.qcow2.bitmap.BitmapInfo;
+import org.fleeced.qcow2.bitmap.PersistentBitmaps;
 
 /**
  * Checkpoints kept as the persistent bitmaps of a qcow2 image: each checkpoint is the bitmap of
- * the same name, in directory order. Guest changes reach the bitmaps through
+ * the same name, in directory order. An adapter between {@link org.fleeced.checkpoint} and
+ * {@link org.fleeced.qcow2.bitmap}, which know nothing of each other; {@link DiskOpener} plugs it
+ * in for a qcow2 disk. Guest changes reach the bitmaps through
  * {@link PersistentBitmaps#recordChange} (intent log first); what {@link #put} reports (a new
  * checkpoint, a stop of recording, bits merged back after a failed job) is stored in the image at
  * once, so that a crash cannot lose it either.
  */
-public final class Qcow2CheckpointStore implements CheckpointStore {
+final class Qcow2CheckpointStore implements CheckpointStore {
     private final PersistentBitmaps bitmaps;
     private final long sizeBytes;
     /** Inside a deferral window (see CheckpointStore#beginDeferral). Guarded by the caller's lock. */
     private boolean deferring;
 
-    public Qcow2CheckpointStore(PersistentBitmaps bitmaps, long sizeBytes) {
+    Qcow2CheckpointStore(PersistentBitmaps bitmaps, long sizeBytes) {
         this.bitmaps = bitmaps;
         this.sizeBytes = sizeBytes;
     }
@@ -63,7 +67,7 @@ public final class Qcow2CheckpointStore implements CheckpointStore {
     /**
      * Leaves the new checkpoint and the freeze of its predecessor to the next store (the
      * daemon's timer, a flush after enough changes, any other checkpoint change, the clean
-     * close). {@link CheckpointSet} asks for this only while a checkpoint records: the image then
+     * close). {@link org.fleeced.checkpoint.CheckpointSet} asks for this only while a checkpoint records: the image then
      * holds an enabled bitmap (every change that disables one is stored at once), and the intent
      * log covers every change since its bits were stored, so a crash recovers it as a superset of
      * all that changed, the new checkpoint's changes included; only the new name would be lost.

@@ -1,0 +1,118 @@
+package org.fleeced.disk;
+
+import java.util.List;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.BlockNode;
+import org.fleeced.block.file.RawFileNode;
+import org.fleeced.checkpoint.CheckpointSet;
+import org.fleeced.qcow2.Qcow2ExtensionStorage;
+import org.fleeced.qcow2.Qcow2Node;
+import org.fleeced.qcow2.Qcow2OpenOptions;
+import org.fleeced.qcow2.bitmap.PersistentBitmaps;
+import org.fleeced.tracking.ChangeRecorder;
+import org.fleeced.tracking.DirtyTrackingFilter;
+
+/**
+ * The one place a disk's stack is assembled (QEMU's {@code blockdev-add}, for a whole disk):
+ * the format node over its file, the bitmaps and checkpoints the format can keep, and the named
+ * policy filters over the image. Every caller (the daemon's disk table, {@code fleeced serve},
+ * tests) gets its disk here; the stack it builds is drawn in {@link org.fleeced.block}.
+ *
+ * <ul>
+ *   <li><b>qcow2</b>: the format node opened keeping the bitmaps' autoclear bits, its
+ *       {@link PersistentBitmaps} loaded (intent log sidecar beside the image), checkpoints
+ *       stored as those bitmaps; dirty tracking records through the persistent bitmaps (intent
+ *       log first, then every enabled bitmap).</li>
+ *   <li><b>raw</b>: the file node is the image; checkpoints live in memory and dirty tracking
+ *       records into them directly.</li>
+ * </ul>
+ * On any failure, everything opened so far is closed again and nothing is left behind.
+ */
+public final class DiskOpener {
+    /** Checkpoint bitmaps record at this granularity unless the image's clusters are larger. */
+    public static final long DEFAULT_GRANULARITY = 64 << 10;
+    /** The allocation unit a raw file is handled in (the file system block). */
+    private static final long RAW_CLUSTER_BYTES = 4096;
+    private static final String DIRTY_TRACKING = "dirty-tracking";
+
+    private DiskOpener() {
+    }
+
+    /** Opens the image {@code spec} names and assembles its disk. */
+    public static ActiveDisk open(DiskSpec spec) throws BlockIOException {
+        ActiveDisk.requireValidName(spec.name());
+        return switch (spec.format()) {
+            case QCOW2 -> openQcow2(spec);
+            case RAW -> openRaw(spec);
+        };
+    }
+
+    /**
+     * A disk over an image node the caller opened itself (an in-memory or fault-injecting node in
+     * tests): checkpoints in memory at {@code granularity}, as for a raw image. The disk owns the
+     * node from now on.
+     */
+    public static ActiveDisk over(String name, BlockNode image, long imageClusterBytes, long granularity) {
+        CheckpointSet checkpoints = CheckpointSet.inMemory(image.size(), granularity);
+        return new ActiveDisk(name, image, imageClusterBytes, checkpoints, null,
+                policyFilters(checkpoints::track));
+    }
+
+    private static ActiveDisk openQcow2(DiskSpec spec) throws BlockIOException {
+        Qcow2OpenOptions how = spec.readOnly() ? Qcow2OpenOptions.readOnlyDefaults() : Qcow2OpenOptions.readWrite();
+        Qcow2ExtensionStorage storage = Qcow2ExtensionStorage.open(spec.path(), how, PersistentBitmaps.AUTOCLEAR_BITS);
+        Qcow2Node image = storage.node();
+        PersistentBitmaps bitmaps = null;
+        try {
+            bitmaps = PersistentBitmaps.load(storage, spec.bitmapOptions());
+            long cluster = image.capabilities().preferredSize();
+            CheckpointSet checkpoints = spec.checkpoints()
+                    ? CheckpointSet.open(image.size(), Math.max(DEFAULT_GRANULARITY, cluster),
+                            new Qcow2CheckpointStore(bitmaps, image.size()))
+                    : null;
+            return new ActiveDisk(spec.name(), image, cluster, checkpoints, bitmaps, policyFilters(bitmaps));
+        } catch (BlockIOException | RuntimeException e) {
+            closeAfterFailure(bitmaps, image, e);
+            throw e;
+        }
+    }
+
+    private static ActiveDisk openRaw(DiskSpec spec) throws BlockIOException {
+        RawFileNode image = spec.readOnly() ? RawFileNode.open(spec.path(), true) : RawFileNode.openExclusive(spec.path());
+        try {
+            if (!spec.checkpoints()) {
+                return new ActiveDisk(spec.name(), image, RAW_CLUSTER_BYTES, null, null, List.of());
+            }
+            CheckpointSet checkpoints = CheckpointSet.inMemory(image.size(), DEFAULT_GRANULARITY);
+            return new ActiveDisk(spec.name(), image, RAW_CLUSTER_BYTES, checkpoints, null,
+                    policyFilters(checkpoints::track));
+        } catch (RuntimeException e) {
+            closeAfterFailure(null, image, e);
+            throw e;
+        }
+    }
+
+    /**
+     * The policy filters over a disk's image (or over a job's filter over it), top first. Today
+     * only dirty tracking, recording with {@code recorder}; a new policy filter is added here, in
+     * its place in the list, and every stack the disk builds from then on has it.
+     */
+    private static List<StackFilter> policyFilters(ChangeRecorder recorder) {
+        return List.of(new StackFilter(DIRTY_TRACKING, below -> new DirtyTrackingFilter(below, recorder)));
+    }
+
+    private static void closeAfterFailure(PersistentBitmaps bitmaps, BlockNode image, Exception primary) {
+        try {
+            if (bitmaps != null) {
+                bitmaps.close();
+            }
+        } catch (BlockIOException | RuntimeException e) {
+            primary.addSuppressed(e);
+        }
+        try {
+            image.close();
+        } catch (BlockIOException | RuntimeException e) {
+            primary.addSuppressed(e);
+        }
+    }
+}

@@ -1,0 +1,49 @@
+package org.fleeced.disk;
+
+import java.nio.file.Path;
+import java.util.Objects;
+import org.fleeced.qcow2.ImageOpener;
+import org.fleeced.qcow2.bitmap.BitmapPersistenceOptions;
+
+/**
+ * What {@link DiskOpener#open} assembles: an image file in a format the caller names (no probing
+ * here; {@link ImageOpener#detect} is a separate, explicit step), opened read-write or read-only,
+ * with or without checkpoints.
+ *
+ * @param name          the disk's name: letters, digits, '.', '_', '-' (it names temp files)
+ * @param path          the image file
+ * @param format        the image's format
+ * @param readOnly      open without writing anything
+ * @param checkpoints   give the disk a {@link org.fleeced.checkpoint.CheckpointSet}: on qcow2 the
+ *                      persistent bitmaps become its checkpoints (only the newest records); without,
+ *                      a qcow2 image's enabled bitmaps record as QEMU records them, and a raw image
+ *                      has no dirty tracking at all
+ * @param bitmapOptions how a qcow2 image's persistent bitmaps use their intent log
+ */
+public record DiskSpec(String name, Path path, ImageOpener.Format format, boolean readOnly, boolean checkpoints,
+        BitmapPersistenceOptions bitmapOptions) {
+    public DiskSpec {
+        Objects.requireNonNull(name);
+        Objects.requireNonNull(path);
+        Objects.requireNonNull(format);
+        Objects.requireNonNull(bitmapOptions);
+    }
+
+    /** A read-write disk with checkpoints: what the daemon attaches. */
+    public static DiskSpec of(String name, Path path, ImageOpener.Format format) {
+        return new DiskSpec(name, path, format, false, true, BitmapPersistenceOptions.defaults());
+    }
+
+    public DiskSpec readOnly(boolean ro) {
+        return new DiskSpec(name, path, format, ro, checkpoints, bitmapOptions);
+    }
+
+    /** No checkpoints: the image's own bitmaps record as they are (see the class note). */
+    public DiskSpec withoutCheckpoints() {
+        return new DiskSpec(name, path, format, readOnly, false, bitmapOptions);
+    }
+
+    public DiskSpec withBitmapOptions(BitmapPersistenceOptions options) {
+        return new DiskSpec(name, path, format, readOnly, checkpoints, options);
+    }
+}
