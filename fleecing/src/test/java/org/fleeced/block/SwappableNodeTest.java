@@ -61,27 +61,12 @@ class SwappableNodeTest {
                     return null;
                 }));
             }
-            org.awaitility.Awaitility.await().until(() -> lastReturned.get(WRITERS - 1) > 50);
-            long[] before = new long[WRITERS];
-            for (int w = 0; w < WRITERS; w++) {
-                before[w] = lastReturned.get(w);
+            try {
+                checkOneInstant(disk, temp, lastReturned, lastIssued, writers);
+            } finally {
+                // the writers stop on any outcome, so that a failure is reported instead of hanging
+                stop.set(true);
             }
-            FleecingJob job = FleecingJob.start(FleecingJobSpec.builder(List.of(disk), TempSettings.raw(temp)).build());
-            long[] after = new long[WRITERS];
-            for (int w = 0; w < WRITERS; w++) {
-                after[w] = lastIssued.get(w) + 1;
-            }
-            org.awaitility.Awaitility.await().until(() -> lastReturned.get(0) > after[0] + 50);
-            SnapshotAccessNode snapshot = job.disk("vda").exportNode();
-            for (int w = 0; w < WRITERS; w++) {
-                ByteBuffer b = ByteBuffer.allocate(8);
-                snapshot.read((long) w * C, b);
-                long seen = b.getLong(0);
-                assertTrue(seen >= before[w] && seen < after[w], "slot " + w + ": snapshot holds " + seen
-                        + ", expected in [" + before[w] + ", " + after[w] + ")");
-            }
-            assertEquals(JobState.FINISHED, job.finish(BackupOutcome.SUCCESS));
-            stop.set(true);
             for (Future<?> f : writers) {
                 f.get();
             }
@@ -91,5 +76,32 @@ class SwappableNodeTest {
             disk.exportNode().read((long) w * C, b);
             assertEquals(lastReturned.get(w), b.getLong(0), "slot " + w + ": the last write was lost");
         }
+    }
+
+    private static void checkOneInstant(ActiveDisk disk, Path temp, AtomicLongArray lastReturned,
+            AtomicLongArray lastIssued, List<Future<?>> writers) throws Exception {
+        // no time bound (a loaded machine is slow), but a writer that failed ends the wait
+        org.awaitility.Awaitility.await().forever()
+                .until(() -> lastReturned.get(WRITERS - 1) > 50 || writers.stream().anyMatch(Future::isDone));
+        long[] before = new long[WRITERS];
+        for (int w = 0; w < WRITERS; w++) {
+            before[w] = lastReturned.get(w);
+        }
+        FleecingJob job = FleecingJob.start(FleecingJobSpec.builder(List.of(disk), TempSettings.raw(temp)).build());
+        long[] after = new long[WRITERS];
+        for (int w = 0; w < WRITERS; w++) {
+            after[w] = lastIssued.get(w) + 1;
+        }
+        org.awaitility.Awaitility.await().forever()
+                .until(() -> lastReturned.get(0) > after[0] + 50 || writers.stream().anyMatch(Future::isDone));
+        SnapshotAccessNode snapshot = job.disk("vda").exportNode();
+        for (int w = 0; w < WRITERS; w++) {
+            ByteBuffer b = ByteBuffer.allocate(8);
+            snapshot.read((long) w * C, b);
+            long seen = b.getLong(0);
+            assertTrue(seen >= before[w] && seen < after[w], "slot " + w + ": snapshot holds " + seen
+                    + ", expected in [" + before[w] + ", " + after[w] + ")");
+        }
+        assertEquals(JobState.FINISHED, job.finish(BackupOutcome.SUCCESS));
     }
 }
