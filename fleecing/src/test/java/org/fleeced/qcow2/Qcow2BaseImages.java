@@ -14,7 +14,7 @@ import java.util.Set;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.WriteFlag;
-import org.fleeced.qcow2.bitmap.BitmapPersistenceOptions;
+import org.fleeced.qcow2.bitmap.BitmapDisk;
 import org.fleeced.qcow2.bitmap.PersistentBitmaps;
 
 /**
@@ -144,12 +144,13 @@ final class Qcow2BaseImages {
     /** An image as a crash leaves it with persistent bitmaps: IN_USE, linked to an intent log that is gone. */
     private void crashedWithBitmaps(String description, Qcow2CreateOptions options, long seed) throws Exception {
         Path p = created(options);
-        try (PersistentBitmaps bitmaps = openWithBitmaps(p)) {
+        try (BitmapDisk disk = BitmapDisk.open(p, false)) {
+            PersistentBitmaps bitmaps = disk.bitmaps();
             bitmaps.add("in-use", 65536, true, true);
-            scatter(bitmaps.node(), seed, 4);
+            scatter(disk.node(), seed, 4);
             bitmaps.checkpointToImage();
-            scatter(bitmaps.node(), seed + 1, 2);
-            bitmaps.node().flush();
+            scatter(disk.node(), seed + 1, 2);
+            disk.node().flush();
             bases.add(new Base(description, Files.readAllBytes(p)));
         }
         Files.delete(p);
@@ -159,10 +160,6 @@ final class Qcow2BaseImages {
         Path p = dir.resolve("base-" + bases.size() + ".qcow2");
         Qcow2Creator.create(p, options);
         return p;
-    }
-
-    private static PersistentBitmaps openWithBitmaps(Path p) throws BlockIOException {
-        return PersistentBitmaps.open(p, Qcow2OpenOptions.readWrite(), BitmapPersistenceOptions.defaults());
     }
 
     private void own(String description, Qcow2CreateOptions options, long seed) throws Exception {
@@ -179,15 +176,16 @@ final class Qcow2BaseImages {
 
     private void ownWithBitmaps(String description, Qcow2CreateOptions options, long seed) throws Exception {
         Path p = created(options);
-        try (PersistentBitmaps bitmaps = openWithBitmaps(p)) {
+        try (BitmapDisk disk = BitmapDisk.open(p, false)) {
+            PersistentBitmaps bitmaps = disk.bitmaps();
             bitmaps.add("enabled", 65536, true, true);
             bitmaps.add("disabled", 4096, false, true);
-            scatter(bitmaps.node(), seed, 4);
+            scatter(disk.node(), seed, 4);
             bitmaps.setEnabled("disabled", true);
-            scatter(bitmaps.node(), seed + 100, 2);
+            scatter(disk.node(), seed + 100, 2);
             bitmaps.setEnabled("disabled", false);
             bitmaps.add("fine", 512, true, true);
-            scatter(bitmaps.node(), seed + 200, 2);
+            scatter(disk.node(), seed + 200, 2);
         }
         addBase(description, p);
     }

@@ -12,12 +12,11 @@ import java.util.Set;
 import java.util.stream.Stream;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
-import org.fleeced.qcow2.bitmap.BitmapPersistenceOptions;
-import org.fleeced.qcow2.bitmap.PersistentBitmaps;
+import org.fleeced.qcow2.bitmap.BitmapDisk;
 
 /**
  * One fuzz case, reproducible from its seed alone (given the same base images): pick a base,
- * mutate it, then open it the way the daemon does ({@link PersistentBitmaps#open}, or
+ * mutate it, then open it the way the daemon does ({@link BitmapDisk}, through the disk factory, or
  * {@link ImageOpener} for a plain read-only open), first read-only, then read-write, and run
  * seeded reads, block status queries, writes, zero writes, discards, flushes and bitmap
  * operations, each through {@link Qcow2FuzzOperations}.
@@ -94,13 +93,12 @@ final class Qcow2FuzzCase {
             ops.close(node::close);
             return true;
         }
-        PersistentBitmaps bitmaps = ops.open("PersistentBitmaps read-only", () -> PersistentBitmaps.open(image,
-                Qcow2OpenOptions.readOnlyDefaults(), BitmapPersistenceOptions.defaults()));
-        if (bitmaps == null) {
+        BitmapDisk disk = ops.open("PersistentBitmaps read-only", () -> BitmapDisk.open(image, true));
+        if (disk == null) {
             return false;
         }
-        ops.exercise(bitmaps.node(), bitmaps, false);
-        ops.close(bitmaps::close);
+        ops.exercise(disk.node(), disk.bitmaps(), false);
+        ops.close(disk::close);
         return true;
     }
 
@@ -110,22 +108,20 @@ final class Qcow2FuzzCase {
      * driver wrote into a damaged image is the next open's input.
      */
     private boolean readWritePhase(Path image, Qcow2FuzzOperations ops) {
-        PersistentBitmaps bitmaps = ops.open("PersistentBitmaps read-write", () -> PersistentBitmaps.open(image,
-                Qcow2OpenOptions.readWrite(), BitmapPersistenceOptions.defaults()));
-        if (bitmaps == null) {
+        BitmapDisk disk = ops.open("PersistentBitmaps read-write", () -> BitmapDisk.open(image, false));
+        if (disk == null) {
             return false;
         }
         if (random.nextInt(4) == 0) {
-            ops.exerciseConcurrently(bitmaps.node(), 2 + random.nextInt(3));
+            ops.exerciseConcurrently(disk.node(), 2 + random.nextInt(3));
         } else {
-            ops.exercise(bitmaps.node(), bitmaps, true);
+            ops.exercise(disk.node(), disk.bitmaps(), true);
         }
-        ops.close(bitmaps::close);
+        ops.close(disk::close);
         if (random.nextInt(3) == 0) {
-            PersistentBitmaps again = ops.open("PersistentBitmaps read-write again", () -> PersistentBitmaps.open(image,
-                    Qcow2OpenOptions.readWrite(), BitmapPersistenceOptions.defaults()));
+            BitmapDisk again = ops.open("PersistentBitmaps read-write again", () -> BitmapDisk.open(image, false));
             if (again != null) {
-                ops.exercise(again.node(), again, true);
+                ops.exercise(again.node(), again.bitmaps(), true);
                 ops.close(again::close);
             }
         }

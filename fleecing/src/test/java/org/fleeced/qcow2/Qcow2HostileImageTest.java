@@ -18,7 +18,7 @@ import java.nio.file.StandardOpenOption;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.Errno;
 import org.fleeced.block.WriteFlag;
-import org.fleeced.qcow2.bitmap.BitmapPersistenceOptions;
+import org.fleeced.qcow2.bitmap.BitmapDisk;
 import org.fleeced.qcow2.bitmap.PersistentBitmaps;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -228,10 +228,9 @@ class Qcow2HostileImageTest {
         Path small = dir.resolve("small.qcow2");
         Qcow2Creator.create(small, Qcow2CreateOptions.of(1 << 20).withClusterSize(512));
         assertNotNull(header(small).extension(HeaderExtension.FEATURE_NAME_TABLE), "the creator filled the cluster");
-        try (PersistentBitmaps bitmaps = PersistentBitmaps.open(small, Qcow2OpenOptions.readWrite(),
-                BitmapPersistenceOptions.defaults())) {
-            bitmaps.add("b", 65536, true, true);
-            bitmaps.node().write(0, ByteBuffer.allocate(512), WriteFlag.NONE);
+        try (BitmapDisk disk = BitmapDisk.open(small, false)) {
+            disk.bitmaps().add("b", 65536, true, true);
+            disk.node().write(0, ByteBuffer.allocate(512), WriteFlag.NONE);
         }
         Qcow2Header after = header(small);
         assertNull(after.extension(HeaderExtension.FEATURE_NAME_TABLE));
@@ -244,8 +243,8 @@ class Qcow2HostileImageTest {
     void aBitmapTooLargeToStoreIsRefusedAtAdd() throws Exception {
         Path huge = dir.resolve("huge.qcow2");
         Qcow2Creator.create(huge, Qcow2CreateOptions.of(1L << 56).withClusterSize(1 << 20));
-        try (PersistentBitmaps bitmaps = PersistentBitmaps.open(huge, Qcow2OpenOptions.readWrite(),
-                BitmapPersistenceOptions.defaults())) {
+        try (BitmapDisk disk = BitmapDisk.open(huge, false)) {
+            PersistentBitmaps bitmaps = disk.bitmaps();
             BlockIOException e = assertThrows(BlockIOException.class, () -> bitmaps.add("b", 512, true, true));
             assertEquals(Errno.EINVAL, e.errno());
             bitmaps.add("coarse", 1L << 30, true, true);

@@ -12,23 +12,23 @@ import org.fleeced.qcow2.ImageOpener;
  * A qcow2 image opened as {@code fleeced serve} opens it ({@link DiskOpener}, no checkpoints):
  * every enabled bitmap records the writes through {@link #node()}, as QEMU's would.
  */
-record BitmapDisk(ActiveDisk disk) implements AutoCloseable {
+public record BitmapDisk(ActiveDisk disk) implements AutoCloseable {
 
-    static BitmapDisk open(Path image, boolean readOnly, BitmapPersistenceOptions options) throws BlockIOException {
+    public static BitmapDisk open(Path image, boolean readOnly, BitmapPersistenceOptions options) throws BlockIOException {
         return new BitmapDisk(DiskOpener.open(DiskSpec.of("test", image, ImageOpener.Format.QCOW2)
                 .readOnly(readOnly).withoutCheckpoints().withBitmapOptions(options)));
     }
 
-    static BitmapDisk open(Path image, boolean readOnly) throws BlockIOException {
+    public static BitmapDisk open(Path image, boolean readOnly) throws BlockIOException {
         return open(image, readOnly, BitmapPersistenceOptions.defaults());
     }
 
-    PersistentBitmaps bitmaps() {
+    public PersistentBitmaps bitmaps() {
         return disk.persistentBitmaps().orElseThrow();
     }
 
     /** The node the workload writes through: dirty tracking over the image. */
-    BlockNode node() {
+    public BlockNode node() {
         return disk.exportNode();
     }
 
