@@ -147,8 +147,12 @@ final class Qcow2FuzzCase {
         check(size <= bound, "the image grew to " + size + " bytes (bound " + bound + ", started at "
                 + mutation.bytes().length + ", " + rw.writtenBytes() + " bytes written)");
         if (openedRw && size >= 4) {
-            int magic = ByteBuffer.wrap(Qcow2ImageFiles.readFile(image, 0, 4)).getInt();
-            check(magic == Qcow2Header.MAGIC, "the header lost its magic");
+            ByteBuffer header = ByteBuffer.wrap(Qcow2ImageFiles.readFile(image, 0, Qcow2Header.V3_HEADER_LENGTH));
+            check(header.getInt(0) == Qcow2Header.MAGIC, "the header lost its magic");
+            if (rw.corruptionSeen() && header.getInt(4) >= 3) {
+                check((header.getLong(Qcow2Header.INCOMPATIBLE_FEATURES_OFFSET) & FeatureBits.INCOMPAT_CORRUPT) != 0,
+                        "damage was found in a read-write open but the corrupt bit is not set");
+            }
         }
     }
 

@@ -50,8 +50,13 @@ final class Qcow2FuzzOperations {
     private int clusterBytes;
     /** In a control case's read-write phase: what the disk must read as. Null otherwise. */
     private SparseDiskModel model;
-    /** False for the threads of a concurrent phase: their writes interleave, no model can follow. */
-    private boolean modelled = true;
+    /**
+     * False for the threads of a concurrent phase: their writes interleave, so no model can
+     * follow them, and one thread cannot know that another found damage first.
+     */
+    private boolean sequential = true;
+    /** Damage was reported (a CorruptionException) by an operation of this open. */
+    private boolean corruptionSeen;
 
     Qcow2FuzzOperations(Random random, Deque<String> trail, boolean control) {
         this.random = random;
@@ -98,7 +103,8 @@ final class Qcow2FuzzOperations {
     void exercise(BlockNode node, PersistentBitmaps bitmaps, boolean write) {
         Capabilities caps = node.capabilities();
         clusterBytes = caps.preferredSize();
-        if (control && write && modelled && node.size() <= MODEL_LIMIT_BYTES) {
+        corruptionSeen = false;
+        if (control && write && sequential && node.size() <= MODEL_LIMIT_BYTES) {
             model = new SparseDiskModel(readAll(node));
         }
         int count = 4 + random.nextInt(17);
@@ -114,14 +120,14 @@ final class Qcow2FuzzOperations {
                 writeZeroes(node, caps);
             } else if (kind < 85) {
                 long[] r = range(node.size(), Long.MAX_VALUE);
-                step("discard " + r[0] + "+" + r[1], () -> {
+                dataStep("discard " + r[0] + "+" + r[1], () -> {
                     node.discard(r[0], r[1]);
                     if (model != null) {
                         model.discard(r[0], r[1]);
                     }
                 });
             } else if (kind < 90) {
-                step("flush", node::flush);
+                dataStep("flush", node::flush);
             } else if (bitmaps != null) {
                 bitmapOperation(bitmaps, write);
             }
@@ -133,7 +139,7 @@ final class Qcow2FuzzOperations {
 
     private void read(BlockNode node, Capabilities caps) {
         long[] r = range(node.size(), caps.maxRequestBytes());
-        step("read " + r[0] + "+" + r[1], () -> {
+        dataStep("read " + r[0] + "+" + r[1], () -> {
             ByteBuffer b = ByteBuffer.allocate((int) r[1]);
             node.read(r[0], b);
             long wrong = model == null ? -1 : model.checkAndSettle(r[0], b.array());
@@ -153,7 +159,7 @@ final class Qcow2FuzzOperations {
 
     private void blockStatus(BlockNode node) {
         long[] r = range(node.size(), Long.MAX_VALUE);
-        step("blockStatus " + r[0] + "+" + r[1], () -> {
+        dataStep("blockStatus " + r[0] + "+" + r[1], () -> {
             List<Extent> extents = node.blockStatus(r[0], r[1]);
             if (r[1] > 0 && extents.isEmpty()) {
                 throw new AssertionError("blockStatus returned no extent");
@@ -170,7 +176,7 @@ final class Qcow2FuzzOperations {
         }
         Set<WriteFlag> flags = random.nextInt(8) == 0 ? Set.of(WriteFlag.FUA) : WriteFlag.NONE;
         writtenBytes += r[1];
-        step("write " + r[0] + "+" + r[1] + " " + flags, () -> {
+        dataStep("write " + r[0] + "+" + r[1] + " " + flags, () -> {
             node.write(r[0], ByteBuffer.wrap(data), flags);
             if (model != null) {
                 model.write(r[0], data);
@@ -198,7 +204,7 @@ final class Qcow2FuzzOperations {
             }
         } catch (BlockIOException e) {
             if (!(fast && e.errno() == Errno.ENOTSUP)) {
-                failed(what, e);
+                dataFailed(what, e);
             }
         }
     }
@@ -257,7 +263,7 @@ final class Qcow2FuzzOperations {
         List<Qcow2FuzzOperations> each = new java.util.ArrayList<>();
         for (int i = 0; i < threads; i++) {
             Qcow2FuzzOperations ops = new Qcow2FuzzOperations(new Random(random.nextLong()), trail, control);
-            ops.modelled = false;
+            ops.sequential = false;
             each.add(ops);
         }
         note("concurrently on " + threads + " threads:");
@@ -319,6 +325,42 @@ final class Qcow2FuzzOperations {
         } catch (BlockIOException e) {
             failed(what, e);
         }
+    }
+
+    /** A read, write, zero write, discard, block status or flush. */
+    private void dataStep(String what, Step s) {
+        note(what);
+        try {
+            s.run();
+        } catch (BlockIOException e) {
+            dataFailed(what, e);
+        }
+    }
+
+    /**
+     * DESIGN section 5: damaged metadata is EIO and marks the image corrupt. On a memory file
+     * system there are no real I/O errors, so every failure of the data path is damage: EIO, a
+     * {@link CorruptionException} the first time (the node marks the image), the refusal of a
+     * marked image after that.
+     */
+    private void dataFailed(String what, BlockIOException e) {
+        failed(what, e);
+        if (e.errno() != Errno.EIO) {
+            throw new AssertionError(what + " failed with " + e.errno() + ", only EIO is expected from damage", e);
+        }
+        if (!sequential) {
+            return;
+        }
+        if (e instanceof CorruptionException) {
+            corruptionSeen = true;
+        } else if (!corruptionSeen) {
+            throw new AssertionError(what + ": EIO without marking the image corrupt: " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether an operation of this open reported damage. */
+    boolean corruptionSeen() {
+        return corruptionSeen;
     }
 
     private void failed(String what, BlockIOException e) {
