@@ -59,6 +59,10 @@ public final class ImageOpener {
         if (chain.size() >= MAX_CHAIN_DEPTH) {
             throw new BlockIOException(Errno.EIO, "backing chain deeper than " + MAX_CHAIN_DEPTH + " at " + path);
         }
+        if (Files.isDirectory(path)) {
+            // A directory opens read-only on Linux and then fails every read and seek.
+            throw new BlockIOException(Errno.EIO, "backing file " + path + " is a directory");
+        }
         Format f = format == null ? detect(path) : parseFormat(format, path);
         return switch (f) {
             case QCOW2 -> Qcow2Opener.open(path, Qcow2OpenOptions.readOnlyDefaults(), chain);

@@ -113,7 +113,7 @@ final class Qcow2FuzzCase {
             return false;
         }
         if (random.nextInt(4) == 0) {
-            ops.exerciseConcurrently(disk.node(), 2 + random.nextInt(3));
+            ops.exerciseConcurrently(disk.node(), disk.bitmaps(), 2 + random.nextInt(3));
         } else {
             ops.exercise(disk.node(), disk.bitmaps(), true);
         }

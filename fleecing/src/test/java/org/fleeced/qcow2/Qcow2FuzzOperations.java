@@ -256,10 +256,10 @@ final class Qcow2FuzzOperations {
 
     /**
      * Runs reads, block status queries, writes, zero writes, discards and flushes from
-     * {@code threads} virtual threads at once, each with its own seed drawn from this one (the
+     * {@code threads} virtual threads at once (bitmap operations on one of them), each with its own seed drawn from this one (the
      * interleaving is the scheduler's, so such a case may not repeat exactly).
      */
-    void exerciseConcurrently(BlockNode node, int threads) {
+    void exerciseConcurrently(BlockNode node, PersistentBitmaps bitmaps, int threads) {
         List<Qcow2FuzzOperations> each = new java.util.ArrayList<>();
         for (int i = 0; i < threads; i++) {
             Qcow2FuzzOperations ops = new Qcow2FuzzOperations(new Random(random.nextLong()), trail, control);
@@ -270,9 +270,12 @@ final class Qcow2FuzzOperations {
         java.util.concurrent.atomic.AtomicReference<Throwable> escaped = new java.util.concurrent.atomic.AtomicReference<>();
         List<Thread> started = new java.util.ArrayList<>();
         for (Qcow2FuzzOperations ops : each) {
+            // The first thread also stores, adds and removes bitmaps, as the daemon's timer and
+            // REST calls do while guest I/O goes on.
+            PersistentBitmaps withBitmaps = ops == each.get(0) ? bitmaps : null;
             started.add(Thread.ofVirtual().start(() -> {
                 try {
-                    ops.exercise(node, null, true);
+                    ops.exercise(node, withBitmaps, true);
                 } catch (Throwable e) {
                     escaped.compareAndSet(null, e);
                 }

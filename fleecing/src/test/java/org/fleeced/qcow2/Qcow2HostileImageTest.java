@@ -251,6 +251,15 @@ class Qcow2HostileImageTest {
         }
     }
 
+    @Test
+    void aDirectoryAsBackingFileIsRefusedAtOpen() throws Exception {
+        Path overlay = dir.resolve("overlay.qcow2");
+        Qcow2Creator.create(overlay, Qcow2CreateOptions.of(1 << 20).withBacking(".", "raw"));
+        BlockIOException e = assertThrows(BlockIOException.class, () -> ImageOpener.open(overlay, true).close());
+        assertEquals(Errno.EIO, e.errno());
+        assertTrue(e.getMessage().contains("directory"), e.getMessage());
+    }
+
     private static Qcow2Header header(Path path) throws Exception {
         return Qcow2Header.parse(ByteBuffer.wrap(Qcow2ImageFiles.readFile(path, 0, 65536)), 1L << 30);
     }
