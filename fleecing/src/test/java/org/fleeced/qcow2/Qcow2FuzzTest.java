@@ -25,7 +25,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 class Qcow2FuzzTest {
     private static final Logger LOG = Logger.getLogger(Qcow2FuzzTest.class.getName());
     private static final long FIXED_SEED = 0x13_f022_0001L;
-    private static final long CASES = Long.getLong("qcow2.fuzz.cases", 1000);
+    private static final long CASES = Long.getLong("qcow2.fuzz.cases", 750);
     /** Far beyond any case (they take milliseconds): only a hang reaches it. */
     private static final Duration CASE_TIMEOUT = Duration.ofSeconds(120);
 
