@@ -29,8 +29,13 @@ import org.fleeced.qcow2.bitmap.BitmapDisk;
  *   <li>no file beside the image changes (backing files, a guard image), and no new file
  *       appears there but the intent log sidecar;</li>
  *   <li>the image grows by no more than a bound proportional to what was written;</li>
- *   <li>after a read-write open, the header still starts with the qcow2 magic;</li>
- *   <li>a control case (no mutation: a valid image) has no failure at all.</li>
+ *   <li>after a read-write open, the header still starts with the qcow2 magic, and it has the
+ *       corrupt bit (version 3) when an operation found damage;</li>
+ *   <li>a data-path failure is EIO from damage: a {@link CorruptionException}, then the refusal
+ *       of an image marked corrupt, and no write succeeds after that (see
+ *       {@link Qcow2FuzzOperations});</li>
+ *   <li>a control case (no mutation: a valid image) has no failure at all, reads what it wrote,
+ *       and passes {@code qemu-img check} after its read-write open.</li>
  * </ul>
  */
 final class Qcow2FuzzCase {
