@@ -161,6 +161,7 @@ public final class Qcow2Fuzzer {
         if (single != null) {
             Result r = fuzzer.runCase(single);
             System.out.println(r.failure() != null ? r.failure().report() : "case passed: " + r.outcome());
+            deleteTree(work);
             System.exit(r.failure() != null ? 1 : 0);
         }
         int failures = 0;
