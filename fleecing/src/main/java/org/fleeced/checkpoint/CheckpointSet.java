@@ -9,7 +9,6 @@ import org.fleeced.block.BlockIOException;
 /**
  * The checkpoints of one disk, oldest first: the rotation of dirty bitmaps that incremental and
  * differential backup need (DESIGN.md section 6).
- *
  * <h2>Mechanism</h2>
  * Checkpoint {@code c(i)} holds the changes made between its creation and the creation of
  * {@code c(i+1)}; only the newest records, through {@link #track} (called by
@@ -68,10 +67,10 @@ public final class CheckpointSet {
                 set.checkpoints.add(new Checkpoint(s.name(), s.bitmap(), s.state()));
             }
             set.updateRecordingLocked();
+            return set;
         } finally {
             set.lock.unlock();
         }
-        return set;
     }
 
     /** A disk without checkpoints whose bitmaps live in memory. */
@@ -134,11 +133,13 @@ public final class CheckpointSet {
         try {
             checkNameLocked(newName);
             Resolved resolved = resolveLocked(base);
-            var changes = resolved.chain == null ? null : unionOf(resolved.chain).frozenCopy();
+            CheckpointStart start = resolved.chain == null ? CheckpointStart.full(newName, resolved.refusal)
+                    : CheckpointStart.changesSince(newName, resolved.chain.getFirst().name, resolved.chain.size() == 1,
+                            unionOf(resolved.chain).frozenCopy());
             if (newName != null) {
                 addNewestLocked(newName);
             }
-            return new CheckpointStart(newName, resolved.base, changes, resolved.refusal);
+            return start;
         } finally {
             lock.unlock();
         }
@@ -346,13 +347,13 @@ public final class CheckpointSet {
         }
     }
 
-    /** The base after any fallback, and the checkpoints whose union is the job's changes (null for full). */
-    private record Resolved(BackupBase base, List<Checkpoint> chain, BaseRefusal refusal) {
+    /** The checkpoints whose union is the job's changes (null for full), and why a refused base fell back. */
+    private record Resolved(List<Checkpoint> chain, BaseRefusal refusal) {
     }
 
     private Resolved resolveLocked(BackupBase base) throws CheckpointException {
         if (base.kind() == BackupBase.Kind.FULL) {
-            return new Resolved(base, null, null);
+            return new Resolved(null, null);
         }
         BaseRefusal refusal;
         String message;
@@ -367,14 +368,14 @@ public final class CheckpointSet {
             List<Checkpoint> chain = List.copyOf(checkpoints.subList(from, checkpoints.size()));
             Checkpoint broken = chain.stream().filter(c -> c.state == CheckpointState.INCONSISTENT).findFirst().orElse(null);
             if (broken == null) {
-                return new Resolved(base, chain, null);
+                return new Resolved(chain, null);
             }
             refusal = BaseRefusal.BASE_INCONSISTENT;
             message = "checkpoint " + broken.name + " is inconsistent, so changes since "
                     + chain.getFirst().name + " are unknown";
         }
         if (base.fallBackToFull()) {
-            return new Resolved(BackupBase.full(), null, refusal);
+            return new Resolved(null, refusal);
         }
         throw new CheckpointException(refusal, message + "; take a full backup");
     }

@@ -60,6 +60,23 @@ class CheckpointSetTest {
         assertFalse(set.list().getFirst().recording());
     }
 
+    /** The start names what the job covers by where its base sits, however the base was asked for. */
+    @Test
+    void theStartSaysWhetherItsBaseWasTheNewestCheckpoint() throws Exception {
+        CheckpointSet set = CheckpointSet.inMemory(SIZE, G);
+        CheckpointStart first = set.begin("c1", BackupBase.incremental().orFullWhenRefused());
+        assertEquals(BackupBase.Kind.FULL, first.kind());
+        assertNull(first.baseCheckpoint());
+        assertEquals(BaseRefusal.NO_CHECKPOINTS, first.fallback());
+        CheckpointStart second = set.begin("c2", BackupBase.differentialFrom("c1"));
+        assertEquals(BackupBase.Kind.INCREMENTAL, second.kind(), "c1 was the newest");
+        assertEquals("c1", second.baseCheckpoint());
+        CheckpointStart third = set.begin("c3", BackupBase.differentialFrom("c1"));
+        assertEquals(BackupBase.Kind.DIFFERENTIAL, third.kind(), "c2 came after c1");
+        assertEquals("c1", third.baseCheckpoint());
+        assertEquals("c3", set.begin("c4", BackupBase.incremental()).baseCheckpoint());
+    }
+
     @Test
     void removingACheckpointKeepsItsChangesInItsPredecessor() throws Exception {
         CheckpointSet set = CheckpointSet.inMemory(SIZE, G);

@@ -7,7 +7,6 @@ import io.vertx.ext.web.RoutingContext;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.fleeced.daemon.app.DaemonConfig;
 import org.fleeced.daemon.host.DiskTable;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
@@ -20,7 +19,7 @@ public final class DaemonApi {
     private final Map<String, Handler<RoutingContext>> streams = new HashMap<>();
 
     public DaemonApi(DiskTable disks, JobTable jobs, NbdEndpoints nbd, NbdServerStats nbdStats, EventStream events,
-            DaemonConfig.Defaults defaults, StartupRecovery startup) {
+            JobDefaults defaults, StartupRecovery startup) {
         BitmapOperations bitmaps = new BitmapOperations(disks);
         bitmaps.bind(operations);
         new DiskOperations(disks, jobs, nbd, bitmaps).bind(operations);

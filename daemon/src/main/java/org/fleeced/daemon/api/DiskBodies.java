@@ -20,7 +20,7 @@ public final class DiskBodies {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Disk(String name, String path, String format, long sizeBytes, Long clusterSize, Long allocatedBytes,
-            List<Export> exports, List<String> jobs, List<Bitmap> bitmaps) {
+            String allocatedBytesError, List<Export> exports, List<String> jobs, List<Bitmap> bitmaps) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)

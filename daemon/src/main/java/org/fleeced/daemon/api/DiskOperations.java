@@ -1,17 +1,27 @@
 package org.fleeced.daemon.api;
 
+import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
-import org.fleeced.block.BlockIOException;
 import java.util.Map;
+import java.util.Set;
+import java.util.logging.Logger;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.DataBytes;
 import org.fleeced.daemon.host.AttachedDisk;
 import org.fleeced.daemon.host.DiskTable;
 import org.fleeced.daemon.host.HostRefusal;
 import org.fleeced.daemon.host.HostedJob;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
+import org.fleeced.job.JobState;
 
 /** The handlers of the disk operations: listDisks, attachDisk, getDisk, detachDisk, planBackup. */
 final class DiskOperations {
+    private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.rest");
+    /** The states in which a job holds a disk: its exports are listed with the disk. */
+    private static final Set<JobState> HOLDING = EnumSet.of(JobState.STARTING, JobState.RUNNING);
+
     private final DiskTable disks;
     private final JobTable jobs;
     private final NbdEndpoints nbd;
@@ -46,7 +56,7 @@ final class DiskOperations {
         return ApiResponse.created(body(disks.attach(a.name(), a.path(), a.format(), create)));
     }
 
-    private ApiResponse plan(ApiRequest req) throws HostRefusal {
+    private ApiResponse plan(ApiRequest req) throws HostRefusal, BlockIOException {
         AttachedDisk disk = disks.require(req.path("disk"));
         String base = req.query("base");
         long size = disk.active().exportNode().size();
@@ -60,9 +70,9 @@ final class DiskOperations {
 
     DiskBodies.Disk body(AttachedDisk disk) {
         List<String> jobIds = jobs.running().stream()
-                .filter(j -> j.disk(disk.name()) != null && j.job().state().name().matches("STARTING|RUNNING"))
+                .filter(j -> j.disk(disk.name()) != null && HOLDING.contains(j.job().state()))
                 .map(HostedJob::id).toList();
-        List<DiskBodies.Export> exports = new java.util.ArrayList<>();
+        List<DiskBodies.Export> exports = new ArrayList<>();
         exports.add(new DiskBodies.Export(disk.exportName(), false, nbd.tcpUri(disk.exportName()),
                 nbd.unixUri(disk.exportName())));
         for (HostedJob job : jobs.running()) {
@@ -71,8 +81,17 @@ final class DiskOperations {
                 exports.add(new DiskBodies.Export(d.export(), true, nbd.tcpUri(d.export()), nbd.unixUri(d.export())));
             }
         }
+        Long allocated = null;
+        String allocatedError = null;
+        try {
+            allocated = DataBytes.of(disk.active().exportNode());
+        } catch (BlockIOException e) {
+            // the disk is still listed, so that a caller can see it and detach it; the field says what failed
+            LOG.warning("disk " + disk.name() + ": counting its data bytes failed: " + e);
+            allocatedError = e.errno() + ": " + e.getMessage();
+        }
         return new DiskBodies.Disk(disk.name(), disk.path().toString(), disk.formatName(),
-                disk.active().exportNode().size(), disk.clusterBytes(), DataBytes.of(disk.active().exportNode()),
+                disk.active().exportNode().size(), disk.clusterBytes(), allocated, allocatedError,
                 exports, jobIds, bitmaps.list(disk));
     }
 }

@@ -8,7 +8,6 @@ import org.fleeced.cbw.FleeceStats;
 import org.fleeced.cbw.OnCbwError;
 import org.fleeced.job.TempFormat;
 import org.fleeced.checkpoint.BackupOutcome;
-import org.fleeced.daemon.app.DaemonConfig;
 import org.fleeced.daemon.host.JobRecord;
 import org.fleeced.daemon.host.JobRequest;
 import org.fleeced.daemon.host.JobTable;
@@ -18,9 +17,9 @@ import org.fleeced.daemon.host.NbdEndpoints;
 final class JobOperations {
     private final JobTable jobs;
     private final NbdEndpoints nbd;
-    private final DaemonConfig.Defaults defaults;
+    private final JobDefaults defaults;
 
-    JobOperations(JobTable jobs, NbdEndpoints nbd, DaemonConfig.Defaults defaults) {
+    JobOperations(JobTable jobs, NbdEndpoints nbd, JobDefaults defaults) {
         this.jobs = jobs;
         this.nbd = nbd;
         this.defaults = defaults;

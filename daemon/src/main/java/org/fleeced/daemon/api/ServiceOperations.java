@@ -3,6 +3,7 @@ package org.fleeced.daemon.api;
 import io.vertx.core.Handler;
 import io.vertx.ext.web.RoutingContext;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import org.fleeced.cbw.FleeceStats;
@@ -12,6 +13,7 @@ import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.StartupRecovery;
 import org.fleeced.daemon.nbd.protocol.NbdCommand;
 import org.fleeced.daemon.nbd.server.NbdServerStats;
+import org.fleeced.job.JobState;
 
 /** getHealth, getMetrics and streamEvents. */
 final class ServiceOperations {
@@ -65,8 +67,9 @@ final class ServiceOperations {
         }
         FleeceStats total = jobs.statsOfAllJobs();
         p.family("fleeced_jobs", "Fleecing jobs known to the daemon, by state.", "gauge");
-        for (String state : new String[] {"starting", "running", "failed", "finished"}) {
-            p.sample("fleeced_jobs", Map.of("state", state), byState.getOrDefault(state, 0));
+        for (JobState state : JobState.values()) {
+            String name = state.name().toLowerCase(Locale.ROOT);
+            p.sample("fleeced_jobs", Map.of("state", name), byState.getOrDefault(name, 0));
         }
         p.counter("fleeced_cbw_copies_total", "Clusters copied before a guest write.", total.clustersCopied());
         p.gauge("fleeced_temp_bytes", "Bytes held in temp images.", jobs.statsOfRunningJobs().tempBytes());

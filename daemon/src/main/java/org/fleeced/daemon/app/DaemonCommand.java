@@ -15,6 +15,7 @@ import java.util.logging.Logger;
 import org.fleeced.daemon.api.ApiContract;
 import org.fleeced.daemon.api.DaemonApi;
 import org.fleeced.daemon.api.EventStream;
+import org.fleeced.daemon.host.AllowedPaths;
 import org.fleeced.daemon.host.DiskTable;
 import org.fleeced.daemon.host.JobHistory;
 import org.fleeced.daemon.host.JobTable;
@@ -102,9 +103,9 @@ final class DaemonCommand {
             NbdEndpoints endpoints = new NbdEndpoints(n.bind(), nbdPort, n.socket(), tls.isPresent());
 
             DiskTable disks = new DiskTable(new AllowedPaths("image", config.imageDirs()), exports,
-                    new RememberedDisks(config.stateDir()), events::publish);
+                    new RememberedDisksFile(config.stateDir()), events::publish);
             AllowedPaths tempDirs = new AllowedPaths("temp", config.tempDirs());
-            JobHistory history = JobHistory.open(config.stateDir(), Clock.systemUTC());
+            JobHistory history = JobHistory.open(config.stateDir(), new JobHistoryJson(), Clock.systemUTC());
             JobTable jobs = new JobTable(disks, exports, tempDirs, events::publish, Clock.systemUTC(), history);
             StartupRecovery startup = new StartupRecovery(history, tempDirs, disks, startupDisks(config));
 
@@ -150,7 +151,7 @@ final class DaemonCommand {
         for (DaemonConfig.DiskSpec d : config.disks()) {
             all.add(new RememberedDisks.Entry(d.name(), d.path().toString(), d.format()));
         }
-        for (RememberedDisks.Entry e : new RememberedDisks(config.stateDir()).load()) {
+        for (RememberedDisks.Entry e : new RememberedDisksFile(config.stateDir()).load()) {
             if (all.stream().noneMatch(a -> a.name().equals(e.name()))) {
                 all.add(e);
             }

@@ -5,6 +5,7 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.List;
+import org.fleeced.daemon.api.JobDefaults;
 import org.fleeced.daemon.nbd.server.NbdServerConfig;
 
 /**
@@ -20,7 +21,7 @@ public record DaemonConfig(
         List<String> tokens,
         List<Path> imageDirs,
         List<Path> tempDirs,
-        Defaults defaults,
+        JobDefaults defaults,
         List<DiskSpec> disks) {
 
     public record Rest(String bind, int port, long maxBodyBytes) {
@@ -41,10 +42,6 @@ public record DaemonConfig(
         public boolean enabled() {
             return cert != null;
         }
-    }
-
-    public record Defaults(String tempFormat, long tempQuotaBytes, long tempReserveBytes, long leaseSeconds,
-            double cbwTimeoutSeconds, String onCbwError) {
     }
 
     public record DiskSpec(String name, Path path, String format) {

@@ -20,7 +20,6 @@ import org.fleeced.block.BlockIOException;
 import org.fleeced.block.file.RawFileNode;
 import org.fleeced.disk.DiskOpener;
 import org.fleeced.disk.DiskSpec;
-import org.fleeced.daemon.app.AllowedPaths;
 import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.NbdExport;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;

@@ -1,12 +1,5 @@
 package org.fleeced.daemon.host;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.databind.DeserializationContext;
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.deser.std.StdScalarDeserializer;
-import com.fasterxml.jackson.databind.module.SimpleModule;
-import com.fasterxml.jackson.databind.ser.std.ToStringSerializer;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -48,18 +41,26 @@ public final class JobHistory {
     static final int KEEP_COUNT = 1000;
     /** Records the file may hold beyond twice what is kept before it is compacted. */
     static final int SLACK = 256;
-    private static final ObjectMapper JSON = new ObjectMapper()
-            .configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, false)
-            .registerModule(new SimpleModule().addSerializer(Instant.class, ToStringSerializer.instance)
-                    .addDeserializer(Instant.class, new InstantText()));
 
     /** One line of the file. */
-    record Entry(String event, JobRecord job) {
+    public record Entry(String event, JobRecord job) {
         static final String START = "start";
         static final String END = "end";
     }
 
+    /**
+     * How an entry is written as one line of text and read back: the daemon's state files are
+     * JSON, written by the composition root's codec, so that the host layer stays free of a JSON
+     * library.
+     */
+    public interface Codec {
+        String write(Entry entry) throws IOException;
+
+        Entry read(String line) throws IOException;
+    }
+
     private final RecordLog log;
+    private final Codec codec;
     private final Clock clock;
     /** Ended jobs by id, oldest end first. Guarded by this. */
     private final Map<String, JobRecord> ended = new LinkedHashMap<>();
@@ -70,15 +71,16 @@ public final class JobHistory {
     /** Records in the file. Guarded by this. */
     private int recordsInFile;
 
-    private JobHistory(RecordLog log, Clock clock) {
+    private JobHistory(RecordLog log, Codec codec, Clock clock) {
         this.log = log;
+        this.codec = codec;
         this.clock = clock;
     }
 
     /** Reads the history of the previous runs; see the class comment. */
-    public static JobHistory open(Path stateDir, Clock clock) throws IOException {
+    public static JobHistory open(Path stateDir, Codec codec, Clock clock) throws IOException {
         Files.createDirectories(stateDir);
-        JobHistory history = new JobHistory(new RecordLog(stateDir.resolve("jobs.history")), clock);
+        JobHistory history = new JobHistory(new RecordLog(stateDir.resolve("jobs.history")), codec, clock);
         history.load();
         return history;
     }
@@ -93,7 +95,7 @@ public final class JobHistory {
         for (String line : contents.records()) {
             Entry e;
             try {
-                e = JSON.readValue(line, Entry.class);
+                e = codec.read(line);
             } catch (IOException ex) {
                 LOG.warning("job history " + log.file() + ": skipped an unreadable record: " + ex.getMessage());
                 continue;
@@ -163,7 +165,7 @@ public final class JobHistory {
             if (recordsInFile >= 2 * (ended.size() + running.size()) + SLACK) {
                 compactLocked();
             }
-            log.append(JSON.writeValueAsString(entry));
+            log.append(codec.write(entry));
             recordsInFile++;
         } catch (IOException | UncheckedIOException e) {
             LOG.severe("job history " + log.file() + ": cannot record that job " + entry.job().id() + " "
@@ -175,24 +177,12 @@ public final class JobHistory {
     private void compactLocked() throws IOException {
         List<String> lines = new ArrayList<>();
         for (JobRecord job : ended.values()) {
-            lines.add(JSON.writeValueAsString(new Entry(Entry.END, job)));
+            lines.add(codec.write(new Entry(Entry.END, job)));
         }
         for (JobRecord job : running.values()) {
-            lines.add(JSON.writeValueAsString(new Entry(Entry.START, job)));
+            lines.add(codec.write(new Entry(Entry.START, job)));
         }
         log.rewrite(lines);
         recordsInFile = lines.size();
-    }
-
-    /** An {@link Instant} from its ISO-8601 text, as {@link Instant#toString} writes it. */
-    private static final class InstantText extends StdScalarDeserializer<Instant> {
-        InstantText() {
-            super(Instant.class);
-        }
-
-        @Override
-        public Instant deserialize(JsonParser p, DeserializationContext ctx) throws IOException {
-            return Instant.parse(p.getValueAsString());
-        }
     }
 }

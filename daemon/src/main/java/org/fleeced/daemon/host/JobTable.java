@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
@@ -24,9 +25,7 @@ import org.fleeced.job.TempSettings;
 import org.fleeced.checkpoint.BackupBase;
 import org.fleeced.checkpoint.BackupOutcome;
 import org.fleeced.checkpoint.CheckpointException;
-import org.fleeced.checkpoint.CheckpointInfo;
 import org.fleeced.checkpoint.CheckpointStart;
-import org.fleeced.daemon.app.AllowedPaths;
 import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.DirtyBitmapContext;
 import org.fleeced.daemon.nbd.server.MetaContextSource;
@@ -79,7 +78,6 @@ public final class JobTable {
                     "Give incrementalFrom or differentialFrom, not both.");
         }
         List<ActiveDisk> active = new ArrayList<>();
-        Map<String, String> modes = new LinkedHashMap<>();
         for (String name : request.disks()) {
             AttachedDisk disk = disks.require(name);
             if (disk.active().job() != null) {
@@ -87,7 +85,6 @@ public final class JobTable {
                         + disk.active().job().id() + "' running; finish it first.");
             }
             active.add(disk.active());
-            modes.put(name, requestedMode(request, disk));
         }
         FleecingJob job;
         try {
@@ -110,7 +107,7 @@ public final class JobTable {
         }
         HostedJob hosted;
         try {
-            hosted = publish(job, request, modes);
+            hosted = publish(job, request);
         } catch (RuntimeException e) {
             // an export could not be registered: end the job, so no disk stays claimed by it
             job.disks().forEach(d -> exports.list().stream()
@@ -130,7 +127,7 @@ public final class JobTable {
         return hosted;
     }
 
-    private HostedJob publish(FleecingJob job, JobRequest request, Map<String, String> modes) {
+    private HostedJob publish(FleecingJob job, JobRequest request) {
         String suffix = HexFormat.of().formatHex(RANDOM.generateSeed(4));
         List<HostedJob.Disk> published = new ArrayList<>();
         for (DiskFleece fleece : job.disks()) {
@@ -138,8 +135,7 @@ public final class JobTable {
                     + (job.disks().size() > 1 ? "-" + fleece.diskName() : "") : fleece.diskName() + "-fleece";
             String exportName = base + "-" + suffix;
             CheckpointStart start = fleece.checkpoint();
-            String baseName = start.isFull() ? null : start.base().checkpoint() != null ? start.base().checkpoint()
-                    : newestBefore(fleece, request.checkpoint());
+            String baseName = start.baseCheckpoint();
             List<MetaContextSource> contexts = new ArrayList<>();
             contexts.add(ExtentStatusContext.baseAllocation(fleece.exportNode()));
             String metaContext = null;
@@ -150,7 +146,7 @@ public final class JobTable {
             }
             exports.register(new NbdExport(exportName, "fleecing job " + job.id() + " of disk " + fleece.diskName(),
                     fleece.exportNode(), true, request.allowDiscard(), true, contexts));
-            String mode = start.isFull() ? "full" : modes.get(fleece.diskName());
+            String mode = start.kind().name().toLowerCase(Locale.ROOT);
             String fallback = start.fallback() == null ? null : HostRefusal.baseReason(start.fallback());
             published.add(new HostedJob.Disk(fleece.diskName(), mode, baseName, fallback, exportName, metaContext, fleece));
         }
@@ -158,29 +154,10 @@ public final class JobTable {
                 published);
     }
 
-    /** The base an incremental start used: the checkpoint just before the one it created. */
-    private static String newestBefore(DiskFleece fleece, String created) {
-        List<CheckpointInfo> all = fleece.disk().checkpoints().list();
-        for (int i = all.size() - 1; i > 0; i--) {
-            if (all.get(i).name().equals(created)) {
-                return all.get(i - 1).name();
-            }
-        }
-        return null;
-    }
-
-    private static String requestedMode(JobRequest request, AttachedDisk disk) {
-        if (request.differentialFrom() != null) {
-            return "differential";
-        }
-        if (request.incrementalFrom() == null) {
-            return "full";
-        }
-        List<CheckpointInfo> all = disk.active().checkpoints().list();
-        boolean newest = !all.isEmpty() && all.getLast().name().equals(request.incrementalFrom());
-        return newest ? "incremental" : "differential";
-    }
-
+    /**
+     * The job's spec. Both kinds of base name a checkpoint, and both read the changes since it on
+     * every disk; whether that was incremental (the disk's newest) is what the start reports.
+     */
     private FleecingJobSpec spec(JobRequest request, List<ActiveDisk> active) throws HostRefusal {
         BackupBase base = request.incrementalFrom() != null ? BackupBase.differentialFrom(request.incrementalFrom())
                 : request.differentialFrom() != null ? BackupBase.differentialFrom(request.differentialFrom())
@@ -297,7 +274,7 @@ public final class JobTable {
             endedStats = endedStats.plus(diskStats(job));
             history.ended(record);
         }
-        String state = job.job().state().name().toLowerCase(java.util.Locale.ROOT);
+        String state = job.job().state().name().toLowerCase(Locale.ROOT);
         LOG.info("job " + id + ": " + state + " (" + why + ")"
                 + (job.job().failureReason() == null ? "" : ": " + job.job().failureReason()));
         events.publish("job-" + state, job.job().failureReason() == null ? Map.of("job", id, "why", why)

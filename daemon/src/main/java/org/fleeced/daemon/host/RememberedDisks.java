@@ -1,47 +1,19 @@
 package org.fleeced.daemon.host;
 
-import com.fasterxml.jackson.core.type.TypeReference;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
- * The disks attached through the API, kept in {@code STATE_DIR/disks.json} so that a restarted
- * daemon attaches them again. Rewritten whole and renamed into place, so a crash leaves the old
- * list or the new one, never half of one.
+ * Where the {@link DiskTable} keeps what is attached, so that a restarted daemon attaches it
+ * again. The daemon keeps it in a file of its state directory; the format is the composition
+ * root's business, not the table's.
  */
-public final class RememberedDisks {
-    private static final ObjectMapper JSON = new ObjectMapper();
-
+@FunctionalInterface
+public interface RememberedDisks {
     /** One remembered disk. */
-    public record Entry(String name, String path, String format) {
+    record Entry(String name, String path, String format) {
     }
 
-    private final Path file;
-
-    public RememberedDisks(Path stateDir) {
-        this.file = stateDir.resolve("disks.json");
-    }
-
-    public List<Entry> load() throws IOException {
-        if (!Files.exists(file)) {
-            return List.of();
-        }
-        return JSON.readValue(file.toFile(), new TypeReference<List<Entry>>() { });
-    }
-
-    public synchronized void save(List<Entry> entries) throws IOException {
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        Files.createDirectories(file.getParent());
-        JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), entries);
-        try {
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-        }
-    }
+    /** Replaces what is remembered with {@code entries}, all or nothing. */
+    void save(List<Entry> entries) throws IOException;
 }

@@ -8,7 +8,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.logging.Logger;
-import org.fleeced.daemon.app.AllowedPaths;
 import org.fleeced.checkpoint.CheckpointInfo;
 import org.fleeced.checkpoint.CheckpointState;
 

@@ -6,14 +6,13 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.util.List;
 import java.util.Map;
-import org.fleeced.daemon.app.AllowedPaths;
-import org.fleeced.daemon.app.DaemonConfig;
+import org.fleeced.daemon.app.JobHistoryJson;
+import org.fleeced.daemon.host.AllowedPaths;
 import org.fleeced.daemon.host.DiskTable;
 import org.fleeced.daemon.host.JobHistory;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.StartupRecovery;
 import org.fleeced.daemon.host.NbdEndpoints;
-import org.fleeced.daemon.host.RememberedDisks;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
 import org.fleeced.daemon.nbd.server.NbdServerStats;
 import org.junit.jupiter.api.Test;
@@ -27,14 +26,14 @@ class DaemonApiBindingTest {
     @Test
     void theDaemonBindsExactlyTheOperationsOfTheSpec() throws Exception {
         NbdExportRegistry exports = new NbdExportRegistry();
-        DiskTable disks = new DiskTable(new AllowedPaths("image", List.of(dir)), exports, new RememberedDisks(dir),
+        DiskTable disks = new DiskTable(new AllowedPaths("image", List.of(dir)), exports, entries -> { },
                 (type, data) -> { });
-        JobHistory history = JobHistory.open(dir, Clock.systemUTC());
+        JobHistory history = JobHistory.open(dir, new JobHistoryJson(), Clock.systemUTC());
         AllowedPaths temps = new AllowedPaths("temp", List.of(dir));
         JobTable jobs = new JobTable(disks, exports, temps, (type, data) -> { }, Clock.systemUTC(), history);
         DaemonApi api = new DaemonApi(disks, jobs, new NbdEndpoints("127.0.0.1", 10809, null, false),
                 new NbdServerStats(), new EventStream(),
-                new DaemonConfig.Defaults("raw", 0, 0, 7200, 45, "break-snapshot"),
+                new JobDefaults("raw", 0, 0, 7200, 45, "break-snapshot"),
                 new StartupRecovery(history, temps, disks, List.of()));
         assertEquals(ApiContract.load().operationIds(), api.boundOperations());
         Map<String, ApiOperation> none = Map.of();

@@ -14,6 +14,7 @@ import java.time.ZoneId;
 import java.time.ZoneOffset;
 import java.util.List;
 import org.fleeced.cbw.FleeceStats;
+import org.fleeced.daemon.app.JobHistoryJson;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,7 +30,7 @@ class JobHistoryTest {
 
     @Test
     void aJobStartedWithoutAnEndReadsAsCrashedOnceAndEndedJobsAsTheyEnded() throws Exception {
-        JobHistory run1 = JobHistory.open(dir, clock);
+        JobHistory run1 = JobHistory.open(dir, new JobHistoryJson(), clock);
         run1.started(running("a"));
         run1.ended(ended("a", "finished", null));
         run1.started(running("b"));
@@ -37,7 +38,7 @@ class JobHistoryTest {
         run1.ended(ended("c", "failed", "shutdown"));
 
         clock.advance(Duration.ofMinutes(1));
-        JobHistory run2 = JobHistory.open(dir, clock);
+        JobHistory run2 = JobHistory.open(dir, new JobHistoryJson(), clock);
         assertEquals(List.of("b"), run2.crashed().stream().map(JobRecord::id).toList());
         JobRecord b = run2.find("b").orElseThrow();
         assertEquals("failed", b.state());
@@ -48,14 +49,14 @@ class JobHistoryTest {
         assertEquals("shutdown", run2.find("c").orElseThrow().failureReason());
         assertEquals(new FleeceStats(1, 2, 3, 4, 5, 6, 7, 8, 9), run2.find("a").orElseThrow().disks().getFirst().stats());
 
-        JobHistory run3 = JobHistory.open(dir, clock);
+        JobHistory run3 = JobHistory.open(dir, new JobHistoryJson(), clock);
         assertEquals(List.of(), run3.crashed(), "a crash is found by the start after it, once");
         assertEquals(JobRecord.CRASH, run3.find("b").orElseThrow().failureReason());
     }
 
     @Test
     void aTornOrDamagedRecordIsSkippedAndTheNextAppendsAreKept() throws Exception {
-        JobHistory run1 = JobHistory.open(dir, clock);
+        JobHistory run1 = JobHistory.open(dir, new JobHistoryJson(), clock);
         run1.started(running("a"));
         run1.ended(ended("a", "finished", null));
         Path file = dir.resolve("jobs.history");
@@ -64,18 +65,18 @@ class JobHistoryTest {
         String half = lines.getLast().substring(0, lines.getLast().length() / 2);
         Files.writeString(file, half.replace("finished", "xxxxxxxx"), StandardCharsets.UTF_8, StandardOpenOption.APPEND);
 
-        JobHistory run2 = JobHistory.open(dir, clock);
+        JobHistory run2 = JobHistory.open(dir, new JobHistoryJson(), clock);
         assertEquals("finished", run2.find("a").orElseThrow().state());
         run2.started(running("b"));
         run2.ended(ended("b", "finished", null));
-        JobHistory run3 = JobHistory.open(dir, clock);
+        JobHistory run3 = JobHistory.open(dir, new JobHistoryJson(), clock);
         assertEquals("finished", run3.find("b").orElseThrow().state(), "appends after a torn tail are readable");
         assertEquals(List.of(), run3.crashed());
     }
 
     @Test
     void keepsTheLastThousandOrTheLastDayWhicheverIsMoreAndTheFileStaysBounded() throws Exception {
-        JobHistory history = JobHistory.open(dir, clock);
+        JobHistory history = JobHistory.open(dir, new JobHistoryJson(), clock);
         int old = JobHistory.KEEP_COUNT + 500;
         for (int i = 0; i < old; i++) {
             history.started(running("old" + i));
@@ -94,7 +95,7 @@ class JobHistoryTest {
         assertTrue(history.find("old510").isPresent());
         long records = Files.readAllLines(dir.resolve("jobs.history")).size();
         assertTrue(records <= 2L * JobHistory.KEEP_COUNT + JobHistory.SLACK, "the file is compacted: " + records);
-        assertEquals(JobHistory.KEEP_COUNT, JobHistory.open(dir, clock).list().size());
+        assertEquals(JobHistory.KEEP_COUNT, JobHistory.open(dir, new JobHistoryJson(), clock).list().size());
     }
 
     private JobRecord running(String id) {

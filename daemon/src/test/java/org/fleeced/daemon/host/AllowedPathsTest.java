@@ -1,4 +1,4 @@
-package org.fleeced.daemon.app;
+package org.fleeced.daemon.host;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

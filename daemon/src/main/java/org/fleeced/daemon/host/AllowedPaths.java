@@ -1,4 +1,4 @@
-package org.fleeced.daemon.app;
+package org.fleeced.daemon.host;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,0 +1,12 @@
+package org.fleeced.daemon.api;
+
+/**
+ * What a startJob or renewLease call gets for each setting it leaves out: the {@code defaults}
+ * section of the daemon's configuration, applied by {@link JobOperations}.
+ *
+ * @param tempFormat        {@code raw} or {@code qcow2}
+ * @param onCbwError        {@code break-snapshot} or {@code break-guest-write}
+ */
+public record JobDefaults(String tempFormat, long tempQuotaBytes, long tempReserveBytes, long leaseSeconds,
+        double cbwTimeoutSeconds, String onCbwError) {
+}
