@@ -123,9 +123,7 @@ final class Qcow2HeaderMutator {
         if (!exts.isEmpty() && r.nextBoolean()) {
             Qcow2ImageMap.Extension copy = exts.get(r.nextInt(exts.size()));
             type = copy.type();
-            data = new byte[copy.length()];
-            int available = (int) Math.clamp(m.bytes().length - copy.offset() - 8, 0, data.length);
-            System.arraycopy(m.bytes(), (int) copy.offset() + 8, data, 0, available);
+            data = m.copyOf(copy.offset() + 8, copy.length());
         } else {
             type = TYPES[1 + r.nextInt(TYPES.length - 1)];
             data = forgedData(type, m);

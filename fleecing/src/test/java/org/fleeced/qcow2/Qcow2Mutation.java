@@ -83,6 +83,15 @@ final class Qcow2Mutation {
         log(what + " @" + offset + " := " + data.length + " bytes");
     }
 
+    /** {@code length} bytes from {@code offset}; what lies outside the (maybe truncated) image reads as zeroes. */
+    byte[] copyOf(long offset, int length) {
+        byte[] copy = new byte[Math.max(0, length)];
+        for (int i = 0; i < copy.length; i++) {
+            copy[i] = fits(offset + i, 1) ? bytes[(int) (offset + i)] : 0;
+        }
+        return copy;
+    }
+
     void truncate(int length) {
         bytes = Arrays.copyOf(bytes, length);
         log("truncate to " + length);

@@ -170,8 +170,7 @@ final class Qcow2TableMutator {
     /** Gives an entry another entry's name (same length only): two bitmaps of one name. */
     private static void copyName(Qcow2Mutation m, Qcow2ImageMap.BitmapEntry to, Qcow2ImageMap.BitmapEntry from) {
         int n = Math.min(to.nameSize(), from.nameSize());
-        byte[] name = new byte[n];
-        System.arraycopy(m.bytes(), (int) (from.offset() + 24 + from.extraDataSize()), name, 0, n);
+        byte[] name = m.copyOf(from.offset() + 24 + from.extraDataSize(), n);
         m.put("bitmap name_size", to.offset() + 18, 2, n);
         m.putBytes("bitmap name copied", to.offset() + 24 + to.extraDataSize(), name);
     }
@@ -213,6 +212,9 @@ final class Qcow2TableMutator {
 
     /** Cuts the file: anywhere, or just before or inside a metadata table. */
     static boolean truncate(Qcow2Mutation m) {
+        if (m.bytes().length == 0) {
+            return false;
+        }
         Random r = m.random();
         Qcow2ImageMap.Region region = m.pick(m.map().metadataRegions());
         long length = r.nextBoolean() || region == null ? r.nextLong(m.bytes().length)
