@@ -64,15 +64,16 @@ public final class FleecingJob {
      *                             {@link CheckpointException#refusal()} says why; retry as full)
      * @throws BlockIOException    ENOSPC when the temp directory lacks the reserved space, EIO
      *                             when a temp image cannot be created
-     * @throws IllegalStateException a disk already has a job
+     * @throws DiskBusyException   a disk already has a job
      */
-    public static FleecingJob start(FleecingJobSpec spec) throws BlockIOException, CheckpointException {
+    public static FleecingJob start(FleecingJobSpec spec) throws BlockIOException, CheckpointException,
+            DiskBusyException {
         FleecingJob job = new FleecingJob(spec);
         List<ActiveDisk> claimed = new ArrayList<>();
         try {
             for (ActiveDisk disk : spec.disks()) {
                 if (!disk.claim(job)) {
-                    throw new IllegalStateException("disk " + disk.name() + " already has a fleecing job");
+                    throw new DiskBusyException(disk.name(), "disk " + disk.name() + " already has a fleecing job");
                 }
                 claimed.add(disk);
                 disk.checkpoints().check(spec.checkpoint(), spec.base());
@@ -82,7 +83,7 @@ public final class FleecingJob {
             job.insertFilters();
             job.state = JobState.RUNNING;
             return job;
-        } catch (BlockIOException | CheckpointException | RuntimeException e) {
+        } catch (BlockIOException | CheckpointException | DiskBusyException | RuntimeException e) {
             job.state = JobState.FAILED;
             for (ActiveDisk disk : claimed) {
                 disk.release(job);

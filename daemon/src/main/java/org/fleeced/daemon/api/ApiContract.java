@@ -8,6 +8,7 @@ import io.vertx.openapi.contract.OpenAPIContract;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -79,6 +80,21 @@ public final class ApiContract {
             }
         }
         return ids;
+    }
+
+    /** The codes {@code Problem.reason} lists as its enum, in the spec's order. */
+    public List<String> problemReasons() {
+        return problemReason().getJsonArray("enum").stream().map(String::valueOf).toList();
+    }
+
+    /** The description of {@code Problem.reason}: a sentence per code. */
+    public String problemReasonDescription() {
+        return problemReason().getString("description");
+    }
+
+    private JsonObject problemReason() {
+        return raw.getJsonObject("components").getJsonObject("schemas").getJsonObject("Problem")
+                .getJsonObject("properties").getJsonObject("reason");
     }
 
     /** The contract as the Vert.x router can take it (see the class comment). */

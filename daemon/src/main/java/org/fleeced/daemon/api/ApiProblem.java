@@ -1,51 +1,47 @@
 package org.fleeced.daemon.api;
 
+import org.fleeced.daemon.host.HostRefusal;
+import org.fleeced.daemon.host.ProblemReason;
+
 /**
- * A REST call that failed in a way the caller can act on: an HTTP status, an errno-style code,
- * a stable reason code to branch on, and a sentence that says what to do. Sent as an RFC 9457
- * {@code application/problem+json} body by {@link ProblemResponses}.
+ * A REST call that failed in a way the caller can act on: a stable reason code to branch on
+ * (which fixes the HTTP status, see {@link ProblemReason}), an errno-style code, and a sentence
+ * that says what to do. Sent as an RFC 9457 {@code application/problem+json} body by
+ * {@link ProblemResponses}.
  */
 public final class ApiProblem extends Exception {
-    private final int status;
+    private final ProblemReason reason;
     private final String errno;
-    private final String reason;
 
-    public ApiProblem(int status, String errno, String reason, String detail) {
+    /** A problem with the reason's own errno. */
+    public ApiProblem(ProblemReason reason, String detail) {
+        this(reason, reason.errno(), detail);
+    }
+
+    /** A problem with one of the errnos the reason allows (a block-layer failure names its own). */
+    public ApiProblem(ProblemReason reason, String errno, String detail) {
         super(detail);
-        this.status = status;
-        this.errno = errno;
+        if (!reason.errnos().contains(errno)) {
+            throw new IllegalArgumentException("reason " + reason + " does not carry errno " + errno);
+        }
         this.reason = reason;
+        this.errno = errno;
     }
 
-    public static ApiProblem badRequest(String reason, String detail) {
-        return new ApiProblem(400, "EINVAL", reason, detail);
-    }
-
-    public static ApiProblem forbidden(String reason, String detail) {
-        return new ApiProblem(403, "EPERM", reason, detail);
-    }
-
-    public static ApiProblem notFound(String reason, String detail) {
-        return new ApiProblem(404, "ENOENT", reason, detail);
-    }
-
-    public static ApiProblem conflict(String reason, String detail) {
-        return new ApiProblem(409, "EBUSY", reason, detail);
-    }
-
-    public static ApiProblem unprocessable(String reason, String detail) {
-        return new ApiProblem(422, "EINVAL", reason, detail);
+    /** The problem a refusal of the host layer is answered with. */
+    public static ApiProblem of(HostRefusal refusal) {
+        return new ApiProblem(refusal.reason(), refusal.getMessage());
     }
 
     public int status() {
-        return status;
+        return reason.status();
     }
 
     public String errno() {
         return errno;
     }
 
-    public String reason() {
+    public ProblemReason reason() {
         return reason;
     }
 

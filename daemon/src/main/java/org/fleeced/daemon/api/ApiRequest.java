@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.vertx.ext.web.RoutingContext;
+import org.fleeced.daemon.host.ProblemReason;
 
 /** What an operation handler sees of a request that already passed the contract's validation. */
 public final class ApiRequest {
@@ -34,14 +35,14 @@ public final class ApiRequest {
         try {
             return JSON.readValue(text, type);
         } catch (JsonProcessingException e) {
-            throw ApiProblem.badRequest("INVALID_REQUEST", "body: " + e.getOriginalMessage() + ". Fix the request and retry.");
+            throw new ApiProblem(ProblemReason.INVALID_REQUEST, "body: " + e.getOriginalMessage() + ". Fix the request and retry.");
         }
     }
 
     public <T> T body(Class<T> type) throws ApiProblem {
         T value = body(type, null);
         if (value == null) {
-            throw ApiProblem.badRequest("INVALID_REQUEST", "body: a JSON object is required.");
+            throw new ApiProblem(ProblemReason.INVALID_REQUEST, "body: a JSON object is required.");
         }
         return value;
     }

@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.util.List;
 import java.util.Set;
+import org.fleeced.daemon.host.ProblemReason;
 
 /**
  * Checks {@code Authorization: Bearer TOKEN} against the configured tokens, in constant time.
@@ -33,8 +34,8 @@ final class BearerAuth implements Handler<RoutingContext> {
             return;
         }
         ctx.response().putHeader("WWW-Authenticate", "Bearer realm=\"fleeced\"");
-        ProblemResponses.send(ctx.response(), new ApiProblem(401, "EPERM",
-                header == null ? "TOKEN_REQUIRED" : "TOKEN_INVALID",
+        ProblemResponses.send(ctx.response(), new ApiProblem(
+                header == null ? ProblemReason.TOKEN_REQUIRED : ProblemReason.TOKEN_INVALID,
                 "Send 'Authorization: Bearer TOKEN' with a token from the daemon's configuration."), ctx.normalizedPath());
     }
 

@@ -8,8 +8,10 @@ import org.fleeced.checkpoint.CheckpointException;
 import org.fleeced.checkpoint.CheckpointInfo;
 import org.fleeced.checkpoint.CheckpointSet;
 import org.fleeced.daemon.host.AttachedDisk;
+import org.fleeced.daemon.host.DiskBusy;
 import org.fleeced.daemon.host.DiskTable;
 import org.fleeced.daemon.host.HostRefusal;
+import org.fleeced.daemon.host.ProblemReason;
 
 /**
  * The handlers of the bitmap operations. A disk's bitmaps are its checkpoints: a chain in which
@@ -45,8 +47,8 @@ final class BitmapOperations {
         try {
             return disk.active().checkpoints().changedBytesSince(base);
         } catch (CheckpointException e) {
-            throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE,
-                    e.refusal() == null ? "BASE_UNKNOWN" : HostRefusal.baseReason(e.refusal()), e.getMessage() + ".");
+            throw new HostRefusal(e.refusal() == null ? ProblemReason.BASE_UNKNOWN : HostRefusal.baseReason(e.refusal()),
+                    e.getMessage() + ".");
         }
     }
 
@@ -55,12 +57,12 @@ final class BitmapOperations {
         DiskBodies.CreateBitmap c = req.body(DiskBodies.CreateBitmap.class);
         CheckpointSet set = disk.active().checkpoints();
         if (c.granularity() != null && c.granularity() != set.granularity()) {
-            throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE, "GRANULARITY",
+            throw new HostRefusal(ProblemReason.GRANULARITY,
                     "Disk '" + disk.name() + "' records checkpoints at " + set.granularity()
                             + " bytes; omit granularity or give that value.");
         }
         if (c.persistent() != null && c.persistent() != set.persistent()) {
-            throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE, "PERSISTENCE", "Disk '" + disk.name() + "' keeps its"
+            throw new HostRefusal(ProblemReason.PERSISTENCE, "Disk '" + disk.name() + "' keeps its"
                     + " checkpoints " + (set.persistent() ? "in the qcow2 image" : "in memory (raw images cannot"
                     + " store bitmaps)") + "; omit persistent or give " + set.persistent() + ".");
         }
@@ -70,7 +72,7 @@ final class BitmapOperations {
                 set.setEnabled(c.name(), false);
             }
         } catch (CheckpointException e) {
-            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "NAME_IN_USE", e.getMessage() + "; choose another name.");
+            throw new HostRefusal(ProblemReason.NAME_IN_USE, e.getMessage() + "; choose another name.");
         }
         return ApiResponse.created(find(set, c.name()));
     }
@@ -83,10 +85,7 @@ final class BitmapOperations {
             return ApiResponse.ok(new DiskBodies.Outcome("absent",
                     "bitmap '" + name + "' of disk '" + disk.name() + "' did not exist"));
         }
-        if (disk.active().job() != null) {
-            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "JOB_RUNNING", "Disk '" + disk.name()
-                    + "' has a job running; delete bitmaps after it finishes.");
-        }
+        DiskBusy.requireNoJob(disk, "delete bitmaps after it finishes.");
         try {
             set.remove(name);
         } catch (CheckpointException e) {
@@ -105,23 +104,20 @@ final class BitmapOperations {
         AttachedDisk disk = disks.require(req.path("disk"));
         String name = req.path("bitmap");
         CheckpointSet set = disk.active().checkpoints();
-        if (disk.active().job() != null) {
-            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "JOB_RUNNING", "Disk '" + disk.name()
-                    + "' has a job running; change bitmaps after it finishes.");
-        }
+        DiskBusy.requireNoJob(disk, "change bitmaps after it finishes.");
         try {
             change.apply(set, name);
         } catch (CheckpointException e) {
             boolean missing = set.list().stream().noneMatch(c -> c.name().equals(name));
-            throw missing ? new HostRefusal(HostRefusal.Kind.NOT_FOUND, "BITMAP_UNKNOWN", e.getMessage() + ".")
-                    : new HostRefusal(HostRefusal.Kind.UNPROCESSABLE, "BITMAP_REFUSED", e.getMessage() + ".");
+            throw missing ? new HostRefusal(ProblemReason.BITMAP_UNKNOWN, e.getMessage() + ".")
+                    : new HostRefusal(ProblemReason.BITMAP_REFUSED, e.getMessage() + ".");
         }
         return ApiResponse.ok(find(set, name));
     }
 
     private static DiskBodies.Bitmap find(CheckpointSet set, String name) throws HostRefusal {
         return set.list().stream().filter(c -> c.name().equals(name)).findFirst().map(c -> body(set, c))
-                .orElseThrow(() -> new HostRefusal(HostRefusal.Kind.NOT_FOUND, "BITMAP_UNKNOWN",
+                .orElseThrow(() -> new HostRefusal(ProblemReason.BITMAP_UNKNOWN,
                         "No bitmap '" + name + "'."));
     }
 

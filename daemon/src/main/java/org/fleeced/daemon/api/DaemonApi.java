@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 import org.fleeced.daemon.host.DiskTable;
 import org.fleeced.daemon.host.JobTable;
+import org.fleeced.daemon.host.ProblemReason;
 import org.fleeced.daemon.host.NbdEndpoints;
 import org.fleeced.daemon.host.StartupRecovery;
 import org.fleeced.daemon.nbd.server.NbdServerStats;
@@ -28,7 +29,7 @@ public final class DaemonApi {
         // until the start has attached the remembered disks and cleaned up, only /health answers
         operations.replaceAll((id, op) -> id.equals("getHealth") ? op : req -> {
             if (!startup.ready()) {
-                throw new ApiProblem(503, "EAGAIN", "STARTING", "The daemon is starting: it attaches its disks and "
+                throw new ApiProblem(ProblemReason.STARTING, "The daemon is starting: it attaches its disks and "
                         + "cleans up after the last run; retry when GET /health answers 200.");
             }
             return op.handle(req);

@@ -14,6 +14,7 @@ import org.fleeced.daemon.host.HostRefusal;
 import org.fleeced.daemon.host.HostedJob;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
+import org.fleeced.daemon.host.ProblemReason;
 import org.fleeced.job.JobState;
 
 /** The handlers of the disk operations: listDisks, attachDisk, getDisk, detachDisk, planBackup. */
@@ -51,7 +52,7 @@ final class DiskOperations {
                 a.create().clusterSize() == null ? 65536 : a.create().clusterSize(), a.create().backingFile(),
                 a.create().backingFormat());
         if (create != null && Integer.bitCount(create.clusterSize()) != 1) {
-            throw ApiProblem.badRequest("INVALID_REQUEST", "create.clusterSize must be a power of two.");
+            throw new ApiProblem(ProblemReason.INVALID_REQUEST, "create.clusterSize must be a power of two.");
         }
         return ApiResponse.created(body(disks.attach(a.name(), a.path(), a.format(), create)));
     }

@@ -5,7 +5,7 @@ import io.vertx.core.http.HttpServerResponse;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.fleeced.block.BlockIOException;
-import org.fleeced.daemon.host.HostRefusal;
+import org.fleeced.daemon.host.ProblemReason;
 
 /**
  * The one mapping of failures to HTTP problem responses (RFC 9457): {@link ApiProblem}s as they
@@ -17,30 +17,23 @@ public final class ProblemResponses {
     private ProblemResponses() {
     }
 
+    /** A block-layer failure by its errno: what the caller can do about it decides the reason. */
     public static ApiProblem fromBlockError(BlockIOException e) {
+        String errno = e.errno().name();
         return switch (e.errno()) {
-            case ENOSPC -> new ApiProblem(507, "ENOSPC", "NO_SPACE", e.getMessage() + ". Free space and retry.");
-            case EPERM, EROFS, EACCES -> new ApiProblem(403, e.errno().name(), "NOT_PERMITTED", e.getMessage());
-            case EINVAL, ENOTSUP, EOVERFLOW -> new ApiProblem(422, e.errno().name(), "NOT_POSSIBLE", e.getMessage());
-            case ESHUTDOWN -> new ApiProblem(503, "ESHUTDOWN", "SHUTTING_DOWN", "The daemon is stopping; retry after it restarts.");
-            case EIO, ENOMEM -> new ApiProblem(500, e.errno().name(), "IO_ERROR",
+            case ENOSPC -> new ApiProblem(ProblemReason.NO_SPACE, errno, e.getMessage() + ". Free space and retry.");
+            case EPERM, EROFS, EACCES -> new ApiProblem(ProblemReason.NOT_PERMITTED, errno, e.getMessage());
+            case EINVAL, ENOTSUP, EOVERFLOW -> new ApiProblem(ProblemReason.NOT_POSSIBLE, errno, e.getMessage());
+            case ESHUTDOWN -> new ApiProblem(ProblemReason.SHUTTING_DOWN, errno,
+                    "The daemon is stopping; retry after it restarts.");
+            case EIO, ENOMEM -> new ApiProblem(ProblemReason.IO_ERROR, errno,
                     e.getMessage() + ". The image may be damaged; see the daemon log.");
         };
     }
 
-    public static ApiProblem fromRefusal(HostRefusal r) {
-        return switch (r.kind()) {
-            case BAD_REQUEST -> new ApiProblem(400, "EINVAL", r.reason(), r.getMessage());
-            case FORBIDDEN -> new ApiProblem(403, "EPERM", r.reason(), r.getMessage());
-            case NOT_FOUND -> new ApiProblem(404, "ENOENT", r.reason(), r.getMessage());
-            case CONFLICT -> new ApiProblem(409, "EBUSY", r.reason(), r.getMessage());
-            case UNPROCESSABLE -> new ApiProblem(422, "EINVAL", r.reason(), r.getMessage());
-            case NO_SPACE -> new ApiProblem(507, "ENOSPC", r.reason(), r.getMessage());
-        };
-    }
-
+    /** A failure the daemon did not expect (a bug): the caller learns that much, the log the rest. */
     public static ApiProblem unexpected(Throwable t) {
-        return new ApiProblem(500, "EIO", "INTERNAL_ERROR",
+        return new ApiProblem(ProblemReason.INTERNAL_ERROR,
                 "Internal error (" + t.getClass().getSimpleName() + "); the daemon log has the details.");
     }
 
@@ -50,7 +43,7 @@ public final class ProblemResponses {
         body.put("title", title(problem.status()));
         body.put("status", problem.status());
         body.put("errno", problem.errno());
-        body.put("reason", problem.reason());
+        body.put("reason", problem.reason().name());
         body.put("detail", problem.detail());
         if (instance != null) {
             body.put("instance", instance);

@@ -18,6 +18,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.daemon.host.HostRefusal;
+import org.fleeced.daemon.host.ProblemReason;
 
 /**
  * Builds the HTTP router from the contract: every route, path and validation rule comes from
@@ -49,14 +50,12 @@ public final class RestApi {
         }
         Router router = builder.createRouter();
         router.errorHandler(400, RestApi::badRequest);
-        router.errorHandler(404, ctx -> ProblemResponses.send(ctx.response(), ApiProblem.notFound("NO_SUCH_PATH",
+        router.errorHandler(404, ctx -> ProblemResponses.send(ctx.response(), new ApiProblem(ProblemReason.NO_SUCH_PATH,
                 "No operation at " + ctx.request().method() + " " + ctx.normalizedPath()
                         + "; the API is described in openapi.yaml."), ctx.normalizedPath()));
-        router.errorHandler(405, ctx -> ProblemResponses.send(ctx.response(), new ApiProblem(405, "EINVAL",
-                "METHOD_NOT_ALLOWED", ctx.request().method() + " is not allowed on " + ctx.normalizedPath() + "."),
+        router.errorHandler(405, ctx -> ProblemResponses.send(ctx.response(), new ApiProblem(ProblemReason.METHOD_NOT_ALLOWED, ctx.request().method() + " is not allowed on " + ctx.normalizedPath() + "."),
                 ctx.normalizedPath()));
-        router.errorHandler(413, ctx -> ProblemResponses.send(ctx.response(), new ApiProblem(413, "EINVAL",
-                "BODY_TOO_LARGE", "Request bodies are limited to " + maxBodyBytes + " bytes."), ctx.normalizedPath()));
+        router.errorHandler(413, ctx -> ProblemResponses.send(ctx.response(), new ApiProblem(ProblemReason.BODY_TOO_LARGE, "Request bodies are limited to " + maxBodyBytes + " bytes."), ctx.normalizedPath()));
         router.errorHandler(500, ctx -> {
             LOG.log(Level.WARNING, "REST " + ctx.normalizedPath() + " failed", ctx.failure());
             ProblemResponses.send(ctx.response(), ProblemResponses.unexpected(ctx.failure()), ctx.normalizedPath());
@@ -91,7 +90,7 @@ public final class RestApi {
             } catch (ApiProblem p) {
                 ProblemResponses.send(ctx.response(), p, ctx.normalizedPath());
             } catch (HostRefusal r) {
-                ProblemResponses.send(ctx.response(), ProblemResponses.fromRefusal(r), ctx.normalizedPath());
+                ProblemResponses.send(ctx.response(), ApiProblem.of(r), ctx.normalizedPath());
             } catch (BlockIOException e) {
                 LOG.warning("REST " + id + ": " + e);
                 ProblemResponses.send(ctx.response(), ProblemResponses.fromBlockError(e), ctx.normalizedPath());
@@ -110,7 +109,7 @@ public final class RestApi {
         }
         String detail = failure instanceof ValidatorException v ? v.getMessage()
                 : failure != null && failure.getMessage() != null ? failure.getMessage() : "malformed request";
-        ProblemResponses.send(ctx.response(), ApiProblem.badRequest("INVALID_REQUEST",
+        ProblemResponses.send(ctx.response(), new ApiProblem(ProblemReason.INVALID_REQUEST,
                 detail + ". The request must match openapi.yaml; fix it and retry."), ctx.normalizedPath());
     }
 }

@@ -116,11 +116,11 @@ public final class DiskTable {
     /** Checks that {@code name} is free and the path allowed, and reserves the name. */
     private Path reserveLocked(String name, String requestedPath) throws HostRefusal {
         if (disks.containsKey(name) || attaching.contains(name)) {
-            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "NAME_IN_USE",
+            throw new HostRefusal(ProblemReason.NAME_IN_USE,
                     "A disk named '" + name + "' is already attached; pick another name or detach it first.");
         }
         if (exports.find(name).isPresent()) {
-            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "NAME_IN_USE",
+            throw new HostRefusal(ProblemReason.NAME_IN_USE,
                     "An NBD export named '" + name + "' exists; pick another disk name.");
         }
         Path path = allowed(requestedPath);
@@ -136,7 +136,7 @@ public final class DiskTable {
             return createImage(path, wanted == null ? ImageOpener.Format.QCOW2 : wanted, create);
         }
         if (!Files.isRegularFile(path)) {
-            throw new HostRefusal(HostRefusal.Kind.NOT_FOUND, "IMAGE_NOT_FOUND",
+            throw new HostRefusal(ProblemReason.IMAGE_NOT_FOUND,
                     "No image file at " + path + "; give an existing image, or 'create' to make one.");
         }
         return wanted;
@@ -145,10 +145,7 @@ public final class DiskTable {
     /** Closes the image cleanly and removes the export; refused while a job runs on the disk. */
     public synchronized void detach(String name) throws HostRefusal, BlockIOException {
         AttachedDisk disk = require(name);
-        if (disk.active().job() != null) {
-            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "JOB_RUNNING", "Disk '" + name + "' has job '"
-                    + disk.active().job().id() + "' running; finish it first.");
-        }
+        DiskBusy.requireNoJob(disk, "finish it first.");
         exports.unregister(disk.exportName());
         disks.remove(name);
         rememberLocked();
@@ -160,7 +157,7 @@ public final class DiskTable {
     public synchronized AttachedDisk require(String name) throws HostRefusal {
         AttachedDisk disk = disks.get(name);
         if (disk == null) {
-            throw new HostRefusal(HostRefusal.Kind.NOT_FOUND, "DISK_UNKNOWN",
+            throw new HostRefusal(ProblemReason.DISK_UNKNOWN,
                     "No disk '" + name + "' is attached; list disks with GET /v1/disks.");
         }
         return disk;
@@ -245,19 +242,19 @@ public final class DiskTable {
         try {
             return imageDirs.check(requested);
         } catch (AllowedPaths.PathRefused e) {
-            throw new HostRefusal(HostRefusal.Kind.FORBIDDEN, "PATH_NOT_ALLOWED", e.getMessage() + ".");
+            throw new HostRefusal(ProblemReason.PATH_NOT_ALLOWED, e.getMessage() + ".");
         }
     }
 
     private ImageOpener.Format createImage(Path path, ImageOpener.Format format, CreateSpec spec)
             throws HostRefusal, BlockIOException {
         if (Files.exists(path)) {
-            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "IMAGE_EXISTS",
+            throw new HostRefusal(ProblemReason.IMAGE_EXISTS,
                     path + " exists already; attach it without 'create', or choose a new path.");
         }
         if (format == ImageOpener.Format.RAW) {
             if (spec.backingFile() != null) {
-                throw new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "RAW_HAS_NO_BACKING",
+                throw new HostRefusal(ProblemReason.RAW_HAS_NO_BACKING,
                         "A raw image cannot have a backing file; use format qcow2.");
             }
             RawFileNode.create(path, spec.sizeBytes()).close();

@@ -3,27 +3,18 @@ package org.fleeced.daemon.host;
 import org.fleeced.checkpoint.BaseRefusal;
 
 /**
- * A request the daemon refuses, with what kind of refusal it is, a stable reason code, and a
- * sentence that says what to do. The REST layer maps the kind to an HTTP status in one place.
+ * A request the daemon refuses, with a stable reason code (which decides the HTTP status, see
+ * {@link ProblemReason}) and a sentence that says what to do.
  */
-public final class HostRefusal extends Exception {
-    /** What kind of refusal: decides the HTTP status. */
-    public enum Kind { BAD_REQUEST, FORBIDDEN, NOT_FOUND, CONFLICT, UNPROCESSABLE, NO_SPACE }
+public class HostRefusal extends Exception {
+    private final ProblemReason reason;
 
-    private final Kind kind;
-    private final String reason;
-
-    public HostRefusal(Kind kind, String reason, String message) {
+    public HostRefusal(ProblemReason reason, String message) {
         super(message);
-        this.kind = kind;
         this.reason = reason;
     }
 
-    public Kind kind() {
-        return kind;
-    }
-
-    public String reason() {
+    public ProblemReason reason() {
         return reason;
     }
 
@@ -32,10 +23,11 @@ public final class HostRefusal extends Exception {
      * {@code fallbackReason} names them (NEW_DISK, BASE_UNKNOWN, BASE_INCONSISTENT); used both
      * for a job's fallback and for the 422 that refuses it.
      */
-    public static String baseReason(BaseRefusal refusal) {
+    public static ProblemReason baseReason(BaseRefusal refusal) {
         return switch (refusal) {
-            case NO_CHECKPOINTS -> "NEW_DISK";
-            case BASE_UNKNOWN, BASE_INCONSISTENT -> refusal.name();
+            case NO_CHECKPOINTS -> ProblemReason.NEW_DISK;
+            case BASE_UNKNOWN -> ProblemReason.BASE_UNKNOWN;
+            case BASE_INCONSISTENT -> ProblemReason.BASE_INCONSISTENT;
         };
     }
 }

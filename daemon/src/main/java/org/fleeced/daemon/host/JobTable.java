@@ -19,6 +19,7 @@ import org.fleeced.block.Errno;
 import org.fleeced.disk.ActiveDisk;
 import org.fleeced.job.DiskFleece;
 import org.fleeced.cbw.FleeceStats;
+import org.fleeced.job.DiskBusyException;
 import org.fleeced.job.FleecingJob;
 import org.fleeced.job.FleecingJobSpec;
 import org.fleeced.job.TempSettings;
@@ -74,16 +75,13 @@ public final class JobTable {
     /** Takes the snapshot and exports it; see the class comment. */
     public HostedJob start(JobRequest request) throws HostRefusal, BlockIOException {
         if (request.incrementalFrom() != null && request.differentialFrom() != null) {
-            throw new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "BASE_AMBIGUOUS",
+            throw new HostRefusal(ProblemReason.BASE_AMBIGUOUS,
                     "Give incrementalFrom or differentialFrom, not both.");
         }
         List<ActiveDisk> active = new ArrayList<>();
         for (String name : request.disks()) {
             AttachedDisk disk = disks.require(name);
-            if (disk.active().job() != null) {
-                throw new HostRefusal(HostRefusal.Kind.CONFLICT, "JOB_RUNNING", "Disk '" + name + "' has job '"
-                        + disk.active().job().id() + "' running; finish it first.");
-            }
+            DiskBusy.requireNoJob(disk, "finish it first.");
             active.add(disk.active());
         }
         FleecingJob job;
@@ -91,30 +89,30 @@ public final class JobTable {
             job = FleecingJob.start(spec(request, active));
         } catch (CheckpointException e) {
             if (e.refusal() != null) {
-                throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE, HostRefusal.baseReason(e.refusal()), e.getMessage()
+                throw new HostRefusal(HostRefusal.baseReason(e.refusal()), e.getMessage()
                         + ". Take a full backup (omit incrementalFrom), or retry with allowFullFallback: true.");
             }
-            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "CHECKPOINT_EXISTS", e.getMessage()
+            throw new HostRefusal(ProblemReason.CHECKPOINT_EXISTS, e.getMessage()
                     + ". Choose a new checkpoint name.");
         } catch (BlockIOException e) {
             if (e.errno() == Errno.ENOSPC) {
-                throw new HostRefusal(HostRefusal.Kind.NO_SPACE, "TEMP_SPACE", e.getMessage()
+                throw new HostRefusal(ProblemReason.TEMP_SPACE, e.getMessage()
                         + ". Free space in the temp directory or lower tempReserveBytes.");
             }
             throw e;
-        } catch (IllegalStateException e) {
-            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "JOB_RUNNING", e.getMessage());
+        } catch (DiskBusyException e) {
+            // another start claimed the disk after the check above
+            throw new DiskBusy(e.disk(), null, "finish it first.");
         }
         HostedJob hosted;
         try {
             hosted = publish(job, request);
-        } catch (RuntimeException e) {
-            // an export could not be registered: end the job, so no disk stays claimed by it
+        } catch (HostRefusal | RuntimeException e) {
+            // a refused name, or a bug (answered as a 500): either way no disk stays claimed by the job
             job.disks().forEach(d -> exports.list().stream()
                     .filter(x -> x.node() == d.exportNode()).forEach(x -> exports.unregister(x.name())));
             job.finish(BackupOutcome.FAILURE, "its exports could not be published: " + e.getMessage());
-            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "EXPORT_NAME_IN_USE",
-                    "The job's export could not be published (" + e.getMessage() + "); retry, or pick another exportName.");
+            throw e;
         }
         synchronized (this) {
             running.put(job.id(), hosted);
@@ -127,7 +125,7 @@ public final class JobTable {
         return hosted;
     }
 
-    private HostedJob publish(FleecingJob job, JobRequest request) {
+    private HostedJob publish(FleecingJob job, JobRequest request) throws HostRefusal {
         String suffix = HexFormat.of().formatHex(RANDOM.generateSeed(4));
         List<HostedJob.Disk> published = new ArrayList<>();
         for (DiskFleece fleece : job.disks()) {
@@ -144,10 +142,14 @@ public final class JobTable {
                 contexts.add(dirty);
                 metaContext = dirty.name();
             }
+            if (exports.find(exportName).isPresent()) {
+                throw new HostRefusal(ProblemReason.EXPORT_NAME_IN_USE, "An NBD export named '" + exportName
+                        + "' exists; retry, or pick another exportName.");
+            }
             exports.register(new NbdExport(exportName, "fleecing job " + job.id() + " of disk " + fleece.diskName(),
                     fleece.exportNode(), true, request.allowDiscard(), true, contexts));
             String mode = start.kind().name().toLowerCase(Locale.ROOT);
-            String fallback = start.fallback() == null ? null : HostRefusal.baseReason(start.fallback());
+            String fallback = start.fallback() == null ? null : HostRefusal.baseReason(start.fallback()).name();
             published.add(new HostedJob.Disk(fleece.diskName(), mode, baseName, fallback, exportName, metaContext, fleece));
         }
         return new HostedJob(job, request.checkpoint(), Instant.now(clock), Instant.now(clock).plus(request.lease()),
@@ -178,7 +180,7 @@ public final class JobTable {
         try {
             return builder.build();
         } catch (IllegalArgumentException e) {
-            throw new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "INVALID_JOB", e.getMessage() + ".");
+            throw new HostRefusal(ProblemReason.INVALID_JOB, e.getMessage() + ".");
         }
     }
 
@@ -193,9 +195,9 @@ public final class JobTable {
             Files.createDirectories(dir);
             return dir;
         } catch (AllowedPaths.PathRefused e) {
-            throw new HostRefusal(HostRefusal.Kind.FORBIDDEN, "PATH_NOT_ALLOWED", e.getMessage() + ".");
+            throw new HostRefusal(ProblemReason.PATH_NOT_ALLOWED, e.getMessage() + ".");
         } catch (IOException e) {
-            throw new HostRefusal(HostRefusal.Kind.UNPROCESSABLE, "TEMP_DIRECTORY",
+            throw new HostRefusal(ProblemReason.TEMP_DIRECTORY,
                     "Cannot use the temp directory: " + e.getMessage() + ".");
         }
     }
@@ -206,7 +208,7 @@ public final class JobTable {
         if (job != null) {
             return job.record(null);
         }
-        return history.find(id).orElseThrow(() -> new HostRefusal(HostRefusal.Kind.NOT_FOUND, "JOB_UNKNOWN",
+        return history.find(id).orElseThrow(() -> new HostRefusal(ProblemReason.JOB_UNKNOWN,
                 "No job '" + id + "' (ended jobs are kept for 24 hours, or the last "
                 + JobHistory.KEEP_COUNT + "); list jobs with GET /v1/jobs."));
     }
@@ -235,13 +237,13 @@ public final class JobTable {
         HostedJob job = requireRunning(id);
         HostedJob.Disk d = job.disk(disk);
         if (d == null) {
-            throw new HostRefusal(HostRefusal.Kind.NOT_FOUND, "DISK_NOT_IN_JOB",
+            throw new HostRefusal(ProblemReason.DISK_NOT_IN_JOB,
                     "Job '" + id + "' does not cover disk '" + disk + "'.");
         }
         long size = d.fleece().snapshot().size();
         for (long[] r : ranges) {
             if (r[0] > size || r[1] > size - r[0]) {
-                throw new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "RANGE_OUTSIDE_DISK", "Range [" + r[0] + ", +"
+                throw new HostRefusal(ProblemReason.RANGE_OUTSIDE_DISK, "Range [" + r[0] + ", +"
                         + r[1] + ") is outside disk '" + disk + "' of " + size + " bytes.");
             }
         }
@@ -344,7 +346,7 @@ public final class JobTable {
         HostedJob job = running.get(id);
         if (job == null) {
             require(id);
-            throw new HostRefusal(HostRefusal.Kind.CONFLICT, "JOB_ENDED", "Job '" + id + "' has ended; start a new one.");
+            throw new HostRefusal(ProblemReason.JOB_ENDED, "Job '" + id + "' has ended; start a new one.");
         }
         return job;
     }

@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.fleeced.daemon.host.ProblemReason;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -50,7 +51,7 @@ class RestApiTest {
         Map<String, ApiOperation> ops = new HashMap<>();
         for (String id : contract.operationIds()) {
             ops.put(id, req -> {
-                throw ApiProblem.notFound("DISK_UNKNOWN", "No disk.");
+                throw new ApiProblem(ProblemReason.DISK_UNKNOWN, "No disk.");
             });
         }
         ops.put("getHealth", req -> ApiResponse.ok(Map.of("status", "ok")));

@@ -1,0 +1,26 @@
+package org.fleeced.daemon.host;
+
+import org.fleeced.job.FleecingJob;
+
+/**
+ * Refused because a fleecing job holds the disk (409 JOB_RUNNING): detaching it, starting a
+ * second job on it, or changing its bitmaps waits until the job is finished.
+ */
+public final class DiskBusy extends HostRefusal {
+    /**
+     * @param job    the job that holds the disk, or null when it is still starting
+     * @param advice what the caller does, e.g. "finish it first."
+     */
+    DiskBusy(String disk, FleecingJob job, String advice) {
+        super(ProblemReason.JOB_RUNNING, "Disk '" + disk + "' has "
+                + (job == null ? "a job starting" : "job '" + job.id() + "' running") + "; " + advice);
+    }
+
+    /** Refuses when {@code disk} has a job; {@code advice} ends the message. */
+    public static void requireNoJob(AttachedDisk disk, String advice) throws DiskBusy {
+        FleecingJob job = disk.active().job();
+        if (job != null) {
+            throw new DiskBusy(disk.name(), job, advice);
+        }
+    }
+}
