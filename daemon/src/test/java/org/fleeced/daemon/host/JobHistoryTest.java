@@ -7,11 +7,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import org.fleeced.cbw.FleeceStats;
 import org.fleeced.daemon.app.JobHistoryJson;
@@ -26,7 +23,7 @@ class JobHistoryTest {
     @TempDir
     Path dir;
 
-    private final TestClock clock = new TestClock(Instant.parse("2026-12-02T06:00:00Z"));
+    private final ManualClock clock = new ManualClock(Instant.parse("2026-12-02T06:00:00Z"));
 
     @Test
     void aJobStartedWithoutAnEndReadsAsCrashedOnceAndEndedJobsAsTheyEnded() throws Exception {
@@ -108,33 +105,5 @@ class JobHistoryTest {
         return new JobRecord(id, state, "c-" + id, reason, clock.instant(), clock.instant().plusSeconds(7200),
                 clock.instant(), List.of(new JobRecord.Disk("vm1", "full", null, null, "vm1-fleece-" + id, null,
                         new FleeceStats(1, 2, 3, 4, 5, 6, 7, 8, 9))), List.of("/tmp/fleece-" + id + "-vm1.raw"));
-    }
-
-    /** A clock the test moves by hand. */
-    private static final class TestClock extends Clock {
-        private Instant now;
-
-        TestClock(Instant start) {
-            this.now = start;
-        }
-
-        void advance(Duration d) {
-            now = now.plus(d);
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
     }
 }

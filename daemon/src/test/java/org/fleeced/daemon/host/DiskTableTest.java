@@ -1,0 +1,125 @@
+package org.fleeced.daemon.host;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.fleeced.block.WriteFlag;
+import org.fleeced.daemon.nbd.server.NbdExport;
+import org.fleeced.daemon.nbd.server.NbdExportRegistry;
+import org.fleeced.qcow2.ImageOpener;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link DiskTable} on real images in a temp directory: what attaching and detaching build,
+ * remember and publish, and the reason code of each refusal.
+ */
+class DiskTableTest {
+    private static final long SIZE = 4L << 20;
+
+    @TempDir
+    Path dir;
+    Path images;
+    final NbdExportRegistry exports = new NbdExportRegistry();
+    /** What the table asked to remember, newest last. */
+    final List<List<RememberedDisks.Entry>> remembered = new ArrayList<>();
+    final List<String> events = new ArrayList<>();
+    DiskTable disks;
+
+    @BeforeEach
+    void createTable() throws Exception {
+        images = Files.createDirectories(dir.resolve("images"));
+        disks = new DiskTable(new AllowedPaths("image", List.of(images)), exports, remembered::add,
+                (type, data) -> events.add(type + " " + data.get("disk")));
+    }
+
+    @AfterEach
+    void closeDisks() {
+        disks.closeAll();
+    }
+
+    private AttachedDisk create(String name, String file) throws Exception {
+        return disks.attach(name, images.resolve(file).toString(), null,
+                new DiskTable.CreateSpec(SIZE, 65536, null, null));
+    }
+
+    @Test
+    void attachingCreatesTheImagePublishesItsExportAndRemembersIt() throws Exception {
+        AttachedDisk vm = create("vm1", "vm1.qcow2");
+        assertEquals(ImageOpener.Format.QCOW2, vm.format());
+        assertEquals(SIZE, vm.active().exportNode().size());
+        assertEquals(65536, vm.clusterBytes());
+        assertTrue(exports.find("vm1").isPresent(), "the writable export has the disk's name");
+        assertFalse(exports.find("vm1").get().refusesWrites());
+        assertEquals(List.of(new RememberedDisks.Entry("vm1", images.resolve("vm1.qcow2").toRealPath().toString(),
+                "qcow2")), remembered.getLast());
+        assertEquals(List.of("disk-attached vm1"), events);
+        assertEquals(List.of("vm1"), disks.list().stream().map(AttachedDisk::name).toList());
+    }
+
+    @Test
+    void detachingClosesTheImageSoItAttachesAgainWithWhatWasWritten() throws Exception {
+        AttachedDisk vm = create("vm1", "vm1.qcow2");
+        vm.active().exportNode().write(0, ByteBuffer.wrap(new byte[] {7}), WriteFlag.NONE);
+        disks.detach("vm1");
+        assertTrue(exports.find("vm1").isEmpty());
+        assertEquals(List.of(), remembered.getLast());
+        assertTrue(disks.find("vm1").isEmpty());
+
+        AttachedDisk again = disks.attach("vm1", images.resolve("vm1.qcow2").toString(), null, null);
+        ByteBuffer first = ByteBuffer.allocate(512);
+        again.active().exportNode().read(0, first);
+        assertEquals(7, first.get(0));
+    }
+
+    @Test
+    void aRawImageIsAttachedWithItsFormatDetected() throws Exception {
+        disks.attach("raw1", images.resolve("raw1.img").toString(), "raw", new DiskTable.CreateSpec(SIZE, 65536, null, null));
+        disks.detach("raw1");
+        AttachedDisk raw = disks.attach("raw1", images.resolve("raw1.img").toString(), null, null);
+        assertEquals(ImageOpener.Format.RAW, raw.format());
+        assertFalse(raw.active().checkpoints().persistent(), "raw images keep their checkpoints in memory");
+    }
+
+    @Test
+    void attachRefusalsNameTheirReason() throws Exception {
+        create("vm1", "vm1.qcow2");
+        Files.writeString(dir.resolve("outside.img"), "x");
+        assertRefused(ProblemReason.NAME_IN_USE, () -> create("vm1", "other.qcow2"));
+        assertRefused(ProblemReason.PATH_NOT_ALLOWED, () -> disks.attach("vm2", dir.resolve("outside.img").toString(),
+                null, null));
+        assertRefused(ProblemReason.PATH_NOT_ALLOWED, () -> disks.attach("vm2",
+                images.resolve("../outside.img").toString(), null, null));
+        assertRefused(ProblemReason.IMAGE_NOT_FOUND, () -> disks.attach("vm2", images.resolve("none.qcow2").toString(),
+                null, null));
+        assertRefused(ProblemReason.IMAGE_EXISTS, () -> create("vm2", "vm1.qcow2"));
+        assertRefused(ProblemReason.RAW_HAS_NO_BACKING, () -> disks.attach("vm2", images.resolve("r.img").toString(),
+                "raw", new DiskTable.CreateSpec(SIZE, 65536, images.resolve("vm1.qcow2").toString(), "qcow2")));
+        assertRefused(ProblemReason.DISK_UNKNOWN, () -> disks.detach("vm9"));
+        assertEquals(1, disks.list().size(), "no refusal attached anything");
+        assertTrue(exports.find("vm2").isEmpty());
+    }
+
+    @Test
+    void aDiskCannotTakeTheNameOfAnExport() throws Exception {
+        AttachedDisk vm = create("vm1", "vm1.qcow2");
+        exports.register(new NbdExport("taken", "", vm.active().exportNode(), true,
+                false, true, List.of()));
+        assertRefused(ProblemReason.NAME_IN_USE, () -> create("taken", "taken.qcow2"));
+    }
+
+    static void assertRefused(ProblemReason reason, Executable call) {
+        HostRefusal refusal = assertThrows(HostRefusal.class, call);
+        assertEquals(reason, refusal.reason(), refusal.getMessage());
+    }
+}
