@@ -195,17 +195,15 @@ public final class CheckpointSet {
 
     /**
      * Lets the {@link #begin} calls that follow skip the store's fsyncs: the caller holds the
-     * disk's guest I/O back, and calls {@link #endDeferral()} once it lets I/O go again. Only
-     * while a checkpoint records: then the store already holds a recording checkpoint that covers
-     * every change, so deferring the new one cannot lose a change (see
-     * {@link CheckpointStore#beginDeferral()}). The first checkpoint of a disk is stored at once.
+     * disk's guest I/O back, and calls {@link #endDeferral()} once it lets I/O go again. What a
+     * crash could turn into a lost change (a disk's first checkpoint: no recording checkpoint
+     * covers its changes yet) the store stores in {@link #endDeferral()}, after guest I/O
+     * resumed; the rest waits for its next store (see {@link CheckpointStore#beginDeferral()}).
      */
     public void deferStores() {
         lock.lock();
         try {
-            if (recording != null) {
-                store.beginDeferral();
-            }
+            store.beginDeferral();
         } finally {
             lock.unlock();
         }

@@ -39,9 +39,10 @@ public interface CheckpointStore {
     /**
      * Starts a window in which {@link #create} and {@link #put} need not reach stable storage
      * before they return, because guest I/O is held back meanwhile (a fleecing job's start) and
-     * must not wait for fsyncs. {@link CheckpointSet} opens the window only while a checkpoint
-     * records, and a store may defer only what a crash cannot turn into a lost change; it stores
-     * the deferred state with its next store. The in-memory store ignores both calls.
+     * must not wait for fsyncs. A store may defer past the window only what a crash cannot turn
+     * into a lost change (while a checkpoint records, the store's copy of it covers every change)
+     * and stores that with its next store; anything else it stores in {@link #endDeferral()},
+     * once guest I/O goes on. The in-memory store ignores both calls.
      */
     default void beginDeferral() {
     }

@@ -7,6 +7,7 @@ import org.fleeced.block.BlockIOException;
 import org.fleeced.checkpoint.CheckpointState;
 import org.fleeced.checkpoint.CheckpointStore;
 import org.fleeced.qcow2.bitmap.BitmapInfo;
+import org.fleeced.qcow2.bitmap.BitmapState;
 import org.fleeced.qcow2.bitmap.PersistentBitmaps;
 
 /**
@@ -23,6 +24,11 @@ final class Qcow2CheckpointStore implements CheckpointStore {
     private final long sizeBytes;
     /** Inside a deferral window (see CheckpointStore#beginDeferral). Guarded by the caller's lock. */
     private boolean deferring;
+    /**
+     * The window opened while no bitmap recorded: what it creates is the disk's first checkpoint,
+     * which no stored bitmap covers, so it is stored when the window ends. Guarded by the caller's lock.
+     */
+    private boolean storeAtEnd;
 
     Qcow2CheckpointStore(PersistentBitmaps bitmaps, long sizeBytes) {
         this.bitmaps = bitmaps;
@@ -67,21 +73,28 @@ final class Qcow2CheckpointStore implements CheckpointStore {
     /**
      * Leaves the new checkpoint and the freeze of its predecessor to the next store (the
      * daemon's timer, a flush after enough changes, any other checkpoint change, the clean
-     * close). {@link org.fleeced.checkpoint.CheckpointSet} asks for this only while a checkpoint records: the image then
-     * holds an enabled bitmap (every change that disables one is stored at once), and the intent
-     * log covers every change since its bits were stored, so a crash recovers it as a superset of
-     * all that changed, the new checkpoint's changes included; only the new name would be lost.
-     * Storing at a job's start instead would fsync the image just as the guest resumes, which on
-     * a busy disk stalls its writes for as long as the page cache takes to write back.
+     * close) while a checkpoint records: the image then holds an enabled bitmap (every change
+     * that disables one is stored at once), and the intent log covers every change since its
+     * bits were stored, so a crash recovers it as a superset of all that changed, the new
+     * checkpoint's changes included; only the new name would be lost. Storing at a job's start
+     * instead would fsync the image just as the guest resumes. When no bitmap records (a disk's
+     * first checkpoint), {@link #endDeferral()} stores, after the guest resumed: the store takes
+     * the image's metadata lock only briefly ({@link org.fleeced.qcow2.bitmap.PersistentBitmaps}), so guest writes go on.
      */
     @Override
     public void beginDeferral() {
         deferring = true;
+        storeAtEnd = bitmaps.list().stream().noneMatch(b -> b.persistent() && b.enabled()
+                && b.state() != BitmapState.INCONSISTENT);
     }
 
     @Override
-    public void endDeferral() {
+    public void endDeferral() throws BlockIOException {
         deferring = false;
+        if (storeAtEnd) {
+            storeAtEnd = false;
+            bitmaps.checkpointToImage();
+        }
     }
 
     @Override

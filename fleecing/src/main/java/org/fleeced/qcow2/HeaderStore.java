@@ -72,6 +72,18 @@ final class HeaderStore {
         header = fitted;
     }
 
+    /**
+     * Rewrites the first cluster from {@code newHeader} without syncing: for a caller that syncs
+     * with the metadata lock released. Every change the new header refers to must be durable
+     * already; until the caller's sync, a crash leaves the old header or the new one (one
+     * sector-sized write in practice; either references only durable clusters).
+     */
+    void rewriteUnsynced(Qcow2Header newHeader) throws BlockIOException {
+        ByteBuffer encoded = newHeader.encode();
+        file.writeFully(0, encoded.limit(usedBytes(newHeader, encoded)));
+        header = newHeader;
+    }
+
     void replaceExtensions(List<HeaderExtension> extensions) throws BlockIOException {
         rewrite(header.withExtensions(extensions));
     }

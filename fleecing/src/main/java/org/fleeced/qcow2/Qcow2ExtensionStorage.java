@@ -60,12 +60,45 @@ public final class Qcow2ExtensionStorage {
     }
 
     /**
-     * Syncs the image file without the metadata lock: called before a store, it writes back the
-     * guest data in the page cache while guest I/O goes on, so that the sync of
-     * {@link #flushLocked} under the lock is short.
+     * Writes host bytes into clusters the caller allocated and reserved
+     * ({@link Qcow2Metadata#reserveMetadataLocked}), without the metadata lock: nothing else
+     * writes or hands out reserved clusters, and nothing on disk references them yet.
      */
+    public void writeReserved(long hostOffset, ByteBuffer src) throws BlockIOException {
+        metadata.checkWritableLocked();
+        metadata.file().writeFully(hostOffset, src);
+    }
+
+    /** Syncs the image file without the metadata lock: guest I/O goes on meanwhile. */
     public void syncUnlocked() throws BlockIOException {
         metadata.file().sync();
+    }
+
+    /**
+     * Makes the refcounts of every cluster allocated so far durable, holding the metadata lock
+     * only to write the changed refcount blocks (and table entries) into the page cache, never
+     * across a sync: blocks written, sync, table entries written (when the table changed), sync.
+     * The ordered flush keeps its guarantees: it syncs before it writes any L2 entry, and so
+     * after these writes.
+     */
+    public void commitRefcounts() throws BlockIOException {
+        boolean tableChanged;
+        metadata.lock();
+        try {
+            tableChanged = metadata.writeRefcountBlocksUnsyncedLocked();
+        } finally {
+            metadata.unlock();
+        }
+        metadata.file().sync();
+        if (tableChanged) {
+            metadata.lock();
+            try {
+                metadata.writeRefcountTableUnsyncedLocked();
+            } finally {
+                metadata.unlock();
+            }
+            metadata.file().sync();
+        }
     }
 
     /** Makes every write and every refcount change so far durable, in the driver's crash-safe order. */

@@ -343,6 +343,28 @@ public final class Qcow2Metadata {
         }
     }
 
+    /**
+     * Writes the changed refcount blocks without syncing (they are then clean), for
+     * {@link Qcow2ExtensionStorage#commitRefcounts}, which syncs with the lock released. Writing
+     * refcounts early is always safe: a cluster counted before it is referenced leaks at worst.
+     *
+     * @return true when the refcount table changed too: write it with
+     *         {@link #writeRefcountTableUnsyncedLocked} once the blocks are durable
+     */
+    boolean writeRefcountBlocksUnsyncedLocked() throws BlockIOException {
+        if (refcounts.hasDirtyBlocks()) {
+            refcounts.writeDirtyBlocks();
+        }
+        return refcounts.hasDirtyTable();
+    }
+
+    /** Writes the changed refcount table entries without syncing; the blocks they name must be durable. */
+    void writeRefcountTableUnsyncedLocked() throws BlockIOException {
+        if (refcounts.hasDirtyTable()) {
+            refcounts.writeDirtyTable();
+        }
+    }
+
     /** Writes everything, twice so that released clusters are counted free, and clears the dirty bit. */
     void closeLocked() throws BlockIOException {
         if (readOnly || corruption != null) {
@@ -373,6 +395,17 @@ public final class Qcow2Metadata {
     public void writeHeaderLocked(List<HeaderExtension> extensions, FeatureBits features) throws BlockIOException {
         checkWritableLocked();
         header.rewrite(header.header().withExtensions(extensions).withFeatures(features));
+    }
+
+    /**
+     * Rewrites the header as {@link #writeHeaderLocked} does but without its sync: the caller
+     * syncs after releasing the lock ({@link Qcow2ExtensionStorage#syncUnlocked}), so guest I/O
+     * never waits for it.
+     */
+    public void writeHeaderUnsyncedLocked(List<HeaderExtension> extensions, FeatureBits features)
+            throws BlockIOException {
+        checkWritableLocked();
+        header.rewriteUnsynced(header.header().withExtensions(extensions).withFeatures(features));
     }
 
     // ---- corruption -------------------------------------------------------------------------

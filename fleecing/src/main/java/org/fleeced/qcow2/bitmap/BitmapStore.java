@@ -12,22 +12,30 @@ import org.fleeced.qcow2.Qcow2Header;
 import org.fleeced.qcow2.Qcow2Metadata;
 
 /**
- * Stores a whole bitmap directory into the image, crash-safely. Every store writes new clusters
- * and switches to them with one header write; it never changes a cluster the image on disk
- * references:
+ * Stores a whole bitmap directory into the image, crash-safely and without holding guest I/O.
+ * Every store writes new clusters and switches to them with one header write; it never changes
+ * a cluster the image on disk references:
  * <ol>
- *   <li>write each changed bitmap's data clusters and table into newly allocated clusters;</li>
- *   <li>write the new directory into newly allocated clusters;</li>
- *   <li>flush: data, then refcounts, durable (the driver's ordered flush) — the new clusters are
+ *   <li>encode each changed bitmap into table entries and data clusters (no lock);</li>
+ *   <li>allocate and reserve new clusters for them and for the new directory (metadata lock,
+ *       in memory only);</li>
+ *   <li>write the data clusters, tables and directory, then sync (no lock: the clusters are
+ *       reserved, so nothing else writes or hands them out, and nothing references them);</li>
+ *   <li>make their refcounts durable ({@link Qcow2ExtensionStorage#commitRefcounts}: the lock
+ *       only for the writes into the page cache, never across a sync) — the new clusters are
  *       counted before anything references them;</li>
- *   <li>rewrite the header: the bitmaps extension points at the new directory, autoclear bit 0
- *       set (clear when no bitmap is left), the {@link IntentLogLink} added or removed; synced;</li>
- *   <li>only now free the old directory and the replaced tables.</li>
+ *   <li>rewrite the header (metadata lock for the write only): the bitmaps extension points at
+ *       the new directory, autoclear bit 0 set (clear when no bitmap is left), the
+ *       {@link IntentLogLink} added or removed; then sync without the lock;</li>
+ *   <li>only now free the old directory and the replaced tables (metadata lock, in memory).</li>
  * </ol>
- * A crash before step 4 leaves the old directory in force (and the new clusters leaked: qemu-img
- * check exit 3 at worst); after it, the new one, with the old clusters leaked at worst.
+ * A crash before step 5 leaves the old directory in force (and the new clusters leaked: qemu-img
+ * check exit 3 at worst); after it, the new one, with the old clusters leaked at worst. Guest
+ * requests wait for the metadata lock only while clusters are allocated, refcount blocks and the
+ * header are handed to the page cache, and clusters are freed: no sync happens under it.
  *
- * <p>Not thread-safe: the caller holds the metadata lock.
+ * <p>Not thread-safe: the caller serializes stores (and must not hold the metadata lock, or
+ * guest I/O waits for the whole store after all).
  */
 final class BitmapStore {
     /** One directory entry to store: new bits for it, or (bits == null) the entry kept as it is. */
@@ -37,7 +45,7 @@ final class BitmapStore {
     private final Qcow2ExtensionStorage storage;
     private final Qcow2Metadata metadata;
     private final BitmapTable tables;
-    /** The directory the image's header points at now; null when there is none. */
+    /** The directory the image's header points at now; null when there is none. Guarded by the caller. */
     private BitmapsExtension current;
 
     BitmapStore(Qcow2ExtensionStorage storage, BitmapsExtension current) {
@@ -58,61 +66,101 @@ final class BitmapStore {
 
     /**
      * Stores {@code items} as the whole directory and frees {@code replaced} once it is durable.
+     * Takes the metadata lock itself, briefly; see the class comment.
      *
      * @param link the intent log link to record, or null to remove it
      * @return per item, the table now stored for it (the kept table for items without bits)
      */
-    List<StoredTable> storeLocked(List<Item> items, List<StoredTable> keptTables, IntentLogLink link,
-                                  List<StoredTable> replaced) throws BlockIOException {
-        List<StoredTable> written = new ArrayList<>();
-        List<BitmapDirectoryEntry> entries = new ArrayList<>();
+    List<StoredTable> store(List<Item> items, List<StoredTable> keptTables, IntentLogLink link,
+                            List<StoredTable> replaced) throws BlockIOException {
+        List<BitmapTable.Encoded> encoded = new ArrayList<>();
+        for (Item item : items) {
+            encoded.add(item.bits() == null ? null : tables.encode(item.bits()));
+        }
+        List<BitmapTable.Placed> placed = new ArrayList<>();
         List<StoredTable> result = new ArrayList<>();
         BitmapsExtension next = null;
-        long dirOffset = 0;
+        ByteBuffer dir = null;
+        metadata.lock();
         try {
+            List<BitmapDirectoryEntry> entries = new ArrayList<>();
             for (int i = 0; i < items.size(); i++) {
-                Item item = items.get(i);
-                if (item.bits() == null) {
-                    entries.add(item.entry());
+                if (encoded.get(i) == null) {
+                    entries.add(items.get(i).entry());
                     result.add(keptTables.get(i));
                 } else {
-                    StoredTable t = tables.writeLocked(item.bits());
-                    written.add(t);
-                    entries.add(item.entry().withTable(t.tableOffset(), t.tableSize()));
-                    result.add(t);
+                    BitmapTable.Placed p = tables.placeLocked(encoded.get(i));
+                    placed.add(p);
+                    entries.add(items.get(i).entry().withTable(p.stored().tableOffset(), p.stored().tableSize()));
+                    result.add(p.stored());
                 }
             }
             if (!entries.isEmpty()) {
-                ByteBuffer dir = BitmapDirectory.encode(entries);
+                dir = BitmapDirectory.encode(entries);
                 int dirBytes = dir.remaining();
-                dirOffset = tables.allocateLocked((int) metadata.layout().clustersFor(dirBytes));
-                storage.writeLocked(dirOffset, dir);
-                next = new BitmapsExtension(entries.size(), dirBytes, dirOffset);
+                next = new BitmapsExtension(entries.size(), dirBytes,
+                        tables.allocateLocked((int) metadata.layout().clustersFor(dirBytes)));
             }
-            storage.flushLocked();
-            writeHeaderLocked(next, link);
         } catch (BlockIOException | RuntimeException e) {
+            freeNewLocked(placed, null, e);
+            throw e;
+        } finally {
+            metadata.unlock();
+        }
+        try {
+            for (BitmapTable.Placed p : placed) {
+                tables.write(p);
+            }
+            if (next != null) {
+                storage.writeReserved(next.directoryOffset(), dir);
+            }
+            storage.syncUnlocked();
+            storage.commitRefcounts();
+            metadata.lock();
             try {
-                for (StoredTable t : written) {
-                    tables.free(t);
-                }
-                if (dirOffset != 0) {
-                    tables.freeLocked(dirOffset, next.directoryBytes());
-                }
-            } catch (BlockIOException freeError) {
-                e.addSuppressed(freeError);
+                writeHeaderLocked(next, link);
+            } finally {
+                metadata.unlock();
+            }
+        } catch (BlockIOException | RuntimeException e) {
+            metadata.lock();
+            try {
+                freeNewLocked(placed, next, e);
+            } finally {
+                metadata.unlock();
             }
             throw e;
         }
         BitmapsExtension old = current;
         current = next;
-        if (old != null) {
-            tables.freeLocked(old.directoryOffset(), old.directoryBytes());
-        }
-        for (StoredTable t : replaced) {
-            tables.free(t);
+        // the old clusters may be reused only once no durable header references them
+        storage.syncUnlocked();
+        metadata.lock();
+        try {
+            if (old != null) {
+                tables.freeLocked(old.directoryOffset(), old.directoryBytes());
+            }
+            for (StoredTable t : replaced) {
+                tables.free(t);
+            }
+        } finally {
+            metadata.unlock();
         }
         return result;
+    }
+
+    /** Frees the clusters a failed store allocated; a failure to free is added to {@code cause}. */
+    private void freeNewLocked(List<BitmapTable.Placed> placed, BitmapsExtension directory, Exception cause) {
+        try {
+            for (BitmapTable.Placed p : placed) {
+                tables.free(p.stored());
+            }
+            if (directory != null) {
+                tables.freeLocked(directory.directoryOffset(), directory.directoryBytes());
+            }
+        } catch (BlockIOException freeError) {
+            cause.addSuppressed(freeError);
+        }
     }
 
     private void writeHeaderLocked(BitmapsExtension directory, IntentLogLink link) throws BlockIOException {
@@ -132,6 +180,6 @@ final class BitmapStore {
             extensions.add(link.encode());
             autoclear |= IntentLogLink.AUTOCLEAR_BIT;
         }
-        metadata.writeHeaderLocked(extensions, h.features().withAutoclear(autoclear));
+        metadata.writeHeaderUnsyncedLocked(extensions, h.features().withAutoclear(autoclear));
     }
 }

@@ -1,7 +1,9 @@
 package org.fleeced.qcow2.bitmap;
 
 import java.nio.ByteBuffer;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import org.fleeced.bitmaps.BitmapView;
 import org.fleeced.bitmaps.DirtyBitmap;
 import org.fleeced.bitmaps.Qcow2BitmapLayout;
@@ -12,12 +14,15 @@ import org.fleeced.qcow2.Qcow2Metadata;
 /**
  * Reading and writing one bitmap's table and data clusters (qcow2 spec "Bitmap table" and
  * "Bitmap data"). The bit layout itself is {@link Qcow2BitmapLayout}'s; this class moves the
- * clusters. All methods need the image's metadata lock.
+ * clusters. Methods ending in {@code Locked} need the image's metadata lock; {@link #encode}
+ * and {@link #write} run without it (a store must not hold guest I/O while it writes).
  *
  * <p>Reading checks every entry ({@link BitmapTableEntry#problem}) before it is used, and reads
  * the table one cluster at a time, so a damaged table costs neither a crash nor unbounded memory.
- * Writing allocates new clusters (refcount 1, reserved as metadata) and never touches the
- * clusters of the table it replaces: the caller frees those once the new directory is durable.
+ * Writing is three steps: {@link #encode} (no lock), {@link #placeLocked} (allocates new
+ * clusters, refcount 1, reserved as metadata, under the lock), {@link #write} (no lock). It
+ * never touches the clusters of the table it replaces: the caller frees those once the new
+ * directory is durable.
  */
 final class BitmapTable {
     private final Qcow2ExtensionStorage storage;
@@ -79,47 +84,77 @@ final class BitmapTable {
     }
 
     /**
-     * Writes {@code bits} as a new table with new data clusters (all-zero and all-one clusters
-     * get no data cluster) and returns where it is. On failure, frees what it allocated.
+     * One bitmap encoded for a store, before any cluster is allocated: the table's entries
+     * (all-zero and all-one clusters final, MIXED ones to be placed) and the bytes of each MIXED
+     * data cluster with its table index. Made without the metadata lock.
      */
-    StoredTable writeLocked(BitmapView bits) throws BlockIOException {
+    record Encoded(long[] entries, int[] mixedIndexes, ByteBuffer[] mixedClusters) {
+    }
+
+    /** An encoded bitmap with its clusters allocated: where it goes, and the table's bytes. */
+    record Placed(StoredTable stored, Encoded encoded, ByteBuffer table) {
+    }
+
+    /** Encodes {@code bits} into table entries and data clusters; CPU only, no lock. */
+    Encoded encode(BitmapView bits) {
         long size = Qcow2BitmapLayout.tableSize(bits.sizeBytes(), bits.granularity(), clusterSize);
-        ByteBuffer table = ByteBuffer.allocate((int) (size * 8));
-        long[] data = new long[(int) Math.min(size, 4096)];
-        int dataCount = 0;
+        long[] entries = new long[(int) size];
+        List<ByteBuffer> mixed = new ArrayList<>();
+        int[] indexes = new int[(int) Math.min(size, 4096)];
         ByteBuffer cluster = ByteBuffer.allocate(clusterSize);
-        try {
-            for (long i = 0; i < size; i++) {
-                cluster.clear();
-                switch (Qcow2BitmapLayout.encodeCluster(bits, i, clusterSize, cluster)) {
-                    case ALL_ZERO -> table.putLong(BitmapTableEntry.ALL_ZEROES);
-                    case ALL_ONE -> table.putLong(BitmapTableEntry.ALL_ONES);
-                    case MIXED -> {
-                        long host = allocateLocked(1);
-                        if (dataCount == data.length) {
-                            data = Arrays.copyOf(data, data.length * 2);
-                        }
-                        data[dataCount++] = host;
-                        storage.writeLocked(host, cluster.flip());
-                        table.putLong(BitmapTableEntry.dataCluster(host));
+        for (int i = 0; i < size; i++) {
+            cluster.clear();
+            switch (Qcow2BitmapLayout.encodeCluster(bits, i, clusterSize, cluster)) {
+                case ALL_ZERO -> entries[i] = BitmapTableEntry.ALL_ZEROES;
+                case ALL_ONE -> entries[i] = BitmapTableEntry.ALL_ONES;
+                case MIXED -> {
+                    if (mixed.size() == indexes.length) {
+                        indexes = Arrays.copyOf(indexes, indexes.length * 2);
                     }
+                    indexes[mixed.size()] = i;
+                    mixed.add(cluster.flip());
+                    cluster = ByteBuffer.allocate(clusterSize);
                 }
             }
-            long tableOffset = allocateLocked((int) metadata.layout().clustersFor(size * 8));
-            StoredTable stored = new StoredTable(tableOffset, (int) size, Arrays.copyOf(data, dataCount));
-            try {
-                storage.writeLocked(tableOffset, table.flip());
-            } catch (BlockIOException e) {
-                freeLocked(tableOffset, stored.tableBytes());
-                throw e;
+        }
+        return new Encoded(entries, Arrays.copyOf(indexes, mixed.size()), mixed.toArray(ByteBuffer[]::new));
+    }
+
+    /**
+     * Allocates (and reserves) the data clusters and the table of an encoded bitmap; in memory
+     * only, so the metadata lock is held briefly. On failure, frees what it allocated.
+     */
+    Placed placeLocked(Encoded encoded) throws BlockIOException {
+        long[] entries = encoded.entries().clone();
+        long[] data = new long[encoded.mixedClusters().length];
+        int placed = 0;
+        try {
+            for (; placed < data.length; placed++) {
+                data[placed] = allocateLocked(1);
+                entries[encoded.mixedIndexes()[placed]] = BitmapTableEntry.dataCluster(data[placed]);
             }
-            return stored;
-        } catch (BlockIOException e) {
-            for (int i = 0; i < dataCount; i++) {
+            long tableOffset = allocateLocked((int) metadata.layout().clustersFor(entries.length * 8L));
+            ByteBuffer table = ByteBuffer.allocate(entries.length * 8);
+            table.asLongBuffer().put(entries);
+            return new Placed(new StoredTable(tableOffset, entries.length, data), encoded, table);
+        } catch (BlockIOException | RuntimeException e) {
+            for (int i = 0; i < placed; i++) {
                 freeLocked(data[i], clusterSize);
             }
             throw e;
         }
+    }
+
+    /**
+     * Writes a placed bitmap's data clusters and table, without the metadata lock: its clusters
+     * are reserved, and nothing on disk references them until the caller's header write.
+     */
+    void write(Placed placed) throws BlockIOException {
+        long[] data = placed.stored().dataClusters();
+        for (int i = 0; i < data.length; i++) {
+            storage.writeReserved(data[i], placed.encoded().mixedClusters()[i].duplicate());
+        }
+        storage.writeReserved(placed.stored().tableOffset(), placed.table().duplicate());
     }
 
     /** Drops the clusters of a table nothing durable references any more. */

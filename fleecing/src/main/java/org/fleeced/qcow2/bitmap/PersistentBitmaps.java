@@ -6,6 +6,7 @@ import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import org.fleeced.bitmaps.DirtyBitmap;
 import org.fleeced.block.BlockIOException;
@@ -48,10 +49,12 @@ import org.fleeced.tracking.IntentLog;
  * <h2>Thread safety</h2>
  * {@link #recordChange} runs on guest request threads without locks of its own (the intent log
  * and each bitmap lock internally). Everything that changes the set of bitmaps or stores them
- * holds {@code storeLock}; stores also take the image's metadata lock.
+ * holds {@code storeLock}; stores take the image's metadata lock only for short in-memory steps
+ * and never across a sync ({@link BitmapStore}), so a store does not hold guest I/O.
  */
 public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
     private static final SecureRandom IDENTITIES = new SecureRandom();
+    private static final System.Logger LOG = System.getLogger(PersistentBitmaps.class.getName());
 
     private final Path image;
     private final Qcow2ExtensionStorage storage;
@@ -74,6 +77,8 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
     private IntentLog.Epoch unretired;
     /** Set by close. Guarded by storeLock. */
     private boolean closed;
+    /** A store a flush started is running. */
+    private final AtomicBoolean flushStoreRunning = new AtomicBoolean();
 
     private PersistentBitmaps(Path image, Qcow2ExtensionStorage storage, BitmapPersistenceOptions options) {
         this.image = image;
@@ -107,9 +112,13 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
         Path sidecar = IntentLog.sidecarFor(image);
         BitmapLoader.Loaded loaded;
         storeLock.lock();
-        metadata.lock();
         try {
-            loaded = new BitmapLoader(storage, store.tables()).loadLocked(sidecar);
+            metadata.lock();
+            try {
+                loaded = new BitmapLoader(storage, store.tables()).loadLocked(sidecar);
+            } finally {
+                metadata.unlock();
+            }
             store.setCurrent(loaded.extension());
             for (BitmapSlot slot : loaded.slots()) {
                 slots.put(slot.name, slot);
@@ -129,7 +138,6 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
                 intentLog = IntentLog.create(sidecar, diskSize, regionBits, identity);
             }
         } finally {
-            metadata.unlock();
             storeLock.unlock();
         }
     }
@@ -223,7 +231,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             publishTracked();
             if (persistent && storeNow) {
                 try {
-                    storeAllUnderMetadataLock(true, List.of());
+                    storeAllLocked(true, List.of());
                 } catch (BlockIOException | RuntimeException e) {
                     slots.remove(name);
                     publishTracked();
@@ -245,7 +253,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             publishTracked();
             if (slot.persistent && writable) {
                 try {
-                    storeAllUnderMetadataLock(true, slot.stored == null ? List.of() : List.of(slot.stored));
+                    storeAllLocked(true, slot.stored == null ? List.of() : List.of(slot.stored));
                 } catch (BlockIOException | RuntimeException e) {
                     slots.put(name, slot);
                     publishTracked();
@@ -268,7 +276,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             }
             slot.bitmap.setEnabled(enabled);
             if (slot.persistent && writable) {
-                storeAllUnderMetadataLock(true, List.of());
+                storeAllLocked(true, List.of());
             }
         } finally {
             storeLock.unlock();
@@ -290,7 +298,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             if (unretired == null) {
                 unretired = intentLog.switchEpoch();
             }
-            storeAllUnderMetadataLock(true, List.of());
+            storeAllLocked(true, List.of());
             unretired.retire();
             unretired = null;
         } finally {
@@ -316,11 +324,29 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
         }
     }
 
+    /**
+     * Once enough regions are marked, starts a store on a thread of its own (at most one at a
+     * time): the guest's flush does not wait for it, since its own data is durable without it;
+     * the store only bounds what a crash would add to the bitmaps.
+     */
     @Override
-    public void afterFlush() throws BlockIOException {
+    public void afterFlush() {
         IntentLog log = intentLog;
-        if (log != null && options.checkpointAfterRegions() > 0 && log.activeMarkedRegions() >= options.checkpointAfterRegions()) {
-            checkpointToImage();
+        if (log != null && options.checkpointAfterRegions() > 0 && log.activeMarkedRegions() >= options.checkpointAfterRegions()
+                && flushStoreRunning.compareAndSet(false, true)) {
+            Thread.ofVirtual().name("bitmap-store-after-flush").start(() -> {
+                try {
+                    checkpointToImage();
+                } catch (BlockIOException e) {
+                    if (e.errno() != Errno.ESHUTDOWN) {
+                        LOG.log(System.Logger.Level.WARNING, "storing the bitmaps of {0} after a flush failed: {1}", image, e);
+                    }
+                } catch (RuntimeException e) {
+                    LOG.log(System.Logger.Level.WARNING, "storing the bitmaps of {0} after a flush failed: {1}", image, e);
+                } finally {
+                    flushStoreRunning.set(false);
+                }
+            });
         }
     }
 
@@ -340,32 +366,18 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             if (!writable) {
                 return;
             }
-            metadata.lock();
-            try {
-                storeAllLocked(false, List.of());
-            } finally {
-                metadata.unlock();
-            }
+            storeAllLocked(false, List.of());
             intentLog.delete();
         } finally {
             storeLock.unlock();
         }
     }
 
-    private void storeAllUnderMetadataLock(boolean inUse, List<StoredTable> replacedExtra) throws BlockIOException {
-        storage.syncUnlocked();
-        metadata.lock();
-        try {
-            storeAllLocked(inUse, replacedExtra);
-        } finally {
-            metadata.unlock();
-        }
-    }
-
     /**
      * Stores the whole directory: new tables for every loaded persistent bitmap (from frozen
      * copies), inconsistent ones kept as they are; {@code inUse} false only at the clean close,
-     * which also drops the intent log link.
+     * which also drops the intent log link. Holds storeLock; the {@link BitmapStore} takes the
+     * image's metadata lock only briefly, never across a sync, so guest I/O goes on meanwhile.
      */
     private void storeAllLocked(boolean inUse, List<StoredTable> replacedExtra) throws BlockIOException {
         List<BitmapStore.Item> items = new ArrayList<>();
@@ -390,7 +402,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             stored.add(slot);
         }
         IntentLogLink link = inUse ? new IntentLogLink(identity, unvouched) : null;
-        List<StoredTable> tables = store.storeLocked(items, kept, link, replaced);
+        List<StoredTable> tables = store.store(items, kept, link, replaced);
         for (int i = 0; i < stored.size(); i++) {
             stored.get(i).stored = tables.get(i);
         }
