@@ -84,6 +84,11 @@ public final class Qcow2Metadata {
         lock.unlock();
     }
 
+    /** Whether any thread holds the lock now: for assertions that no sync happens under it. */
+    public boolean isLocked() {
+        return lock.isLocked();
+    }
+
     public Qcow2Layout layout() {
         return layout;
     }

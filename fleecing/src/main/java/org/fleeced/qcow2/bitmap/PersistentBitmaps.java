@@ -142,6 +142,11 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
         }
     }
 
+    /** The image's metadata (lock included), for checks in this package. */
+    Qcow2Metadata metadata() {
+        return metadata;
+    }
+
     /** Every bitmap, in directory order. */
     public List<BitmapInfo> list() {
         storeLock.lock();

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * A file system over the real one that can lose power: every write and truncate that no force
@@ -45,6 +46,8 @@ final class PowerLossFileSystem extends FileSystem {
     private double keepProbability;
     private long forcesLeft = -1;
     private volatile boolean dead;
+    /** Told the real path of every file about to be forced (tests that watch when syncs happen). */
+    private volatile Consumer<Path> forceWatcher = file -> { };
 
     Path wrap(Path realPath) {
         return new PowerLossPath(this, realPath);
@@ -126,9 +129,15 @@ final class PowerLossFileSystem extends FileSystem {
         journal.computeIfAbsent(file, k -> new ArrayList<>()).add(new Lost(newSize, before.array(), new byte[0], size, newSize));
     }
 
+    /** Calls {@code watcher} with the real path of every file about to be forced, on the forcing thread. */
+    void watchForces(Consumer<Path> watcher) {
+        forceWatcher = watcher;
+    }
+
     synchronized void force(JournalingFileChannel channel, FileChannel ch, boolean metaData) throws IOException {
         checkPower();
         Path file = channel.file();
+        forceWatcher.accept(file);
         if (forcesLeft > 0 && --forcesLeft == 0) {
             powerLoss(random, keepProbability);
             throw new IOException("power lost during fsync");

@@ -1,0 +1,106 @@
+package org.fleeced.qcow2.bitmap;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import org.fleeced.block.BlockNode;
+import org.fleeced.block.WriteFlag;
+import org.fleeced.checkpoint.BackupBase;
+import org.fleeced.checkpoint.CheckpointSet;
+import org.fleeced.qcow2.Qcow2Metadata;
+import org.fleeced.qcow2.Qcow2OpenOptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue #12 point 2: storing bitmaps never holds guest I/O for the length of a sync. Guest
+ * requests take the image's metadata lock (every mapping lookup and allocation does), so the
+ * rule checked here is structural, with no clock: no sync of the image happens while the
+ * metadata lock is held, in any kind of store (periodic, after a checkpoint change, the clean
+ * close's), and a disk's first checkpoint created while guest I/O is held back (a job's start)
+ * is stored only once that window ends.
+ * <pre>
+ *   PersistentBitmaps ──▶ qcow2 ──▶ PowerLossFileSystem (never loses power here)
+ *                                      └─ every force of the image: was the metadata lock held?
+ * </pre>
+ */
+class StoreOffTheGuestPathTest {
+    private static final long SIZE = 64L << 20;
+    private static final long GRANULARITY = 1 << 16;
+    @TempDir
+    Path dir;
+
+    @Test
+    void noStoreSyncsTheImageUnderTheMetadataLock() throws Exception {
+        ExternalTools.assume("qemu-img");
+        Path image = dir.resolve("disk.qcow2");
+        ExternalTools.ok("qemu-img", "create", "-f", "qcow2", image.toString(), Long.toString(SIZE));
+        ExternalTools.ok("qemu-img", "bitmap", "--add", "-g", "64K", image.toString(), "base");
+        PowerLossFileSystem fs = new PowerLossFileSystem();
+        PersistentBitmaps bitmaps = PersistentBitmaps.open(fs.wrap(image), Qcow2OpenOptions.readWrite(),
+                BitmapPersistenceOptions.defaults());
+        Qcow2Metadata metadata = bitmaps.metadata();
+        List<Boolean> lockedAtSync = Collections.synchronizedList(new ArrayList<>());
+        fs.watchForces(file -> {
+            if (file.equals(image)) {
+                lockedAtSync.add(metadata.isLocked());
+            }
+        });
+        BlockNode node = bitmaps.node();
+        ByteBuffer data = ByteBuffer.allocate(256 << 10);
+        for (long offset = 0; offset < SIZE; offset += 4L << 20) {
+            node.write(offset, data.clear(), WriteFlag.NONE);
+        }
+        bitmaps.checkpointToImage();
+        bitmaps.add("c1", GRANULARITY, true, true);
+        node.write(1L << 20, data.clear(), WriteFlag.NONE);
+        bitmaps.setEnabled("base", false);
+        bitmaps.remove("base");
+        bitmaps.beforeClose();
+        fs.watchForces(file -> { });
+        bitmaps.close();
+
+        assertFalse(lockedAtSync.isEmpty(), "the stores synced the image");
+        assertEquals(List.of(), lockedAtSync.stream().filter(l -> l).toList(),
+                "syncs of a store under the metadata lock, of " + lockedAtSync.size());
+        ExternalTools.Result check = ExternalTools.run("qemu-img", "check", image.toString());
+        assertEquals(0, check.exitCode(), check.output());
+        assertTrue(ExternalTools.ok("qemu-img", "info", image.toString()).contains("name: c1"));
+    }
+
+    @Test
+    void aDisksFirstCheckpointIsStoredWhenTheWindowWithoutStoresEnds() throws Exception {
+        ExternalTools.assume("qemu-img");
+        Path image = dir.resolve("new.qcow2");
+        ExternalTools.ok("qemu-img", "create", "-f", "qcow2", image.toString(), Long.toString(SIZE));
+        PowerLossFileSystem fs = new PowerLossFileSystem();
+        PersistentBitmaps bitmaps = PersistentBitmaps.open(fs.wrap(image), Qcow2OpenOptions.readWrite(),
+                BitmapPersistenceOptions.defaults());
+        CheckpointSet checkpoints = CheckpointSet.open(SIZE, GRANULARITY, new Qcow2CheckpointStore(bitmaps, SIZE));
+        Qcow2Metadata metadata = bitmaps.metadata();
+        List<Boolean> lockedAtSync = Collections.synchronizedList(new ArrayList<>());
+        fs.watchForces(file -> {
+            if (file.equals(image)) {
+                lockedAtSync.add(metadata.isLocked());
+            }
+        });
+
+        checkpoints.deferStores();
+        checkpoints.begin("c1", BackupBase.full());
+        assertEquals(List.of(), lockedAtSync, "no sync of the image while guest I/O is held back");
+        checkpoints.endDeferral();
+        assertFalse(lockedAtSync.isEmpty(), "the first checkpoint is stored when the window ends");
+        assertEquals(List.of(), lockedAtSync.stream().filter(l -> l).toList(), "and not under the metadata lock");
+        fs.watchForces(file -> { });
+        // what a crash would find now: c1 is in the image's directory (IN_USE, the image still open)
+        String info = ExternalTools.ok("qemu-img", "info", "-U", image.toString());
+        assertTrue(info.contains("name: c1"), info);
+        bitmaps.close();
+    }
+}
