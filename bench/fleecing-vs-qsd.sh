@@ -186,6 +186,12 @@ qsd_job_finish() {
   rm -f "$tmp"
 }
 qsd_bitmap_del() { qmp "block-dirty-bitmap-remove $(js --arg d "$1" --arg b "$2" '{node:$d,name:$b}')" >/dev/null; }
+# qsd_bitmap_add_cmd DISK NAME: the command that creates a persistent checkpoint bitmap (QEMU
+# writes persistent bitmaps into the image only when it closes or inactivates it)
+qsd_bitmap_add_cmd() {
+  printf '%q %q %q %q >/dev/null\n' "$PY" "$lib/qmp.py" "$WORK/qsd/qmp.sock" \
+    "block-dirty-bitmap-add $(js --arg d "$1" --arg b "$2" '{node:$d,name:$b,persistent:true}')"
+}
 
 # ---------------------------------------------------------------- fleeced (REST contract)
 FL_PID=
@@ -276,6 +282,14 @@ fl_job_finish() {
   echo "fleeced job $id ($(jq -r .checkpoint <<<"$j")) finished: $(jq -r .state <<<"$j"), stats $(jq -c '.disks[0].stats' <<<"$j")" >>"$LOG"
 }
 fl_bitmap_del() { rest DELETE "/v1/disks/$1/bitmaps/$2" >/dev/null; }
+# fl_bitmap_add_cmd DISK NAME: the command that creates a checkpoint through the API (fleeced
+# stores the disk's bitmaps in the image before it answers: a store forced while the guest writes)
+fl_bitmap_add_cmd() {
+  printf 'curl -sSf -o /dev/null -X POST -H %q --data %q %q' "Content-Type: application/json" \
+    "$(jq -cn --arg b "$2" '{name:$b}')" "$FL_URL/v1/disks/$1/bitmaps"
+  [ -z "$FLEECED_TOKEN" ] || printf ' -H %q' "Authorization: Bearer $FLEECED_TOKEN"
+  printf '\n'
+}
 
 # ---------------------------------------------------------------- measurements
 # fio_run NAME DIR(read|write) ARGS...: run fio on the nbd engine, print "IOPS MAXLAT_MS"
@@ -324,7 +338,15 @@ run_round() {
     { log "stall writer / incremental job start failed: $res"; return 1; }
   echo "$D round $r incremental stall: $res" >>"$LOG"
   record "$D" stall_inc_gap_ms "$r" "$(jq .gap_ms <<<"$res")"
-  call "$D" job_finish; call "$D" bitmap_del disk "r$r-stall2"; call "$D" bitmap_del disk "r$r-stall"
+  call "$D" job_finish
+  # the same while the bitmaps are stored: a checkpoint created through the API, which makes
+  # fleeced store every bitmap of the disk in the image while the guest writes
+  cmd=$(call "$D" bitmap_add_cmd disk "r$r-store")
+  res=$("$PY" "$lib/stall_writer.py" "$wuri" --duration "$STALL_SECONDS" --cmd "$cmd") ||
+    { log "stall writer / bitmap store failed: $res"; return 1; }
+  echo "$D round $r bitmap store stall: $res" >>"$LOG"
+  record "$D" stall_store_gap_ms "$r" "$(jq .gap_ms <<<"$res")"
+  call "$D" bitmap_del disk "r$r-store"; call "$D" bitmap_del disk "r$r-stall2"; call "$D" bitmap_del disk "r$r-stall"
 
   # 3. a fresh job: reads of the fleece export (nothing copied yet), then guest writes
   cmd=$(call "$D" job_cmd disk "r$r-job")

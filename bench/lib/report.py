@@ -17,6 +17,7 @@ METRICS = [
     ("stall_base_ms", "  the same writer, no job started (baseline gap)", "ms", "lower"),
     ("stall_maxlat_ms", "  max single write latency in that run", "ms", "lower"),
     ("stall_inc_gap_ms", "guest write stall while an incremental job starts (largest gap)", "ms", "lower"),
+    ("stall_store_gap_ms", "max write gap while bitmaps are stored (checkpoint created via API)", "ms", "lower"),
     ("job_start_ms", "  job start as seen by the client (QMP / REST)", "ms", "lower"),
     ("seqread_mibs", "fleece export sequential read (nbdcopy to null:)", "MiB/s", "higher"),
     ("randread_iops", "fleece export 4 KiB randread (fio nbd, QD16)", "IOPS", "higher"),
