@@ -75,31 +75,27 @@ public final class Qcow2ExtensionStorage {
     }
 
     /**
-     * Makes the refcounts of every cluster allocated so far durable, holding the metadata lock
-     * only to write the changed refcount blocks (and table entries) into the page cache, never
-     * across a sync: blocks written, sync, table entries written (when the table changed), sync.
-     * The ordered flush keeps its guarantees: it syncs before it writes any L2 entry, and so
-     * after these writes.
+     * Makes the refcounts of every cluster allocated so far durable without holding the
+     * metadata lock across a sync ({@link Qcow2Metadata#commitRefcountsUnlocked}).
      */
     public void commitRefcounts() throws BlockIOException {
-        boolean tableChanged;
-        metadata.lock();
-        try {
-            tableChanged = metadata.writeRefcountBlocksUnsyncedLocked();
-        } finally {
-            metadata.unlock();
-        }
-        metadata.file().sync();
-        if (tableChanged) {
-            metadata.lock();
-            try {
-                metadata.writeRefcountTableUnsyncedLocked();
-            } finally {
-                metadata.unlock();
-            }
-            metadata.file().sync();
+        metadata.commitRefcountsUnlocked();
+    }
+
+    /**
+     * Writes back the image's metadata in the driver's crash-safe order (data, refcounts, L2,
+     * L1) without holding the metadata lock across a sync; a guest that keeps changing the
+     * mapping may leave it to the next flush ({@link Qcow2Metadata#writeBackUnlocked}). Refcounts
+     * are durable in any case when this returns.
+     */
+    public void writeBack() throws BlockIOException {
+        if (!metadata.writeBackUnlocked(WRITE_BACK_ATTEMPTS)) {
+            metadata.commitRefcountsUnlocked();
         }
     }
+
+    /** How often a write-back starts over when guest writes changed the mapping meanwhile. */
+    private static final int WRITE_BACK_ATTEMPTS = 4;
 
     /** Makes every write and every refcount change so far durable, in the driver's crash-safe order. */
     public void flushLocked() throws BlockIOException {

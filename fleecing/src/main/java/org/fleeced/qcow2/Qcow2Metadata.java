@@ -52,6 +52,8 @@ public final class Qcow2Metadata {
     private final ClusterAllocator allocator;
     /** Host clusters whose reference is gone in memory but maybe not yet on disk. Guarded by lock. */
     private final List<Long> pendingFrees = new ArrayList<>();
+    /** L2 entry changes since open: a write-back without the lock retries when it moved. Guarded by lock. */
+    private long mappingChanges;
     /** Set once damage is found; writes are refused from then on. */
     private volatile String corruption;
 
@@ -157,6 +159,7 @@ public final class Qcow2Metadata {
     /** Sets the L2 entry of a guest cluster, allocating its L2 table when there is none. */
     void setEntryLocked(long guestOffset, long raw) throws BlockIOException {
         checkWritableLocked();
+        mappingChanges++;
         L2Table table = l2TableLocked(guestOffset);
         if (table == null) {
             long l2Offset = allocator.allocate(1);
@@ -348,26 +351,108 @@ public final class Qcow2Metadata {
         }
     }
 
+    // ---- write-back without holding the lock across syncs ---------------------------------
+
     /**
-     * Writes the changed refcount blocks without syncing (they are then clean), for
-     * {@link Qcow2ExtensionStorage#commitRefcounts}, which syncs with the lock released. Writing
-     * refcounts early is always safe: a cluster counted before it is referenced leaks at worst.
-     *
-     * @return true when the refcount table changed too: write it with
-     *         {@link #writeRefcountTableUnsyncedLocked} once the blocks are durable
+     * Makes the refcount of every cluster allocated so far durable, holding the lock only to
+     * write changed refcount blocks (then clean) and table entries into the page cache, never
+     * across a sync: blocks, sync, then table entries only when no new block appeared meanwhile
+     * (a table entry must never name a block not yet durable), sync. Writing refcounts early is
+     * always safe: a cluster counted before it is referenced leaks at worst.
      */
-    boolean writeRefcountBlocksUnsyncedLocked() throws BlockIOException {
-        if (refcounts.hasDirtyBlocks()) {
-            refcounts.writeDirtyBlocks();
+    void commitRefcountsUnlocked() throws BlockIOException {
+        while (true) {
+            lock.lock();
+            try {
+                if (refcounts.hasDirtyBlocks()) {
+                    refcounts.writeDirtyBlocks();
+                } else if (refcounts.hasDirtyTable()) {
+                    // every block the table names was written (and synced, below) before this
+                    refcounts.writeDirtyTable();
+                } else {
+                    return;
+                }
+            } finally {
+                lock.unlock();
+            }
+            file.sync();
         }
-        return refcounts.hasDirtyTable();
     }
 
-    /** Writes the changed refcount table entries without syncing; the blocks they name must be durable. */
-    void writeRefcountTableUnsyncedLocked() throws BlockIOException {
-        if (refcounts.hasDirtyTable()) {
-            refcounts.writeDirtyTable();
+    /**
+     * The ordered write-back of {@link #flushLocked}, with the lock released for every sync, so
+     * guest requests go on meanwhile: sync (data), refcounts ({@link #commitRefcountsUnlocked}),
+     * then, when no L2 entry changed since the data sync (else it starts over), the dirty L2
+     * tables, sync, the dirty L1 entries when no L2 entry changed since, sync, and the clusters
+     * those L2 changes released. A guest that keeps changing the mapping may keep it from
+     * finishing: after {@code attempts} it gives up and leaves the mapping to the next flush.
+     *
+     * @return true when the mapping as of some moment during the call is durable
+     */
+    boolean writeBackUnlocked(int attempts) throws BlockIOException {
+        if (readOnly) {
+            return true;
         }
+        for (int attempt = 0; attempt < attempts; attempt++) {
+            long seen;
+            lock.lock();
+            try {
+                seen = mappingChanges;
+            } finally {
+                lock.unlock();
+            }
+            file.sync();
+            commitRefcountsUnlocked();
+            List<Long> frees;
+            boolean l1Dirty;
+            long written;
+            lock.lock();
+            try {
+                // an entry set since the data sync may name a cluster whose data is not durable yet
+                if (mappingChanges != seen) {
+                    continue;
+                }
+                boolean lazy = header.header().features().lazyRefcounts() && header.header().version() >= 3;
+                if (lazy && (l2Cache.hasDirty() || l1.isDirty()) && !header.header().features().has(FeatureBits.INCOMPAT_DIRTY)) {
+                    header.writeFeatures(header.header().features().withIncompatible(FeatureBits.INCOMPAT_DIRTY, true));
+                }
+                for (L2Table t : l2Cache.dirtyTables()) {
+                    file.writeFully(t.hostOffset(), t.encode());
+                    t.markClean();
+                }
+                frees = new ArrayList<>(pendingFrees);
+                pendingFrees.clear();
+                l1Dirty = l1.isDirty();
+                written = mappingChanges;
+            } finally {
+                lock.unlock();
+            }
+            file.sync();
+            boolean l1Written = !l1Dirty;
+            if (l1Dirty) {
+                lock.lock();
+                try {
+                    // a new L2 table since the L2 write is not durable yet: its L1 entry must wait
+                    if (mappingChanges == written) {
+                        l1.writeDirty(file);
+                        l1Written = true;
+                    }
+                } finally {
+                    lock.unlock();
+                }
+                file.sync();
+            }
+            lock.lock();
+            try {
+                for (long host : frees) {
+                    allocator.decrement(host);
+                }
+            } finally {
+                lock.unlock();
+            }
+            return l1Written;
+        }
+        return false;
     }
 
     /** Writes everything, twice so that released clusters are counted free, and clears the dirty bit. */

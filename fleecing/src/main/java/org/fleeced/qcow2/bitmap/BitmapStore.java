@@ -19,11 +19,11 @@ import org.fleeced.qcow2.Qcow2Metadata;
  *   <li>encode each changed bitmap into table entries and data clusters (no lock);</li>
  *   <li>allocate and reserve new clusters for them and for the new directory (metadata lock,
  *       in memory only);</li>
- *   <li>write the data clusters, tables and directory, then sync (no lock: the clusters are
- *       reserved, so nothing else writes or hands them out, and nothing references them);</li>
- *   <li>make their refcounts durable ({@link Qcow2ExtensionStorage#commitRefcounts}: the lock
- *       only for the writes into the page cache, never across a sync) — the new clusters are
- *       counted before anything references them;</li>
+ *   <li>write the data clusters, tables and directory (no lock: the clusters are reserved, so
+ *       nothing else writes or hands them out, and nothing references them);</li>
+ *   <li>write back ({@link Qcow2ExtensionStorage#writeBack}: data synced, then refcounts, then
+ *       the guest's L2 and L1 changes, the lock only for the writes into the page cache, never
+ *       across a sync) — the new clusters are counted before anything references them;</li>
  *   <li>rewrite the header (metadata lock for the write only): the bitmaps extension points at
  *       the new directory, autoclear bit 0 set (clear when no bitmap is left), the
  *       {@link IntentLogLink} added or removed; then sync without the lock;</li>
@@ -114,8 +114,9 @@ final class BitmapStore {
             if (next != null) {
                 storage.writeReserved(next.directoryOffset(), dir);
             }
-            storage.syncUnlocked();
-            storage.commitRefcounts();
+            // data, refcounts (the new clusters counted before the header names them), and the
+            // guest's own mapping with them, so a store also bounds what a crash of the process loses
+            storage.writeBack();
             metadata.lock();
             try {
                 writeHeaderLocked(next, link);
