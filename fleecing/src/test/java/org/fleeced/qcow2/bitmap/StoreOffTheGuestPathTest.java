@@ -14,7 +14,10 @@ import org.fleeced.block.WriteFlag;
 import org.fleeced.checkpoint.BackupBase;
 import org.fleeced.checkpoint.CheckpointSet;
 import org.fleeced.qcow2.Qcow2Metadata;
-import org.fleeced.qcow2.Qcow2OpenOptions;
+import org.fleeced.disk.ActiveDisk;
+import org.fleeced.disk.DiskOpener;
+import org.fleeced.disk.DiskSpec;
+import org.fleeced.qcow2.ImageOpener;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,7 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
  * is stored only once that window ends. A store still writes the guest's mapping back (so a
  * process crash loses no acknowledged write that a store preceded).
  * <pre>
- *   PersistentBitmaps ──▶ qcow2 ──▶ PowerLossFileSystem (never loses power here)
+ *   DiskOpener's stack ──▶ PersistentBitmaps ──▶ qcow2 ──▶ PowerLossFileSystem (never loses power here)
  *                                      └─ every force of the image: was the metadata lock held?
  * </pre>
  */
@@ -44,8 +47,8 @@ class StoreOffTheGuestPathTest {
         ExternalTools.ok("qemu-img", "create", "-f", "qcow2", image.toString(), Long.toString(SIZE));
         ExternalTools.ok("qemu-img", "bitmap", "--add", "-g", "64K", image.toString(), "base");
         PowerLossFileSystem fs = new PowerLossFileSystem();
-        PersistentBitmaps bitmaps = PersistentBitmaps.open(fs.wrap(image), Qcow2OpenOptions.readWrite(),
-                BitmapPersistenceOptions.defaults());
+        BitmapDisk disk = BitmapDisk.open(fs.wrap(image), false);
+        PersistentBitmaps bitmaps = disk.bitmaps();
         Qcow2Metadata metadata = bitmaps.metadata();
         List<Boolean> lockedAtSync = Collections.synchronizedList(new ArrayList<>());
         fs.watchForces(file -> {
@@ -53,7 +56,7 @@ class StoreOffTheGuestPathTest {
                 lockedAtSync.add(metadata.isLocked());
             }
         });
-        BlockNode node = bitmaps.node();
+        BlockNode node = disk.node();
         ByteBuffer data = ByteBuffer.allocate(256 << 10);
         for (long offset = 0; offset < SIZE; offset += 4L << 20) {
             node.write(offset, data.clear(), WriteFlag.NONE);
@@ -71,9 +74,9 @@ class StoreOffTheGuestPathTest {
         node.write(1L << 20, data.clear(), WriteFlag.NONE);
         bitmaps.setEnabled("base", false);
         bitmaps.remove("base");
-        bitmaps.beforeClose();
-        fs.watchForces(file -> { });
         bitmaps.close();
+        fs.watchForces(file -> { });
+        disk.close();
 
         assertFalse(lockedAtSync.isEmpty(), "the stores synced the image");
         assertEquals(List.of(), lockedAtSync.stream().filter(l -> l).toList(),
@@ -89,10 +92,9 @@ class StoreOffTheGuestPathTest {
         Path image = dir.resolve("new.qcow2");
         ExternalTools.ok("qemu-img", "create", "-f", "qcow2", image.toString(), Long.toString(SIZE));
         PowerLossFileSystem fs = new PowerLossFileSystem();
-        PersistentBitmaps bitmaps = PersistentBitmaps.open(fs.wrap(image), Qcow2OpenOptions.readWrite(),
-                BitmapPersistenceOptions.defaults());
-        CheckpointSet checkpoints = CheckpointSet.open(SIZE, GRANULARITY, new Qcow2CheckpointStore(bitmaps, SIZE));
-        Qcow2Metadata metadata = bitmaps.metadata();
+        ActiveDisk disk = DiskOpener.open(DiskSpec.of("vm", fs.wrap(image), ImageOpener.Format.QCOW2));
+        CheckpointSet checkpoints = disk.checkpoints();
+        Qcow2Metadata metadata = disk.persistentBitmaps().orElseThrow().metadata();
         List<Boolean> lockedAtSync = Collections.synchronizedList(new ArrayList<>());
         fs.watchForces(file -> {
             if (file.equals(image)) {
@@ -110,6 +112,6 @@ class StoreOffTheGuestPathTest {
         // what a crash would find now: c1 is in the image's directory (IN_USE, the image still open)
         String info = ExternalTools.ok("qemu-img", "info", "-U", image.toString());
         assertTrue(info.contains("name: c1"), info);
-        bitmaps.close();
+        disk.close();
     }
 }
