@@ -5,15 +5,16 @@ import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
 import org.fleeced.bitmaps.DirtyBitmap;
 import org.fleeced.block.BlockIOException;
+import org.fleeced.tracking.StoreObserver;
 
 /**
  * The checkpoints of one disk, oldest first: the rotation of dirty bitmaps that incremental and
  * differential backup need (DESIGN.md section 6).
  * <h2>Mechanism</h2>
  * Checkpoint {@code c(i)} holds the changes made between its creation and the creation of
- * {@code c(i+1)}; only the newest records, through {@link #track} (called by
- * {@link DirtyTrackingFilter} for every write, zero write and discard). So the changes since
- * {@code cK} are the union of {@code cK .. newest}.
+ * {@code c(i+1)}; only the newest records, through {@link #track} (called by the disk's dirty
+ * tracking for every write, zero write and discard). So the changes since {@code cK} are the
+ * union of {@code cK .. newest}.
  *
  * <ul>
  *   <li>{@link #begin}, called while the disk's writes are drained, is the atomic start of a
@@ -35,6 +36,13 @@ import org.fleeced.block.BlockIOException;
  *       refuses the base with {@link BaseRefusal#BASE_INCONSISTENT}.</li>
  * </ul>
  *
+ * <h2>Durability</h2>
+ * With a persistent store, every transition is appended to the disk's {@link CheckpointJournal}
+ * (one small fdatasync) before the method returns, after it changed the checkpoints in memory
+ * (so a background store that copies the bitmaps meanwhile holds it, or the journal keeps it).
+ * The store writes the bitmaps later; after an unclean stop {@link #open} replays the journal on
+ * what the image holds ({@link JournalReplay}).
+ *
  * <p>Thread safety: everything but {@link #track} runs under {@code lock}. {@link #track} reads
  * one volatile field and relies on the bitmap's own thread safety, so guest writes never take
  * this lock.
@@ -44,8 +52,10 @@ public final class CheckpointSet {
     private final long granularity;
     private final CheckpointStore store;
     private final ReentrantLock lock = new ReentrantLock();
-    /** Oldest first; names unique. Guarded by {@code lock}. */
-    private final List<Checkpoint> checkpoints = new ArrayList<>();
+    /** Guarded by {@code lock}. */
+    private final CheckpointChain chain;
+    /** The disk's journal; null for a store in memory. Set once during open. */
+    private CheckpointJournal journal;
     /** The bitmap of the newest checkpoint when it records, else null. Written under {@code lock}. */
     private volatile DirtyBitmap recording;
 
@@ -53,24 +63,57 @@ public final class CheckpointSet {
         this.sizeBytes = sizeBytes;
         this.granularity = granularity;
         this.store = store;
+        this.chain = new CheckpointChain(sizeBytes, granularity, store);
     }
 
     /**
      * Loads the checkpoints of a disk of {@code sizeBytes} from {@code store}; new ones get
-     * bitmaps of {@code granularity} bytes per bit. The newest one records unless inconsistent.
+     * bitmaps of {@code granularity} bytes per bit. A persistent store's checkpoints are
+     * recovered with the journal an unclean stop left, and a new journal is started. The newest
+     * one records unless inconsistent.
      */
     public static CheckpointSet open(long sizeBytes, long granularity, CheckpointStore store) throws BlockIOException {
         CheckpointSet set = new CheckpointSet(sizeBytes, granularity, store);
         set.lock.lock();
         try {
             for (CheckpointStore.Stored s : store.loadAll()) {
-                set.checkpoints.add(new Checkpoint(s.name(), s.bitmap(), s.state()));
+                set.chain.list.add(new Checkpoint(s.name(), s.bitmap(), s.state()));
             }
-            set.updateRecordingLocked();
+            CheckpointStore.Durability durability = store.durability();
+            if (durability != null) {
+                set.startJournal(durability);
+            }
+            set.recording = set.chain.updateRecording();
             return set;
         } finally {
             set.lock.unlock();
         }
+    }
+
+    private void startJournal(CheckpointStore.Durability d) throws BlockIOException {
+        JournalReader.Contents left = JournalReader.read(d.journal(), d.identity(), d.imageSize());
+        List<JournalEntry> failed = JournalReplay.recover(chain, left, d.recovered());
+        journal = CheckpointJournal.create(d.journal(), d.identity(), d.imageSize(), left);
+        for (JournalEntry e : failed) {
+            journal.append(e);
+        }
+        CheckpointJournal opened = journal;
+        store.observeStores(new StoreObserver() {
+            @Override
+            public long beforeStore() {
+                return opened.lastSeq();
+            }
+
+            @Override
+            public void stored(long token) throws BlockIOException {
+                opened.compactTo(token);
+            }
+
+            @Override
+            public void closedCleanly() throws BlockIOException {
+                opened.delete();
+            }
+        });
     }
 
     /** A disk without checkpoints whose bitmaps live in memory. */
@@ -102,7 +145,7 @@ public final class CheckpointSet {
     public List<CheckpointInfo> list() {
         lock.lock();
         try {
-            return checkpoints.stream().map(Checkpoint::info).toList();
+            return chain.list.stream().map(Checkpoint::info).toList();
         } finally {
             lock.unlock();
         }
@@ -116,7 +159,7 @@ public final class CheckpointSet {
         lock.lock();
         try {
             checkNameLocked(newName);
-            resolveLocked(base);
+            chain.resolve(base);
         } finally {
             lock.unlock();
         }
@@ -126,18 +169,21 @@ public final class CheckpointSet {
      * Starts a job: creates checkpoint {@code newName} (none when null) and returns the changes
      * the job covers. The caller has drained every guest write of the disk, and keeps it drained
      * until the copy-before-write filter is in place, so that the returned changes and the
-     * snapshot are of the same instant.
+     * snapshot are of the same instant. The new checkpoint is journaled (one small fdatasync),
+     * never stored in the image here.
      */
     public CheckpointStart begin(String newName, BackupBase base) throws CheckpointException, BlockIOException {
         lock.lock();
         try {
             checkNameLocked(newName);
-            Resolved resolved = resolveLocked(base);
-            CheckpointStart start = resolved.chain == null ? CheckpointStart.full(newName, resolved.refusal)
-                    : CheckpointStart.changesSince(newName, resolved.chain.getFirst().name, resolved.chain.size() == 1,
-                            unionOf(resolved.chain).frozenCopy());
+            CheckpointChain.Resolved resolved = chain.resolve(base);
+            CheckpointStart start = resolved.chain() == null ? CheckpointStart.full(newName, resolved.refusal())
+                    : CheckpointStart.changesSince(newName, resolved.chain().getFirst().name, resolved.chain().size() == 1,
+                            chain.unionOf(resolved.chain()).frozenCopy());
             if (newName != null) {
-                addNewestLocked(newName);
+                chain.addNewest(newName);
+                recording = chain.updateRecording();
+                journal(JournalEntry.Kind.BEGIN, newName);
             }
             return start;
         } finally {
@@ -146,19 +192,23 @@ public final class CheckpointSet {
     }
 
     /**
-     * Ends a job that {@link #begin} started. SUCCESS keeps its checkpoint. Any other outcome
+     * Ends a job that {@link #begin} started. SUCCESS commits its checkpoint. Any other outcome
      * makes the job never have happened: its checkpoint is removed and its changes merged into
      * the checkpoint before it, which records again when it is the newest (see the class note).
      */
     public void end(CheckpointStart start, BackupOutcome outcome) throws BlockIOException {
-        if (outcome == BackupOutcome.SUCCESS || start.created() == null) {
+        if (start.created() == null) {
             return;
         }
         lock.lock();
         try {
-            Checkpoint created = findLocked(start.created());
-            if (created != null) {
-                removeLocked(created);
+            Checkpoint created = chain.find(start.created());
+            if (outcome == BackupOutcome.SUCCESS) {
+                journal(JournalEntry.Kind.COMMIT, start.created());
+            } else if (created != null) {
+                chain.remove(created);
+                recording = chain.updateRecording();
+                journal(JournalEntry.Kind.FAIL, start.created());
             }
         } finally {
             lock.unlock();
@@ -169,57 +219,15 @@ public final class CheckpointSet {
     public void remove(String name) throws CheckpointException, BlockIOException {
         lock.lock();
         try {
-            removeLocked(requireLocked(name));
+            chain.remove(chain.require(name));
+            recording = chain.updateRecording();
+            journal(JournalEntry.Kind.REMOVE, name);
         } finally {
             lock.unlock();
         }
     }
 
-    private void removeLocked(Checkpoint gone) throws BlockIOException {
-        int index = checkpoints.indexOf(gone);
-        checkpoints.remove(index);
-        store.remove(gone.name);
-        if (index > 0) {
-            Checkpoint predecessor = checkpoints.get(index - 1);
-            predecessor.bitmap.merge(gone.bitmap);
-            if (index == checkpoints.size() && predecessor.state != CheckpointState.INCONSISTENT) {
-                predecessor.bitmap.setEnabled(true);
-                if (predecessor.state == CheckpointState.FROZEN) {
-                    predecessor.state = CheckpointState.RECORDING;
-                }
-            }
-            store.put(predecessor.stored());
-        }
-        updateRecordingLocked();
-    }
-
-    /**
-     * Lets the {@link #begin} calls that follow skip the store's fsyncs: the caller holds the
-     * disk's guest I/O back, and calls {@link #endDeferral()} once it lets I/O go again. What a
-     * crash could turn into a lost change (a disk's first checkpoint: no recording checkpoint
-     * covers its changes yet) the store stores in {@link #endDeferral()}, after guest I/O
-     * resumed; the rest waits for its next store (see {@link CheckpointStore#beginDeferral()}).
-     */
-    public void deferStores() {
-        lock.lock();
-        try {
-            store.beginDeferral();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Ends the window {@link #deferStores()} opened. */
-    public void endDeferral() throws BlockIOException {
-        lock.lock();
-        try {
-            store.endDeferral();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    /** Whether the bitmaps outlive the daemon (stored in the image) or live in memory only. */
+    /** Whether the bitmaps outlive the daemon (stored beside the data) or live in memory only. */
     public boolean persistent() {
         return store.persistent();
     }
@@ -232,7 +240,9 @@ public final class CheckpointSet {
         lock.lock();
         try {
             checkNameLocked(name);
-            addNewestLocked(name);
+            chain.addNewest(name);
+            recording = chain.updateRecording();
+            journal(JournalEntry.Kind.CREATE, name);
         } finally {
             lock.unlock();
         }
@@ -242,9 +252,10 @@ public final class CheckpointSet {
     public void clear(String name) throws CheckpointException, BlockIOException {
         lock.lock();
         try {
-            Checkpoint c = requireLocked(name);
+            Checkpoint c = chain.require(name);
             c.bitmap.clear();
             store.put(c.stored());
+            journal(JournalEntry.Kind.CLEAR, name);
         } finally {
             lock.unlock();
         }
@@ -254,11 +265,11 @@ public final class CheckpointSet {
     public void merge(String name, List<String> sources) throws CheckpointException, BlockIOException {
         lock.lock();
         try {
-            Checkpoint target = requireLocked(name);
+            Checkpoint target = chain.require(name);
             List<Checkpoint> from = new ArrayList<>();
             for (String source : sources) {
-                Checkpoint c = requireLocked(source);
-                if (c.state == CheckpointState.INCONSISTENT) {
+                Checkpoint c = chain.require(source);
+                if (!c.consistent()) {
                     throw new CheckpointException(BaseRefusal.BASE_INCONSISTENT, "checkpoint " + source
                             + " is inconsistent and cannot be merged");
                 }
@@ -268,6 +279,9 @@ public final class CheckpointSet {
                 target.bitmap.merge(c.bitmap);
             }
             store.put(target.stored());
+            if (journal != null) {
+                journal.append(new JournalEntry(JournalEntry.Kind.MERGE, name, sources));
+            }
         } finally {
             lock.unlock();
         }
@@ -280,25 +294,20 @@ public final class CheckpointSet {
     public void setEnabled(String name, boolean enabled) throws CheckpointException, BlockIOException {
         lock.lock();
         try {
-            Checkpoint c = requireLocked(name);
-            if (c != checkpoints.getLast()) {
+            Checkpoint c = chain.require(name);
+            if (c != chain.list.getLast()) {
                 if (!enabled) {
                     return;
                 }
                 throw new CheckpointException("only the newest checkpoint records; " + name + " is older");
             }
-            if (enabled && c.state == CheckpointState.INCONSISTENT) {
+            if (enabled && !c.consistent()) {
                 throw new CheckpointException(BaseRefusal.BASE_INCONSISTENT, "checkpoint " + name
                         + " is inconsistent; delete it and create a new one");
             }
-            c.bitmap.setEnabled(enabled);
-            if (c.state == CheckpointState.RECORDING && !enabled) {
-                c.state = CheckpointState.FROZEN;
-            } else if (c.state == CheckpointState.FROZEN && enabled) {
-                c.state = CheckpointState.RECORDING;
-            }
+            chain.setEnabled(c, enabled);
             recording = enabled ? c.bitmap : null;
-            store.put(c.stored());
+            journal(enabled ? JournalEntry.Kind.ENABLE : JournalEntry.Kind.DISABLE, name);
         } finally {
             lock.unlock();
         }
@@ -308,19 +317,11 @@ public final class CheckpointSet {
     public long changedBytesSince(String base) throws CheckpointException {
         lock.lock();
         try {
-            Resolved resolved = resolveLocked(BackupBase.differentialFrom(base));
-            return unionOf(resolved.chain).dirtyBytes();
+            CheckpointChain.Resolved resolved = chain.resolve(BackupBase.differentialFrom(base));
+            return chain.unionOf(resolved.chain()).dirtyBytes();
         } finally {
             lock.unlock();
         }
-    }
-
-    private Checkpoint requireLocked(String name) throws CheckpointException {
-        Checkpoint c = findLocked(name);
-        if (c == null) {
-            throw new CheckpointException("no checkpoint " + name);
-        }
-        return c;
     }
 
     /** Drops the oldest checkpoints until at most {@code count} remain (count at least 1). */
@@ -330,123 +331,27 @@ public final class CheckpointSet {
         }
         lock.lock();
         try {
-            while (checkpoints.size() > count) {
-                Checkpoint oldest = checkpoints.removeFirst();
-                store.remove(oldest.name);
+            while (chain.list.size() > count) {
+                Checkpoint oldest = chain.list.getFirst();
+                chain.remove(oldest);
+                journal(JournalEntry.Kind.REMOVE, oldest.name);
             }
+            recording = chain.updateRecording();
         } finally {
             lock.unlock();
         }
     }
 
     private void checkNameLocked(String newName) throws CheckpointException {
-        if (newName != null && findLocked(newName) != null) {
+        if (newName != null && chain.find(newName) != null) {
             throw new CheckpointException("checkpoint " + newName + " already exists");
         }
     }
 
-    /** The checkpoints whose union is the job's changes (null for full), and why a refused base fell back. */
-    private record Resolved(List<Checkpoint> chain, BaseRefusal refusal) {
-    }
-
-    private Resolved resolveLocked(BackupBase base) throws CheckpointException {
-        if (base.kind() == BackupBase.Kind.FULL) {
-            return new Resolved(null, null);
-        }
-        BaseRefusal refusal;
-        String message;
-        int from = base.kind() == BackupBase.Kind.INCREMENTAL ? checkpoints.size() - 1 : indexOfLocked(base.checkpoint());
-        if (checkpoints.isEmpty()) {
-            refusal = BaseRefusal.NO_CHECKPOINTS;
-            message = "the disk has no checkpoint to back up incrementally from";
-        } else if (from < 0) {
-            refusal = BaseRefusal.BASE_UNKNOWN;
-            message = "no checkpoint " + base.checkpoint() + " on this disk";
-        } else {
-            List<Checkpoint> chain = List.copyOf(checkpoints.subList(from, checkpoints.size()));
-            Checkpoint broken = chain.stream().filter(c -> c.state == CheckpointState.INCONSISTENT).findFirst().orElse(null);
-            if (broken == null) {
-                return new Resolved(chain, null);
-            }
-            refusal = BaseRefusal.BASE_INCONSISTENT;
-            message = "checkpoint " + broken.name + " is inconsistent, so changes since "
-                    + chain.getFirst().name + " are unknown";
-        }
-        if (base.fallBackToFull()) {
-            return new Resolved(null, refusal);
-        }
-        throw new CheckpointException(refusal, message + "; take a full backup");
-    }
-
-    private DirtyBitmap unionOf(List<Checkpoint> chain) {
-        DirtyBitmap union = new DirtyBitmap(sizeBytes, granularity);
-        for (Checkpoint c : chain) {
-            union.merge(c.bitmap);
-        }
-        return union;
-    }
-
-    private void addNewestLocked(String name) throws BlockIOException {
-        if (!checkpoints.isEmpty()) {
-            Checkpoint previous = checkpoints.getLast();
-            previous.bitmap.setEnabled(false);
-            if (previous.state == CheckpointState.RECORDING) {
-                previous.state = CheckpointState.FROZEN;
-            }
-            store.put(previous.stored());
-        }
-        Checkpoint created = new Checkpoint(name, store.create(name, sizeBytes, granularity), CheckpointState.RECORDING);
-        created.bitmap.setEnabled(true);
-        checkpoints.add(created);
-        store.put(created.stored());
-        updateRecordingLocked();
-    }
-
-    private void updateRecordingLocked() {
-        DirtyBitmap newest = null;
-        for (Checkpoint c : checkpoints) {
-            boolean isNewest = c == checkpoints.getLast() && c.state != CheckpointState.INCONSISTENT;
-            c.bitmap.setEnabled(isNewest);
-            if (isNewest) {
-                newest = c.bitmap;
-            }
-        }
-        recording = newest;
-    }
-
-    private Checkpoint findLocked(String name) {
-        int i = indexOfLocked(name);
-        return i < 0 ? null : checkpoints.get(i);
-    }
-
-    private int indexOfLocked(String name) {
-        for (int i = 0; i < checkpoints.size(); i++) {
-            if (checkpoints.get(i).name.equals(name)) {
-                return i;
-            }
-        }
-        return -1;
-    }
-
-    /** One checkpoint; its fields change only under the set's lock. */
-    private static final class Checkpoint {
-        final String name;
-        final DirtyBitmap bitmap;
-        /** Guarded by the set's lock. */
-        CheckpointState state;
-
-        Checkpoint(String name, DirtyBitmap bitmap, CheckpointState state) {
-            this.name = name;
-            this.bitmap = bitmap;
-            this.state = state;
-        }
-
-        CheckpointInfo info() {
-            return new CheckpointInfo(name, state, bitmap.isEnabled(), bitmap.dirtyBytes());
-        }
-
-        CheckpointStore.Stored stored() {
-            return new CheckpointStore.Stored(name, bitmap, state);
+    /** Makes a transition durable before the caller acknowledges it (nothing for a store in memory). */
+    private void journal(JournalEntry.Kind kind, String name) throws BlockIOException {
+        if (journal != null) {
+            journal.append(JournalEntry.of(kind, name));
         }
     }
 }

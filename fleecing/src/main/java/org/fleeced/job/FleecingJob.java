@@ -209,9 +209,8 @@ public final class FleecingJob {
                         disk.image().size(), settingsFor(spec, disk).clusterBytes()));
             }
             for (ActiveDisk disk : spec.disks()) {
+                // guests wait while drained: the checkpoints are journaled here, never stored
                 drains.add(disk.drain());
-                // guests wait while drained: no checkpoint store (fsyncs) in here when it can wait
-                disk.checkpoints().deferStores();
             }
             for (int i = 0; i < spec.disks().size(); i++) {
                 ActiveDisk disk = spec.disks().get(i);
@@ -229,22 +228,8 @@ public final class FleecingJob {
             inserted = true;
         } finally {
             drains.forEach(ActiveDisk.Drain::close);
-            endCheckpointDeferral(drains.size());
             if (!inserted) {
                 undoStart(temps, begun);
-            }
-        }
-    }
-
-    /** Ends the window in which the checkpoints begun while the disks were drained skipped their store. */
-    private void endCheckpointDeferral(int drained) {
-        for (int i = 0; i < drained; i++) {
-            ActiveDisk disk = spec.disks().get(i);
-            try {
-                disk.checkpoints().endDeferral();
-            } catch (BlockIOException | RuntimeException e) {
-                LOG.log(System.Logger.Level.WARNING, "disk {0}: ending the store deferral of checkpoint {1} failed: {2}",
-                        disk.name(), spec.checkpoint(), e.toString());
             }
         }
     }

@@ -6,9 +6,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.util.BitSet;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -77,56 +74,80 @@ public final class IntentLog implements AutoCloseable {
         this.channel = channel;
         this.regionBits = regionBits;
         this.regions = Math.max(1, (imageSize + (1L << regionBits) - 1) >>> regionBits);
-        this.mapBytes = Alignment.alignUp((regions + 7) / 8, PAGE);
+        this.mapBytes = mapBytes(imageSize, regionBits);
         int words = (int) ((regions + 63) / 64);
         this.durable = new AtomicLongArray[] {new AtomicLongArray(words), new AtomicLongArray(words)};
         this.touched = new AtomicLongArray(words);
     }
 
+    /** Creates (or replaces) the sidecar with both maps clear: {@link #create(Path, long, int, long, RecoveredIntents)}. */
+    public static IntentLog create(Path path, long imageSize, int regionBits, long identity) throws BlockIOException {
+        return create(path, imageSize, regionBits, identity, null);
+    }
+
     /**
-     * Creates (or replaces) the sidecar with both maps clear, durably, for an image of
-     * {@code imageSize} bytes with regions of {@code 2^regionBits} bytes.
+     * Creates (or replaces) the sidecar durably, for an image of {@code imageSize} bytes with
+     * regions of {@code 2^regionBits} bytes: both maps clear, but for the regions an earlier
+     * run left marked ({@code carried}, may be null), marked in the active map. They stay marked
+     * until the first epoch after recovery is retired: until then the checkpoint journal may
+     * still need them, though the store at open put them into the bitmaps the image held.
      *
      * <p>The new sidecar is written beside the old one and renamed over it, so a crash leaves
      * either the old sidecar, whole, or the new one: never a truncated file that would make
-     * {@link #recover} distrust the image's bitmaps.
+     * {@link IntentLogReader#recover} distrust the image's bitmaps.
      */
-    public static IntentLog create(Path path, long imageSize, int regionBits, long identity) throws BlockIOException {
+    public static IntentLog create(Path path, long imageSize, int regionBits, long identity, RecoveredIntents carried)
+            throws BlockIOException {
         if (regionBits < MIN_REGION_BITS || regionBits > MAX_REGION_BITS) {
             throw new IllegalArgumentException("regionBits " + regionBits + " outside 16..40");
         }
-        Path temp = path.resolveSibling(path.getFileName() + ".new");
-        FileChannel ch = null;
+        IntentLog[] created = new IntentLog[1];
         try {
-            ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.READ,
-                    StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
-            IntentLog shape = new IntentLog(path, null, regionBits, imageSize);
-            ByteBuffer header = ByteBuffer.allocate(PAGE).order(ByteOrder.LITTLE_ENDIAN);
-            header.putLong(MAGIC).putInt(VERSION).putInt(regionBits).putLong(imageSize).putLong(identity);
-            header.clear();
-            writeFully(ch, header, 0);
-            // Both maps written as zeroes, not left sparse: a mark then overwrites allocated
-            // blocks, and its fdatasync needs no file system metadata commit (which on ext4
-            // would also wait for the image's own data writes).
-            ByteBuffer zeroes = ByteBuffer.allocate((int) Math.min(2 * shape.mapBytes, 1 << 20));
-            for (long done = 0; done < 2 * shape.mapBytes; done += zeroes.capacity()) {
-                zeroes.clear().limit((int) Math.min(zeroes.capacity(), 2 * shape.mapBytes - done));
-                writeFully(ch, zeroes, PAGE + done);
-            }
-            ch.force(true);
-            Files.move(temp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            syncDirectory(path);
-            return new IntentLog(path, ch, regionBits, imageSize);
-        } catch (IOException e) {
-            if (ch != null) {
-                try {
-                    ch.close();
-                } catch (IOException closeError) {
-                    e.addSuppressed(closeError);
+            // the log keeps the channel replace returns open: the one it wrote through
+            DurableRename.replace(path, channel -> {
+                IntentLog log = new IntentLog(path, channel, regionBits, imageSize);
+                ByteBuffer header = ByteBuffer.allocate(PAGE).order(ByteOrder.LITTLE_ENDIAN);
+                header.putLong(MAGIC).putInt(VERSION).putInt(regionBits).putLong(imageSize).putLong(identity);
+                header.clear();
+                writeFully(channel, header, 0);
+                // Both maps written as zeroes, not left sparse: a mark then overwrites allocated
+                // blocks, and its fdatasync needs no file system metadata commit (which on ext4
+                // would also wait for the image's own data writes).
+                ByteBuffer zeroes = ByteBuffer.allocate((int) Math.min(2 * log.mapBytes, 1 << 20));
+                for (long done = 0; done < 2 * log.mapBytes; done += zeroes.capacity()) {
+                    zeroes.clear().limit((int) Math.min(zeroes.capacity(), 2 * log.mapBytes - done));
+                    writeFully(channel, zeroes, PAGE + done);
                 }
-            }
+                if (carried != null && !carried.isEmpty()) {
+                    log.carryRecovered(carried);
+                }
+                created[0] = log;
+            });
+            return created[0];
+        } catch (IOException e) {
             throw new BlockIOException(Errno.EIO, "cannot create the intent log " + path + ": " + e, e);
         }
+    }
+
+    /** Marks in map 0 (the active one) every region {@code carried} covers; the caller syncs. */
+    private void carryRecovered(RecoveredIntents carried) throws IOException {
+        AtomicLongArray bits = durable[active];
+        carried.forEachRange((offset, length) -> {
+            int first = (int) (offset >>> regionBits);
+            int last = (int) ((offset + length - 1) >>> regionBits);
+            RegionWords.add(bits, first, last);
+        });
+        long[] words = new long[bits.length()];
+        for (int w = 0; w < words.length; w++) {
+            words[w] = bits.get(w);
+        }
+        writeMapWords(active, words, 0, words.length - 1);
+    }
+
+    /** Bytes of one region map: one bit per region, page-aligned. */
+    static long mapBytes(long imageSize, int regionBits) {
+        long regions = Math.max(1, (imageSize + (1L << regionBits) - 1) >>> regionBits);
+        return Alignment.alignUp((regions + 7) / 8, PAGE);
     }
 
     /**
@@ -145,45 +166,6 @@ public final class IntentLog implements AutoCloseable {
     /** The sidecar's name for an image: {@code IMAGE.fleeced-intent} in the image's directory. */
     public static Path sidecarFor(Path image) {
         return image.resolveSibling(image.getFileName() + ".fleeced-intent");
-    }
-
-    /**
-     * Reads a sidecar left by an earlier run: the regions either map marks, or null when there is
-     * no sidecar or it belongs to another image (wrong identity or size) or is damaged.
-     */
-    public static RecoveredIntents recover(Path path, long imageSize, long identity) throws BlockIOException {
-        if (!Files.exists(path)) {
-            return null;
-        }
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            ByteBuffer header = ByteBuffer.allocate(32).order(ByteOrder.LITTLE_ENDIAN);
-            if (ch.read(header, 0) < 32) {
-                return null;
-            }
-            header.flip();
-            if (header.getLong() != MAGIC || header.getInt() != VERSION) {
-                return null;
-            }
-            int regionBits = header.getInt();
-            long size = header.getLong();
-            long id = header.getLong();
-            if (regionBits < MIN_REGION_BITS || regionBits > MAX_REGION_BITS || size != imageSize || id != identity) {
-                return null;
-            }
-            IntentLog shape = new IntentLog(path, null, regionBits, imageSize);
-            if (ch.size() < PAGE + 2 * shape.mapBytes || shape.mapBytes > Integer.MAX_VALUE) {
-                return null;
-            }
-            BitSet marked = new BitSet();
-            for (int map = 0; map < 2; map++) {
-                ByteBuffer bytes = ByteBuffer.allocate((int) shape.mapBytes);
-                readFully(ch, bytes, PAGE + map * shape.mapBytes);
-                marked.or(BitSet.valueOf(bytes.flip()));
-            }
-            return new RecoveredIntents(regionBits, imageSize, marked);
-        } catch (IOException e) {
-            throw new BlockIOException(Errno.EIO, "cannot read the intent log " + path + ": " + e, e);
-        }
     }
 
     public Path path() {
@@ -206,8 +188,8 @@ public final class IntentLog implements AutoCloseable {
             if (length > 0) {
                 int first = (int) (offset >>> regionBits);
                 int last = (int) ((offset + length - 1) >>> regionBits);
-                touch(first, last);
-                if (!allSet(durable[active], first, last)) {
+                RegionWords.add(touched, first, last);
+                if (!RegionWords.allSet(durable[active], first, last)) {
                     markSlow(first, last);
                 }
             }
@@ -224,12 +206,12 @@ public final class IntentLog implements AutoCloseable {
         markLock.lock();
         try {
             AtomicLongArray bits = durable[active];
-            if (allSet(bits, first, last)) {
+            if (RegionWords.allSet(bits, first, last)) {
                 return;
             }
             long[] updated = new long[bits.length()];
             for (int w = first / 64; w <= last / 64; w++) {
-                updated[w] = bits.get(w) | rangeMask(w, first, last);
+                updated[w] = bits.get(w) | RegionWords.rangeMask(w, first, last);
             }
             writeMapWords(active, updated, first / 64, last / 64);
             channel.force(false);
@@ -244,31 +226,10 @@ public final class IntentLog implements AutoCloseable {
         }
     }
 
-    private static boolean allSet(AtomicLongArray bits, int first, int last) {
-        for (int w = first / 64; w <= last / 64; w++) {
-            long mask = rangeMask(w, first, last);
-            if ((bits.get(w) & mask) != mask) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /** The bits of word {@code w} that lie in {@code [first, last]}. */
-    private static long rangeMask(int w, int first, int last) {
-        int lo = Math.max(first, w * 64) - w * 64;
-        int hi = Math.min(last, w * 64 + 63) - w * 64;
-        return (-1L >>> (63 - hi)) & (-1L << lo);
-    }
-
     /** Regions marked in the active epoch's map: how much a crash now would add to the bitmaps. */
     public long activeMarkedRegions() {
         AtomicLongArray bits = durable[active];
-        long count = 0;
-        for (int w = 0; w < bits.length(); w++) {
-            count += Long.bitCount(bits.get(w));
-        }
-        return count;
+        return RegionWords.count(bits);
     }
 
     /**
@@ -337,15 +298,6 @@ public final class IntentLog implements AutoCloseable {
         }
     }
 
-    private void touch(int first, int last) {
-        for (int w = first / 64; w <= last / 64; w++) {
-            long mask = rangeMask(w, first, last);
-            if ((touched.get(w) & mask) != mask) {
-                touched.getAndUpdate(w, v -> v | mask);
-            }
-        }
-    }
-
     /** Clears both maps durably: the bitmaps were stored and the image closed cleanly. */
     public void clearAll() throws BlockIOException {
         epochLock.writeLock().lock();
@@ -411,24 +363,6 @@ public final class IntentLog implements AutoCloseable {
     private static void writeFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
         while (buf.hasRemaining()) {
             pos += ch.write(buf, pos);
-        }
-    }
-
-    private static void readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
-        while (buf.hasRemaining()) {
-            int n = ch.read(buf, pos);
-            if (n < 0) {
-                throw new IOException("short intent log at " + pos);
-            }
-            pos += n;
-        }
-    }
-
-    private static void syncDirectory(Path file) {
-        try (FileChannel dir = FileChannel.open(file.toAbsolutePath().getParent(), StandardOpenOption.READ)) {
-            dir.force(true);
-        } catch (IOException e) {
-            // some file systems refuse fsync on a directory; the file's own fsync still holds
         }
     }
 

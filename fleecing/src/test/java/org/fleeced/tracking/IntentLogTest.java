@@ -41,7 +41,7 @@ class IntentLogTest {
         written.add(new long[] {size - 1, 1});
         log.close();
 
-        RecoveredIntents recovered = IntentLog.recover(file, size, 42);
+        RecoveredIntents recovered = IntentLogReader.recover(file, size, 42);
         assertNotNull(recovered);
         for (long[] w : written) {
             assertTrue(covers(recovered, w[0], w[1]), "seed 7: [" + w[0] + ", +" + w[1] + ") not covered");
@@ -54,11 +54,11 @@ class IntentLogTest {
     void aSidecarOfAnotherImageIsNotTrusted() throws Exception {
         Path file = dir.resolve("x.fleeced-intent");
         IntentLog.create(file, GIB, REGION_BITS, 1).close();
-        assertNull(IntentLog.recover(file, GIB, 2));
-        assertNull(IntentLog.recover(file, 2 * GIB, 1));
-        assertNull(IntentLog.recover(dir.resolve("missing"), GIB, 1));
+        assertNull(IntentLogReader.recover(file, GIB, 2));
+        assertNull(IntentLogReader.recover(file, 2 * GIB, 1));
+        assertNull(IntentLogReader.recover(dir.resolve("missing"), GIB, 1));
         Files.writeString(file, "garbage");
-        assertNull(IntentLog.recover(file, GIB, 1));
+        assertNull(IntentLogReader.recover(file, GIB, 1));
     }
 
     @Test
@@ -70,20 +70,20 @@ class IntentLogTest {
         log.mark(100L << 20, 4096).close();
         assertThrows(IllegalStateException.class, log::switchEpoch);
         first.retire();
-        RecoveredIntents afterFirst = IntentLog.recover(file, GIB, 9);
+        RecoveredIntents afterFirst = IntentLogReader.recover(file, GIB, 9);
         assertTrue(covers(afterFirst, 0, 1), "written in the ended epoch: carried into the new one");
         assertTrue(covers(afterFirst, 100L << 20, 4096));
 
         log.switchEpoch().retire();
         log.close();
-        RecoveredIntents recovered = IntentLog.recover(file, GIB, 9);
+        RecoveredIntents recovered = IntentLogReader.recover(file, GIB, 9);
         assertFalse(covers(recovered, 0, 1), "a whole epoch without a write: the mark is gone");
         assertTrue(covers(recovered, 100L << 20, 4096), "written in the last ended epoch: still marked");
 
         IntentLog again = IntentLog.create(file, GIB, REGION_BITS, 9);
         again.clearAll();
         again.close();
-        assertTrue(IntentLog.recover(file, GIB, 9).isEmpty());
+        assertTrue(IntentLogReader.recover(file, GIB, 9).isEmpty());
     }
 
     @Test
@@ -124,7 +124,7 @@ class IntentLogTest {
             t.join();
         }
         log.close();
-        RecoveredIntents recovered = IntentLog.recover(file, 64 * GIB, 5);
+        RecoveredIntents recovered = IntentLogReader.recover(file, 64 * GIB, 5);
         for (int t = 0; t < threads.length; t++) {
             for (int i = 0; i < 100; i++) {
                 assertTrue(covers(recovered, t * 4 * GIB + i * (3L << 20), 4096), "thread " + t + " mark " + i);

@@ -10,7 +10,7 @@ import org.fleeced.qcow2.FeatureBits;
 import org.fleeced.qcow2.HeaderExtension;
 import org.fleeced.qcow2.Qcow2ExtensionStorage;
 import org.fleeced.qcow2.Qcow2Header;
-import org.fleeced.tracking.IntentLog;
+import org.fleeced.tracking.IntentLogReader;
 import org.fleeced.tracking.RecoveredIntents;
 
 /**
@@ -47,7 +47,7 @@ final class BitmapLoader {
         Qcow2Header header = storage.metadata().header();
         long diskSize = header.size();
         IntentLogLink link = IntentLogLink.find(header);
-        RecoveredIntents intents = link == null ? null : IntentLog.recover(sidecar, diskSize, link.identity());
+        RecoveredIntents intents = link == null ? null : IntentLogReader.recover(sidecar, diskSize, link.identity());
         HeaderExtension ext = header.extension(HeaderExtension.BITMAPS);
         if (ext == null) {
             return new Loaded(new ArrayList<>(), null, link, intents);

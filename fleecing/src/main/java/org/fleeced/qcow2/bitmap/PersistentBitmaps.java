@@ -16,6 +16,8 @@ import org.fleeced.qcow2.Qcow2ExtensionStorage;
 import org.fleeced.qcow2.Qcow2Metadata;
 import org.fleeced.tracking.ChangeRecorder;
 import org.fleeced.tracking.IntentLog;
+import org.fleeced.tracking.RecoveredIntents;
+import org.fleeced.tracking.StoreObserver;
 
 /**
  * The dirty bitmaps of one open qcow2 image: QEMU-compatible persistent bitmaps (qcow2 spec
@@ -79,6 +81,12 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
     private boolean closed;
     /** A store a flush started is running. */
     private final AtomicBoolean flushStoreRunning = new AtomicBoolean();
+    /** What the intent log recovered at open, null after a clean close or when not vouched. Set once during open. */
+    private RecoveredIntents recovered;
+    /** Tables of bitmaps removed without a store; freed by the next store. Guarded by storeLock. */
+    private final List<StoredTable> removedUnstored = new ArrayList<>();
+    /** Told about every store (the checkpoint journal); null when none. Guarded by storeLock. */
+    private StoreObserver observer;
 
     private PersistentBitmaps(Path image, Qcow2ExtensionStorage storage, BitmapPersistenceOptions options) {
         this.image = image;
@@ -129,13 +137,16 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             }
             int regionBits = options.regionBits() != 0 ? options.regionBits() : IntentLog.defaultRegionBits(diskSize);
             boolean vouched = loaded.intents() != null;
+            recovered = loaded.intents();
             identity = vouched ? loaded.link().identity() : IDENTITIES.nextLong();
             if (!vouched) {
                 intentLog = IntentLog.create(sidecar, diskSize, regionBits, identity);
             }
             storeAllLocked(true, List.of());
             if (vouched) {
-                intentLog = IntentLog.create(sidecar, diskSize, regionBits, identity);
+                // the recovered marks stay until the next epoch is retired: the checkpoint
+                // journal's replay may still need them for checkpoints the image does not hold
+                intentLog = IntentLog.create(sidecar, diskSize, regionBits, identity, recovered);
             }
         } finally {
             storeLock.unlock();
@@ -250,13 +261,25 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
 
     /** Removes a bitmap (an inconsistent one too); a persistent one is gone from the image when this returns. */
     public void remove(String name) throws BlockIOException {
+        remove(name, true);
+    }
+
+    /**
+     * Removes a bitmap; with {@code storeNow} false a persistent one leaves the image with the
+     * next store (for a caller whose own journal makes the removal durable).
+     */
+    public void remove(String name, boolean storeNow) throws BlockIOException {
         storeLock.lock();
         try {
             checkOpenLocked();
             BitmapSlot slot = slotLocked(name);
             slots.remove(name);
             publishTracked();
-            if (slot.persistent && writable) {
+            if (slot.persistent && writable && !storeNow) {
+                if (slot.stored != null) {
+                    removedUnstored.add(slot.stored);
+                }
+            } else if (slot.persistent && writable) {
                 try {
                     storeAllLocked(true, slot.stored == null ? List.of() : List.of(slot.stored));
                 } catch (BlockIOException | RuntimeException e) {
@@ -300,12 +323,46 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             if (!writable) {
                 return;
             }
+            long token = observer == null ? 0 : observer.beforeStore();
             if (unretired == null) {
                 unretired = intentLog.switchEpoch();
             }
             storeAllLocked(true, List.of());
+            if (observer != null) {
+                observer.stored(token);
+            }
             unretired.retire();
             unretired = null;
+        } finally {
+            storeLock.unlock();
+        }
+    }
+
+    /** The random identity that ties the sidecars to this image while it is open read-write. */
+    public long identity() {
+        return identity;
+    }
+
+    /** Whether bitmaps can be stored: read-write and a version 3 image. */
+    public boolean writable() {
+        return writable;
+    }
+
+    /** The regions the intent log found marked at open after an unclean stop; null otherwise. */
+    public RecoveredIntents recovered() {
+        return recovered;
+    }
+
+    /** The image file. */
+    public Path path() {
+        return image;
+    }
+
+    /** Tells {@code storeObserver} about every store from now on; see {@link StoreObserver}. */
+    public void observeStores(StoreObserver storeObserver) {
+        storeLock.lock();
+        try {
+            observer = storeObserver;
         } finally {
             storeLock.unlock();
         }
@@ -372,6 +429,9 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
                 return;
             }
             storeAllLocked(false, List.of());
+            if (observer != null) {
+                observer.closedCleanly();
+            }
             intentLog.delete();
         } finally {
             storeLock.unlock();
@@ -388,6 +448,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
         List<BitmapStore.Item> items = new ArrayList<>();
         List<StoredTable> kept = new ArrayList<>();
         List<StoredTable> replaced = new ArrayList<>(replacedExtra);
+        replaced.addAll(removedUnstored);
         List<BitmapSlot> stored = new ArrayList<>();
         List<Integer> unvouched = new ArrayList<>();
         for (BitmapSlot slot : slots.values()) {
@@ -408,6 +469,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
         }
         IntentLogLink link = inUse ? new IntentLogLink(identity, unvouched) : null;
         List<StoredTable> tables = store.store(items, kept, link, replaced);
+        removedUnstored.clear();
         for (int i = 0; i < stored.size(); i++) {
             stored.get(i).stored = tables.get(i);
         }

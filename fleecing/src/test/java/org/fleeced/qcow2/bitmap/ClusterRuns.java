@@ -23,6 +23,14 @@ final class ClusterRuns {
         }
     }
 
+    void addAll(ClusterRuns other) {
+        granules.or(other.granules);
+    }
+
+    void clear() {
+        granules.clear();
+    }
+
     List<ByteRange> runs() {
         List<ByteRange> out = new ArrayList<>();
         for (int g = granules.nextSetBit(0); g >= 0; ) {
