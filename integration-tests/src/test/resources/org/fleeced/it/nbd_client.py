@@ -7,6 +7,7 @@ OP is one of
     write:OFF:LEN:BYTE        pwrite LEN bytes of BYTE at OFF
     read:OFF:LEN[:BYTE]       pread LEN bytes at OFF; with BYTE, check every byte is BYTE
     trim:OFF:LEN              TRIM (a discard, on a fleece export)
+    flush                     FLUSH: every write acked before it is durable
     dirty:RAW:LIST            copy every extent of the --context bitmap whose bit 0 is set into the
                               sparse file RAW and list them as "offset length" lines in LIST
     ackwrites:SEED:COUNT:FROM:TO
@@ -56,6 +57,8 @@ def run(h, op):
                 return {"ok": False, "errno": "MISMATCH", "message": "byte %d at offset %d, wanted %d" % (data[bad], off + bad, want)}
     elif kind == "trim":
         h.trim(int(args[1]), int(args[0]))
+    elif kind == "flush":
+        h.flush()
     elif kind == "dirty":
         return {"ok": True, "dirtyBytes": copy_dirty(h, args[0], args[1])}
     elif kind == "ackwrites":
