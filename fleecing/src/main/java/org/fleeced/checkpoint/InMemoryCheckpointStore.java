@@ -6,8 +6,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A {@link CheckpointStore} that keeps checkpoints in memory, for raw images (whose bitmaps die
- * with the process) and for tests, which seed it with checkpoints in any state.
+ * A {@link CheckpointStore} that keeps checkpoints in memory, for tests, which seed it with
+ * checkpoints in any state, and for disks whose bitmaps may die with the process.
  */
 public final class InMemoryCheckpointStore implements CheckpointStore {
     /** Oldest first; guarded by the calling {@link CheckpointSet}'s lock. */
