@@ -18,8 +18,11 @@ import org.fleeced.checkpoint.CheckpointInfo;
 import org.fleeced.checkpoint.CheckpointSet;
 import org.fleeced.checkpoint.CheckpointStart;
 import org.fleeced.checkpoint.CheckpointState;
+import org.fleeced.disk.ActiveDisk;
+import org.fleeced.disk.DiskOpener;
 import org.fleeced.disk.DiskSidecars;
-import org.fleeced.qcow2.Qcow2OpenOptions;
+import org.fleeced.disk.DiskSpec;
+import org.fleeced.qcow2.ImageOpener;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -168,16 +171,16 @@ class CheckpointJournalCrashTest {
         return target;
     }
 
-    /** A qcow2 disk with its checkpoints, as the daemon opens one. */
-    private record Disk(PersistentBitmaps bitmaps, CheckpointSet set) implements AutoCloseable {
+    /** A qcow2 disk with its checkpoints, as the daemon opens one ({@link DiskOpener}). */
+    private record Disk(ActiveDisk disk, PersistentBitmaps bitmaps, CheckpointSet set) implements AutoCloseable {
         static Disk open(Path image) throws Exception {
-            PersistentBitmaps bitmaps = PersistentBitmaps.open(image, Qcow2OpenOptions.readWrite(),
-                    BitmapPersistenceOptions.defaults().withRegionBits(20).withCheckpointAfterRegions(0));
-            return new Disk(bitmaps, CheckpointSet.open(SIZE, G, new Qcow2CheckpointStore(bitmaps, SIZE)));
+            ActiveDisk disk = DiskOpener.open(DiskSpec.of("vda", image, ImageOpener.Format.QCOW2)
+                    .withBitmapOptions(BitmapPersistenceOptions.defaults().withRegionBits(20).withCheckpointAfterRegions(0)));
+            return new Disk(disk, disk.persistentBitmaps().orElseThrow(), disk.checkpoints());
         }
 
         void write(long offset, int length, CheckpointModel model) throws Exception {
-            bitmaps.node().write(offset, ByteBuffer.allocate(length), WriteFlag.NONE);
+            disk.exportNode().write(offset, ByteBuffer.allocate(length), WriteFlag.NONE);
             model.write(offset, length);
         }
 
@@ -194,7 +197,7 @@ class CheckpointJournalCrashTest {
 
         @Override
         public void close() throws BlockIOException {
-            bitmaps.close();
+            disk.close();
         }
     }
 }
