@@ -1,5 +1,9 @@
 package org.fleeced.qcow2.bitmap;
 
+import java.nio.charset.StandardCharsets;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.Errno;
+
 /**
  * The limits a bitmap directory must respect (qcow2 spec "Bitmaps extension" and "Bitmap
  * directory", with QEMU's implementation limits, so that every image fleeced writes opens in
@@ -29,5 +33,30 @@ final class BitmapLimits {
     static long dataBytes(long diskSize, int granularityBits) {
         long bits = (diskSize >>> granularityBits) + ((diskSize & ((1L << granularityBits) - 1)) != 0 ? 1 : 0);
         return (bits + 7) / 8;
+    }
+
+    /**
+     * Checks a new bitmap's name and granularity; with {@code persistentDiskSize} non-zero also
+     * that QEMU could load it as a persistent bitmap of a disk that size.
+     *
+     * @return the granularity's bits
+     * @throws BlockIOException EINVAL for a bad name or granularity, or one too fine for the disk
+     */
+    static int checkNew(String name, long granularity, long persistentDiskSize) throws BlockIOException {
+        byte[] raw = name.getBytes(StandardCharsets.UTF_8);
+        if (raw.length == 0 || raw.length > MAX_NAME_BYTES) {
+            throw new BlockIOException(Errno.EINVAL, "bitmap names have 1 to " + MAX_NAME_BYTES + " bytes, '" + name + "' has " + raw.length);
+        }
+        int bits = Long.numberOfTrailingZeros(granularity);
+        if (Long.bitCount(granularity) != 1 || bits < MIN_GRANULARITY_BITS || bits > MAX_GRANULARITY_BITS) {
+            throw new BlockIOException(Errno.EINVAL, "granularity " + granularity + " is not a power of two from 512 B to 2 GiB");
+        }
+        if (persistentDiskSize > 0 && dataBytes(persistentDiskSize, bits) > MAX_BITMAP_DATA_BYTES) {
+            // QEMU's limit, which the loader enforces too: a larger bitmap would be stored and never load.
+            throw new BlockIOException(Errno.EINVAL, "a persistent bitmap of granularity " + granularity + " over "
+                    + persistentDiskSize + " bytes needs more than " + MAX_BITMAP_DATA_BYTES
+                    + " bytes of bitmap data; use a coarser granularity");
+        }
+        return bits;
     }
 }

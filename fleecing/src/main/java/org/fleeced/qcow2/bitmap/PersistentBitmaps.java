@@ -1,12 +1,11 @@
 package org.fleeced.qcow2.bitmap;
 
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
 import org.fleeced.bitmaps.DirtyBitmap;
 import org.fleeced.block.BlockIOException;
@@ -26,27 +25,8 @@ import org.fleeced.tracking.StoreObserver;
  * this object sit in a disk's stack, and who builds them, is drawn in {@link org.fleeced.block}.
  * It does not own the image node: the disk closes this object (the clean store), then the image.
  *
- * <h2>Lifecycle on disk</h2>
- * <ul>
- *   <li><b>open read-write</b>: every bitmap is loaded (see {@link BitmapLoader} for what an
- *       IN_USE bitmap becomes), then the whole directory is stored with IN_USE set on every
- *       bitmap, before the disk is handed out, so no guest write can land before QEMU would
- *       see the bitmaps as in use. The store also writes the {@link IntentLogLink}, and a fresh
- *       sidecar is created (before the store when the identity is new, after it when the stored
- *       bits already hold what the old sidecar recovered).</li>
- *   <li><b>guest change</b>: the region is marked durably in the sidecar (first write into a
- *       region of the current epoch only), then set in every enabled bitmap.</li>
- *   <li><b>{@link #checkpointToImage()}</b> (daemon timer; also a flush once enough regions are
- *       marked): switch the intent log's epoch, store every bitmap (IN_USE kept), then retire
- *       the ended epoch. Recovery after a crash = stored bits ∪ marked regions, a superset.</li>
- *   <li><b>add / remove / setEnabled</b> of a persistent bitmap store the directory at once, so
- *       a bitmap created just before a crash is recovered with its name.</li>
- *   <li><b>clean close</b>: store every bitmap with IN_USE clear, drop the link, delete the
- *       sidecar, close the image.</li>
- * </ul>
- * Changes made directly on a {@link DirtyBitmap} from {@link #get} (merge, set, clear) are in
- * the image after the next {@link #checkpointToImage()} or close; until then a crash loses them
- * (guest writes are never lost: the intent log covers them).
+ * What happens on disk at open, on a guest change, at a store and at the clean close is listed
+ * in the package's {@code package-info}.
  *
  * <h2>Thread safety</h2>
  * {@link #recordChange} runs on guest request threads without locks of its own (the intent log
@@ -56,7 +36,6 @@ import org.fleeced.tracking.StoreObserver;
  */
 public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
     private static final SecureRandom IDENTITIES = new SecureRandom();
-    private static final System.Logger LOG = System.getLogger(PersistentBitmaps.class.getName());
 
     private final Path image;
     private final Qcow2ExtensionStorage storage;
@@ -79,8 +58,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
     private IntentLog.Epoch unretired;
     /** Set by close. Guarded by storeLock. */
     private boolean closed;
-    /** A store a flush started is running. */
-    private final AtomicBoolean flushStoreRunning = new AtomicBoolean();
+    private final StoreAfterFlush storeAfterFlush = new StoreAfterFlush(this);
     /** What the intent log recovered at open, null after a clean close or when not vouched. Set once during open. */
     private RecoveredIntents recovered;
     /** Tables of bitmaps removed without a store; freed by the next store. Guarded by storeLock. */
@@ -214,20 +192,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
      */
     public void add(String name, long granularity, boolean enabled, boolean persistent, boolean storeNow)
             throws BlockIOException {
-        byte[] raw = name.getBytes(StandardCharsets.UTF_8);
-        if (raw.length == 0 || raw.length > BitmapLimits.MAX_NAME_BYTES) {
-            throw new BlockIOException(Errno.EINVAL, "bitmap names have 1 to " + BitmapLimits.MAX_NAME_BYTES + " bytes, '" + name + "' has " + raw.length);
-        }
-        int bits = Long.numberOfTrailingZeros(granularity);
-        if (Long.bitCount(granularity) != 1 || bits < BitmapLimits.MIN_GRANULARITY_BITS || bits > BitmapLimits.MAX_GRANULARITY_BITS) {
-            throw new BlockIOException(Errno.EINVAL, "granularity " + granularity + " is not a power of two from 512 B to 2 GiB");
-        }
-        if (persistent && BitmapLimits.dataBytes(diskSize, bits) > BitmapLimits.MAX_BITMAP_DATA_BYTES) {
-            // QEMU's limit, which the loader enforces too: a larger bitmap would be stored and never load.
-            throw new BlockIOException(Errno.EINVAL, "a persistent bitmap of granularity " + granularity + " over "
-                    + diskSize + " bytes needs more than " + BitmapLimits.MAX_BITMAP_DATA_BYTES
-                    + " bytes of bitmap data; use a coarser granularity");
-        }
+        int bits = BitmapLimits.checkNew(name, granularity, persistent ? diskSize : 0);
         if (persistent && !writable) {
             throw new BlockIOException(storage.node().capabilities().canWrite() ? Errno.ENOTSUP : Errno.EROFS,
                     image + " cannot hold persistent bitmaps (open read-only, or a version 2 image)");
@@ -386,29 +351,12 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
         }
     }
 
-    /**
-     * Once enough regions are marked, starts a store on a thread of its own (at most one at a
-     * time): the guest's flush does not wait for it, since its own data is durable without it;
-     * the store only bounds what a crash would add to the bitmaps.
-     */
+    /** Once enough regions are marked, starts a store the guest's flush does not wait for ({@link StoreAfterFlush}). */
     @Override
     public void afterFlush() {
         IntentLog log = intentLog;
-        if (log != null && options.checkpointAfterRegions() > 0 && log.activeMarkedRegions() >= options.checkpointAfterRegions()
-                && flushStoreRunning.compareAndSet(false, true)) {
-            Thread.ofVirtual().name("bitmap-store-after-flush").start(() -> {
-                try {
-                    checkpointToImage();
-                } catch (BlockIOException e) {
-                    if (e.errno() != Errno.ESHUTDOWN) {
-                        LOG.log(System.Logger.Level.WARNING, "storing the bitmaps of {0} after a flush failed: {1}", image, e);
-                    }
-                } catch (RuntimeException e) {
-                    LOG.log(System.Logger.Level.WARNING, "storing the bitmaps of {0} after a flush failed: {1}", image, e);
-                } finally {
-                    flushStoreRunning.set(false);
-                }
-            });
+        if (log != null && options.checkpointAfterRegions() > 0 && log.activeMarkedRegions() >= options.checkpointAfterRegions()) {
+            storeAfterFlush.start();
         }
     }
 
@@ -476,13 +424,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
     }
 
     private void publishTracked() {
-        List<DirtyBitmap> list = new ArrayList<>();
-        for (BitmapSlot slot : slots.values()) {
-            if (slot.bitmap != null) {
-                list.add(slot.bitmap);
-            }
-        }
-        tracked = List.copyOf(list);
+        tracked = slots.values().stream().map(slot -> slot.bitmap).filter(Objects::nonNull).toList();
     }
 
     private BitmapSlot slotLocked(String name) throws BlockIOException {
@@ -493,14 +435,8 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
         return slot;
     }
 
-    private int persistentCountLocked() {
-        int n = 0;
-        for (BitmapSlot slot : slots.values()) {
-            if (slot.persistent) {
-                n++;
-            }
-        }
-        return n;
+    private long persistentCountLocked() {
+        return slots.values().stream().filter(slot -> slot.persistent).count();
     }
 
     private void checkOpenLocked() throws BlockIOException {
