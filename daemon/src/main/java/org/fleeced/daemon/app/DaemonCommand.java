@@ -47,7 +47,8 @@ final class DaemonCommand {
     private DaemonCommand() {
     }
 
-    static int run(String[] args) throws Exception {
+    /** Runs until {@code stop} is requested (by SIGTERM or SIGINT when it is {@link StopSignal#install installed}). */
+    static int run(String[] args, StopSignal stop) throws Exception {
         Path configFile = null;
         Integer restPort = null;
         String restBind = null;
@@ -69,7 +70,7 @@ final class DaemonCommand {
         }
         config.validate();
         createDirectories(config);
-        return new DaemonCommand.Running(config).runUntilStopped();
+        return new DaemonCommand.Running(config, stop).runUntilStopped();
     }
 
     /** The started daemon. */
@@ -78,9 +79,11 @@ final class DaemonCommand {
         private final Vertx vertx = Vertx.vertx();
         private final NbdExportRegistry exports = new NbdExportRegistry();
         private final EventStream events = new EventStream();
+        private final StopSignal stop;
 
-        Running(DaemonConfig config) {
+        Running(DaemonConfig config, StopSignal stop) {
             this.config = config;
+            this.stop = stop;
         }
 
         int runUntilStopped() throws Exception {
@@ -127,7 +130,6 @@ final class DaemonCommand {
                     + ", temp images in " + config.tempDirs());
             startup.start();
 
-            StopSignal stop = StopSignal.install();
             LOG.info("stopping: " + stop.await());
             vertx.cancelTimer(leaseTimer);
             vertx.cancelTimer(bitmapTimer);

@@ -53,8 +53,12 @@ import org.fleeced.tracking.IntentLog;
  * and never across a sync ({@link BitmapStore}), so a store does not hold guest I/O.
  */
 public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
-    private static final SecureRandom IDENTITIES = new SecureRandom();
     private static final System.Logger LOG = System.getLogger(PersistentBitmaps.class.getName());
+
+    /** Made when an image first needs an identity, not when the class loads (it loads the security providers). */
+    private static final class Identities {
+        static final SecureRandom RANDOM = new SecureRandom();
+    }
 
     private final Path image;
     private final Qcow2ExtensionStorage storage;
@@ -129,7 +133,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             }
             int regionBits = options.regionBits() != 0 ? options.regionBits() : IntentLog.defaultRegionBits(diskSize);
             boolean vouched = loaded.intents() != null;
-            identity = vouched ? loaded.link().identity() : IDENTITIES.nextLong();
+            identity = vouched ? loaded.link().identity() : Identities.RANDOM.nextLong();
             if (!vouched) {
                 intentLog = IntentLog.create(sidecar, diskSize, regionBits, identity);
             }
