@@ -46,7 +46,7 @@ class ServeRobustnessIT {
             file.write(data);
         }
         LOG.info("fuzz seed " + SEED);
-        try (ServeProcess server = ServeProcess.tcp(dir, image, "--read-only", "--handshake-timeout", "2")) {
+        try (ServedImage server = ServedImage.tcp(dir, image, "--read-only", "--handshake-timeout", "2")) {
             URI uri = URI.create(server.uri());
             ExecutorService pool = Executors.newFixedThreadPool(8);
             List<Future<?>> fuzzers = new ArrayList<>();
@@ -62,10 +62,10 @@ class ServeRobustnessIT {
             }
             pool.shutdown();
             Tool.run("qemu-img", "compare", "-f", "raw", "-F", "raw", image.toString(), server.uri()).ok();
-            assertTrue(server.process().isAlive(), server.log());
-            long rssKiB = rssKiB(server.process().pid());
+            assertTrue(server.alive(), server.log());
+            long rssKiB = rssKiB(server.pid());
             assertTrue(rssKiB < 1_000_000, "RSS " + rssKiB + " KiB");
-            assertEquals(0, server.terminate(), server.log());
+            assertEquals(0, server.stop(), server.log());
         }
     }
 

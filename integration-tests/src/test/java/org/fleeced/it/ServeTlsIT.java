@@ -28,7 +28,7 @@ class ServeTlsIT {
     static Path dir;
     static Path pki;
     static Path noClientCert;
-    static ServeProcess server;
+    static ServedImage server;
 
     @BeforeAll
     static void start() throws Exception {
@@ -48,7 +48,7 @@ class ServeTlsIT {
             new Random(3).nextBytes(data);
             file.write(data);
         }
-        server = ServeProcess.tcp(dir, image, "--tls-cert", pki.resolve("server-cert.pem").toString(),
+        server = ServedImage.tcp(dir, image, "--tls-cert", pki.resolve("server-cert.pem").toString(),
                 "--tls-key", pki.resolve("server-key.pem").toString(), "--tls-ca", pki.resolve("ca-cert.pem").toString(),
                 "--tls-verify-client");
     }
@@ -74,7 +74,7 @@ class ServeTlsIT {
     @AfterAll
     static void stop() throws Exception {
         if (server != null) {
-            assertEquals(0, server.terminate(), server.log());
+            assertEquals(0, server.stop(), server.log());
         }
     }
 
