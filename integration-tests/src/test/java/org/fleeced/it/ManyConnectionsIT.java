@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
@@ -45,7 +45,8 @@ class ManyConnectionsIT {
             JsonNode disk = job.path("disks").get(0);
             int activeOpenedBefore = opened(daemon, "vm");
 
-            Process writers = NbdDriver.startFio("writers", active, "--numjobs=" + WRITERS, "--size=1M",
+            Path report = dir.resolve("writers.fio");
+            Process writers = NbdDriver.startFio("writers", active, report, "--numjobs=" + WRITERS, "--size=1M",
                     "--offset_increment=1M", "--rw=randwrite", "--bs=4k", "--iodepth=2", "--time_based",
                     "--runtime=600", "--verify=crc32c", "--verify_backlog=16", "--verify_fatal=1", "--group_reporting",
                     "--randseed=6");
@@ -57,8 +58,8 @@ class ManyConnectionsIT {
                         disk.path("uri").asText(), dir.resolve("copy.raw").toString());
                 boolean overlapped = writers.isAlive();
                 writers.destroy();
-                String fio = new String(writers.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
                 int exit = writers.waitFor();
+                String fio = Files.readString(report);
                 assertTrue((exit == 0 || exit == 128) && fio.contains("err= 0"),
                         "the writers verified every write until stopped (128: SIGTERM): exit " + exit + "\n" + fio);
                 copy.ok();

@@ -70,9 +70,14 @@ final class NbdDriver {
         return Tool.run(fioCommand(name, uri, options));
     }
 
-    /** fio started for the caller to end (SIGTERM stops it after a complete I/O, verified so far). */
-    static Process startFio(String name, String uri, String... options) throws IOException {
-        return Tool.start(fioCommand(name, uri, options));
+    /**
+     * fio started for the caller to end (SIGTERM stops it after a complete I/O, verified so far, and
+     * it exits 128); its report goes to {@code report}.
+     */
+    static Process startFio(String name, String uri, Path report, String... options) throws IOException {
+        List<String> command = fioCommand(name, uri, options);
+        command.add("--output=" + report);
+        return Tool.start(command);
     }
 
     private static List<String> fioCommand(String name, String uri, String... options) {

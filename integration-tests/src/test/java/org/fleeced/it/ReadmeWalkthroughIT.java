@@ -74,7 +74,8 @@ class ReadmeWalkthroughIT {
 
     /** A port in [10000, first ephemeral port) that nothing listens on now. */
     private static int unusedPortBelowTheEphemeralRange() throws IOException {
-        String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+        // readAllLines, not readString: the JDK trusts the size /proc reports and reads a truncated file
+        String range = Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).getFirst().trim();
         int firstEphemeral = Integer.parseInt(range.split("\\s+")[0]);
         while (true) {
             int port = ThreadLocalRandom.current().nextInt(10_000, firstEphemeral);

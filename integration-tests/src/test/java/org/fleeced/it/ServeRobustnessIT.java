@@ -55,7 +55,8 @@ class ServeRobustnessIT {
                 fuzzers.add(pool.submit(() -> fuzzOne(uri.getPort(), new Random(seed))));
             }
             for (int round = 0; round < 3; round++) {
-                Tool.run("qemu-img", "compare", "-f", "raw", "-F", "raw", image.toString(), server.uri()).ok();
+                Tool same = Tool.run("qemu-img", "compare", "-f", "raw", "-F", "raw", image.toString(), server.uri());
+                assertEquals(0, same.exit(), same.output() + server.log());
             }
             for (Future<?> f : fuzzers) {
                 f.get();

@@ -85,7 +85,8 @@ class ServeTlsIT {
     @Test
     void theUriSaysTlsAndNbdinfoConnectsWithACertificate() throws Exception {
         assertTrue(server.uri().startsWith("nbds://"), server.uri());
-        assertEquals(0, Tool.run("nbdinfo", "--is", "tls", tlsUri(pki)).exit());
+        Tool isTls = Tool.run("nbdinfo", "--is", "tls", tlsUri(pki));
+        assertEquals(0, isTls.exit(), isTls.output() + server.log());
         String info = Tool.run("nbdinfo", tlsUri(pki)).ok().output();
         assertTrue(info.contains("with TLS"), info);
     }
