@@ -48,9 +48,12 @@ class ServeTlsIT {
             new Random(3).nextBytes(data);
             file.write(data);
         }
-        server = ServedImage.tcp(dir, image, "--tls-cert", pki.resolve("server-cert.pem").toString(),
-                "--tls-key", pki.resolve("server-key.pem").toString(), "--tls-ca", pki.resolve("ca-cert.pem").toString(),
-                "--tls-verify-client");
+        // the first TLS session builds the server's key store on its event loop, seconds on a loaded
+        // machine, so the handshake timeout is wide
+        server = ServedImage.tcp(dir, image, "--handshake-timeout", "120",
+                "--tls-cert", pki.resolve("server-cert.pem").toString(),
+                "--tls-key", pki.resolve("server-key.pem").toString(),
+                "--tls-ca", pki.resolve("ca-cert.pem").toString(), "--tls-verify-client");
     }
 
     private static void openssl(String... args) throws Exception {
