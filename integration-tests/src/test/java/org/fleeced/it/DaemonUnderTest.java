@@ -81,7 +81,7 @@ final class DaemonUnderTest implements AutoCloseable {
         private List<Path> tempDirs;
         /** Other top-level configuration keys, each with its YAML flow value; an override replaces a whole key. */
         private final Map<String, String> config = new LinkedHashMap<>();
-        private final Map<String, String> env = new LinkedHashMap<>(Map.of("FLEECED_JAVA_OPTS", "-Xmx1g"));
+        private final Map<String, String> env = new LinkedHashMap<>();
         private final List<String> arguments = new ArrayList<>();
 
         private Builder(Path dir) {
@@ -120,7 +120,7 @@ final class DaemonUnderTest implements AutoCloseable {
             return this;
         }
 
-        /** An environment variable of the launcher ({@code FLEECED_JAVA_OPTS} is {@code -Xmx1g} unless set). */
+        /** An environment variable of the launcher, e.g. {@code FLEECED_JAVA_OPTS} (unset: its JVM defaults). */
         Builder env(String name, String value) {
             env.put(name, value);
             return this;
@@ -213,6 +213,11 @@ final class DaemonUnderTest implements AutoCloseable {
 
     boolean alive() {
         return process.alive();
+    }
+
+    /** The JVM's pid (the launcher execs java). */
+    long pid() {
+        return process.pid();
     }
 
     /** The operator log of the current (or last) run. */

@@ -11,8 +11,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * {@code bin/fleeced daemon|serve ...} started as an operator starts it, from the checkout the
  * packaged jar belongs to (path from the {@code fleeced.jar} system property): the launcher's JVM
- * options, {@code FLEECED_JAVA_OPTS} and all. It uses the JDK the tests run on. stdout goes to
- * {@code NAME.out} and stderr, the operator log, to {@code NAME.log}, both in the run's directory.
+ * defaults, which only {@code FLEECED_JAVA_OPTS} given by the test changes (not one in the tests'
+ * own environment). It uses the JDK the tests run on, and execs java, so its pid is the JVM's.
+ * stdout goes to {@code NAME.out} and stderr, the operator log, to {@code NAME.log}, both in the
+ * run's directory.
  */
 final class FleecedProcess implements AutoCloseable {
     private final Process process;
@@ -43,6 +45,7 @@ final class FleecedProcess implements AutoCloseable {
         Path log = dir.resolve(name + ".log");
         ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile())
                 .redirectOutput(out.toFile()).redirectError(log.toFile());
+        builder.environment().remove("FLEECED_JAVA_OPTS");
         builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
         builder.environment().putAll(env);
         return new FleecedProcess(builder.start(), out, log);

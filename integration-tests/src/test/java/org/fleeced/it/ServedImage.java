@@ -36,8 +36,7 @@ final class ServedImage implements AutoCloseable {
     static ServedImage start(Path dir, String... args) throws IOException {
         List<String> command = new ArrayList<>(List.of("serve"));
         command.addAll(List.of(args));
-        return new ServedImage(FleecedProcess.start(dir, "serve-" + RUNS.incrementAndGet(),
-                Map.of("FLEECED_JAVA_OPTS", "-Xmx512m"), command));
+        return new ServedImage(FleecedProcess.start(dir, "serve-" + RUNS.incrementAndGet(), Map.of(), command));
     }
 
     /** {@code image} over TCP on a port the OS picks, with extra options. */
