@@ -133,6 +133,14 @@ final class DaemonUnderTest implements AutoCloseable {
         }
 
         DaemonUnderTest start() throws IOException {
+            writeConfig();
+            DaemonUnderTest daemon = new DaemonUnderTest(this);
+            daemon.launch();
+            return daemon;
+        }
+
+        private void writeConfig() throws IOException {
+            Files.createDirectories(dir);
             Files.createDirectories(stateDir);
             for (Path p : imageDirs) {
                 Files.createDirectories(p);
@@ -145,9 +153,23 @@ final class DaemonUnderTest implements AutoCloseable {
                     .append("tempDirs: ").append(flowList(tempDirs)).append('\n');
             config.forEach((key, value) -> yaml.append(key).append(": ").append(value).append('\n'));
             Files.writeString(dir.resolve("fleeced.yaml"), yaml);
+        }
+
+        /**
+         * Starts the daemon on a configuration it must refuse: returns once it exited, with its
+         * exit code and log; an assertion error if it came up instead.
+         */
+        Exit startRefused() throws IOException, InterruptedException {
             DaemonUnderTest daemon = new DaemonUnderTest(this);
-            daemon.launch();
-            return daemon;
+            writeConfig();
+            List<String> args = new ArrayList<>(List.of("daemon", "--config", dir.resolve("fleeced.yaml").toString()));
+            args.addAll(arguments);
+            try (FleecedProcess refused = FleecedProcess.start(dir, "run-refused", daemon.env, args)) {
+                if (!refused.waitFor(STARTUP)) {
+                    throw new AssertionError("the daemon did not refuse to start:\n" + refused.log());
+                }
+                return new Exit(refused.exitCode(), refused.log());
+            }
         }
 
         private static String flowList(List<Path> paths) {
@@ -187,6 +209,10 @@ final class DaemonUnderTest implements AutoCloseable {
             kill();
             throw e;
         }
+    }
+
+    /** How a daemon that refused to start ended: its exit code and its log. */
+    record Exit(int code, String log) {
     }
 
     /** Starts the daemon again on the same configuration and state, after {@link #stop} or {@link #kill}. */

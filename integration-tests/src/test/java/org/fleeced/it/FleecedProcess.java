@@ -3,6 +3,7 @@ package org.fleeced.it;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -75,6 +76,15 @@ final class FleecedProcess implements AutoCloseable {
         } catch (IOException e) {
             return "(unreadable: " + e + ")";
         }
+    }
+
+    /** Waits for it to exit on its own; false when it still runs after {@code limit}. */
+    boolean waitFor(Duration limit) throws InterruptedException {
+        return process.waitFor(limit.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    int exitCode() {
+        return process.exitValue();
     }
 
     /** SIGTERM, then the exit code (or -1 when it did not exit in time and was killed). */
