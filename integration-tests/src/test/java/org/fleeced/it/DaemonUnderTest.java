@@ -160,11 +160,9 @@ final class DaemonUnderTest implements AutoCloseable {
          * exit code and log; an assertion error if it came up instead.
          */
         Exit startRefused() throws IOException, InterruptedException {
-            DaemonUnderTest daemon = new DaemonUnderTest(this);
             writeConfig();
-            List<String> args = new ArrayList<>(List.of("daemon", "--config", dir.resolve("fleeced.yaml").toString()));
-            args.addAll(arguments);
-            try (FleecedProcess refused = FleecedProcess.start(dir, "run-refused", daemon.env, args)) {
+            DaemonUnderTest daemon = new DaemonUnderTest(this);
+            try (FleecedProcess refused = FleecedProcess.start(dir, "run-refused", daemon.env, daemon.command())) {
                 if (!refused.waitFor(STARTUP)) {
                     throw new AssertionError("the daemon did not refuse to start:\n" + refused.log());
                 }
@@ -177,10 +175,15 @@ final class DaemonUnderTest implements AutoCloseable {
         }
     }
 
-    private void launch() throws IOException {
+    /** {@code daemon --config DIR/fleeced.yaml} and the builder's options. */
+    private List<String> command() {
         List<String> args = new ArrayList<>(List.of("daemon", "--config", dir.resolve("fleeced.yaml").toString()));
         args.addAll(arguments);
-        FleecedProcess started = FleecedProcess.start(dir, "run-" + ++runs, env, args);
+        return args;
+    }
+
+    private void launch() throws IOException {
+        FleecedProcess started = FleecedProcess.start(dir, "run-" + ++runs, env, command());
         process = started;
         Matcher[] found = new Matcher[2];
         try {
