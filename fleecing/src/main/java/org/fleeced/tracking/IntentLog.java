@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.BitSet;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -95,7 +96,7 @@ public final class IntentLog implements AutoCloseable {
         if (regionBits < MIN_REGION_BITS || regionBits > MAX_REGION_BITS) {
             throw new IllegalArgumentException("regionBits " + regionBits + " outside 16..40");
         }
-        Path temp = path.resolveSibling(path.getFileName() + ".new");
+        Path temp = rewriteOf(path);
         FileChannel ch = null;
         try {
             ch = FileChannel.open(temp, StandardOpenOption.CREATE, StandardOpenOption.READ,
@@ -142,9 +143,32 @@ public final class IntentLog implements AutoCloseable {
         return bits;
     }
 
+    /**
+     * Every file fleeced keeps beside an image is named {@code IMAGE.fleeced-KIND} (now only the
+     * intent log), and is rewritten through {@code IMAGE.fleeced-KIND.new}: the one naming rule
+     * the daemon uses to keep such files from being attached as disks.
+     */
+    private static final String SIDECAR_INFIX = ".fleeced-";
+
     /** The sidecar's name for an image: {@code IMAGE.fleeced-intent} in the image's directory. */
     public static Path sidecarFor(Path image) {
-        return image.resolveSibling(image.getFileName() + ".fleeced-intent");
+        return image.resolveSibling(image.getFileName() + SIDECAR_INFIX + "intent");
+    }
+
+    /** The files fleeced keeps beside {@code image}, present or not: the sidecar and its rewrite. */
+    public static List<Path> sidecarsOf(Path image) {
+        Path sidecar = sidecarFor(image);
+        return List.of(sidecar, rewriteOf(sidecar));
+    }
+
+    /** Whether {@code file} is named as one of fleeced's sidecars (of any image, attached or not). */
+    public static boolean isSidecar(Path file) {
+        Path name = file.getFileName();
+        return name != null && name.toString().contains(SIDECAR_INFIX);
+    }
+
+    private static Path rewriteOf(Path sidecar) {
+        return sidecar.resolveSibling(sidecar.getFileName() + ".new");
     }
 
     /**

@@ -21,6 +21,7 @@ import org.fleeced.daemon.host.JobHistory;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
 import org.fleeced.daemon.host.RememberedDisks;
+import org.fleeced.daemon.host.ReservedFiles;
 import org.fleeced.daemon.host.StartupRecovery;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
 import org.fleeced.daemon.nbd.server.NbdServer;
@@ -105,7 +106,8 @@ final class DaemonCommand {
             }
             NbdEndpoints endpoints = new NbdEndpoints(n.bind(), nbdPort, n.socket(), tls.isPresent());
 
-            DiskTable disks = new DiskTable(new AllowedPaths("image", config.imageDirs()), exports,
+            DiskTable disks = new DiskTable(new AllowedPaths("image", config.imageDirs()),
+                    new ReservedFiles(config.stateDir(), config.imageDirs(), config.tempDirs()), exports,
                     new RememberedDisksFile(config.stateDir()), events::publish);
             AllowedPaths tempDirs = new AllowedPaths("temp", config.tempDirs());
             JobHistory history = JobHistory.open(config.stateDir(), new JobHistoryJson(), Clock.systemUTC());
