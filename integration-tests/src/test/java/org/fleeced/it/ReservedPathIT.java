@@ -4,12 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import java.net.URI;
-import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -28,7 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  *   images/base.qcow2 ◀── o1.qcow2, o2.qcow2 (overlays) → both 201
  * </pre>
  */
-class ReservedPathScenarioIT {
+class ReservedPathIT {
     private static final long DISK = 4 << 20;
 
     @TempDir
@@ -37,23 +35,23 @@ class ReservedPathScenarioIT {
     @Test
     void sidecarsAndImagesInUseAreRefusedAndBackingImagesShared() throws Exception {
         Tool.require("qemu-img");
-        try (ScenarioDaemon daemon = ScenarioDaemon.start(dir.resolve("daemon"))) {
-            ScenarioRest rest = daemon.rest();
-            rest.create("q1", daemon.image("q1.qcow2"), DISK);
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir.resolve("daemon"))) {
+            RestClient rest = daemon.rest();
+            rest.createDisk("q1", daemon.images().resolve("q1.qcow2"), DISK);
             Path intent = daemon.images().resolve("q1.qcow2.fleeced-intent");
             assertTrue(Files.exists(intent), "q1 keeps its intent log beside the image");
 
-            ScenarioRest.Answer sidecar = attach(rest, "p", intent, "raw").expect(403);
-            assertEquals("RESERVED_PATH", sidecar.body().path("reason").asText(), sidecar.raw());
-            assertTrue(sidecar.body().path("detail").asText().contains("sidecar"), sidecar.raw());
+            RestClient.Problem sidecar = attach(rest, "p", intent, "raw").expect(403).problem();
+            assertEquals("RESERVED_PATH", sidecar.reason(), sidecar.toString());
+            assertTrue(sidecar.detail().contains("sidecar"), sidecar.toString());
 
             Path image = daemon.images().resolve("q1.qcow2");
             Path hardLink = Files.createLink(daemon.images().resolve("hard.qcow2"), image);
             Path symlink = Files.createSymbolicLink(daemon.images().resolve("soft.qcow2"), image);
             for (Path name : List.of(hardLink, symlink)) {
-                ScenarioRest.Answer inUse = attach(rest, "p", name, "qcow2").expect(409);
-                assertEquals("IMAGE_IN_USE", inUse.body().path("reason").asText(), inUse.raw());
-                assertTrue(inUse.body().path("detail").asText().contains("'q1'"), inUse.raw());
+                RestClient.Problem inUse = attach(rest, "p", name, "qcow2").expect(409).problem();
+                assertEquals("IMAGE_IN_USE", inUse.reason(), inUse.toString());
+                assertTrue(inUse.detail().contains("'q1'"), inUse.toString());
             }
 
             Path base = daemon.images().resolve("base.qcow2");
@@ -65,16 +63,14 @@ class ReservedPathScenarioIT {
                 attach(rest, overlay, path, "qcow2").expect(201);
             }
 
-            rest.send(HttpRequest.newBuilder(URI.create(rest.base() + "/v1/disks/q1")).DELETE()).expect(204);
+            rest.delete("v1/disks/q1").expect(204);
             assertFalse(Files.exists(intent), "a clean detach removes the intent log");
             assertTrue(daemon.alive());
         }
     }
 
-    private static ScenarioRest.Answer attach(ScenarioRest rest, String name, Path path, String format)
+    private static RestClient.Reply attach(RestClient rest, String name, Path path, String format)
             throws Exception {
-        ObjectNode body = ScenarioRest.JSON.createObjectNode().put("name", name).put("path", path.toString())
-                .put("format", format);
-        return rest.post("/v1/disks", body);
+        return rest.post("v1/disks", Map.of("name", name, "path", path.toString(), "format", format));
     }
 }
