@@ -2,7 +2,7 @@
 """Starts a command and reports, in milliseconds since the fork, when each probe first succeeded.
 
 Usage: startup_probe.py [--health PORT] [--nbd PORT] [--nbd-unix PATH] [--stdout-line] -- COMMAND...
-  --health PORT     GET http://127.0.0.1:PORT/health answers (any HTTP status line)
+  --health PORT     GET http://127.0.0.1:PORT/health answers 200 (503 means still starting)
   --nbd PORT        a TCP connection to PORT gets the NBD greeting ("NBDMAGIC")
   --nbd-unix PATH   the same on a Unix socket
   --stdout-line     the command printed its first line on stdout (fleeced serve prints its URI)
@@ -30,7 +30,7 @@ def health(port):
     try:
         s.connect(("127.0.0.1", port))
         s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        return s.recv(12).startswith(b"HTTP/1.1 ")
+        return s.recv(12) == b"HTTP/1.1 200"
     except OSError:
         return False
     finally:

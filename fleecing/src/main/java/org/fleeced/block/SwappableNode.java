@@ -168,62 +168,61 @@ public final class SwappableNode implements BlockNode {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws BlockIOException {
-        BlockNode node = enter();
-        try {
-            node.read(offset, dst);
-        } finally {
-            leave();
-        }
+        run(node -> node.read(offset, dst));
     }
 
     @Override
     public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws BlockIOException {
-        BlockNode node = enter();
-        try {
-            node.write(offset, src, flags);
-        } finally {
-            leave();
-        }
+        run(node -> node.write(offset, src, flags));
     }
 
     @Override
     public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws BlockIOException {
-        BlockNode node = enter();
-        try {
-            node.writeZeroes(offset, length, flags);
-        } finally {
-            leave();
-        }
+        run(node -> node.writeZeroes(offset, length, flags));
     }
 
     @Override
     public void discard(long offset, long length) throws BlockIOException {
-        BlockNode node = enter();
-        try {
-            node.discard(offset, length);
-        } finally {
-            leave();
-        }
+        run(node -> node.discard(offset, length));
     }
 
     @Override
     public void flush() throws BlockIOException {
+        run(BlockNode::flush);
+    }
+
+    @Override
+    public List<Extent> blockStatus(long offset, long length) throws BlockIOException {
+        return through(node -> node.blockStatus(offset, length));
+    }
+
+    /** One request on the current stack, between enter and leave: the gate's only path. */
+    private <T> T through(Request<T> request) throws BlockIOException {
         BlockNode node = enter();
         try {
-            node.flush();
+            return request.on(node);
         } finally {
             leave();
         }
     }
 
-    @Override
-    public List<Extent> blockStatus(long offset, long length) throws BlockIOException {
-        BlockNode node = enter();
-        try {
-            return node.blockStatus(offset, length);
-        } finally {
-            leave();
-        }
+    private void run(Command command) throws BlockIOException {
+        through(node -> {
+            command.on(node);
+            return null;
+        });
+    }
+
+    /** A request that answers (block status). */
+    @FunctionalInterface
+    private interface Request<T> {
+        T on(BlockNode node) throws BlockIOException;
+    }
+
+    /** A request that only succeeds or fails (read into the caller's buffer, the changes, flush). */
+    @FunctionalInterface
+    private interface Command {
+        void on(BlockNode node) throws BlockIOException;
     }
 
     @Override

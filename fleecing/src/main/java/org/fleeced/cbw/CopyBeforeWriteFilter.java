@@ -10,13 +10,8 @@ import org.fleeced.block.WriteFlag;
 /**
  * The guest side of a fleecing job: saves the old contents of a cluster to the temp image
  * before a guest change overwrites it (DESIGN.md section 5, QEMU's copy-before-write filter).
- *
- * <pre>
- *   guest ──▶ [dirty tracking] ──▶ [copy-before-write] ──▶ image
- *                                        │ old clusters            ▲
- *                                        ▼                         │ frozen reads
- *                                   temp image ◀── [snapshot] ─────┘ ◀── reader
- * </pre>
+ * Its place in a disk's stack, and the reader's path beside it, are drawn in
+ * {@link org.fleeced.block}.
  *
  * <h2>Guest changes</h2>
  * write, writeZeroes and discard all change data, so all three take the same path: copy every

@@ -1,15 +1,18 @@
 /**
- * Checkpoints: the rotation of dirty bitmaps that incremental backup needs, and what keeps them
- * across crashes (DESIGN.md section 6). Above the block stack's dirty tracking, below the jobs.
+ * Checkpoints: the rotation of dirty bitmaps that incremental and differential backups read,
+ * and what keeps them across crashes (DESIGN.md section 6). Not a node: the dirty-tracking filter
+ * of a disk's stack (drawn in {@link org.fleeced.block}) records into the newest checkpoint's
+ * bitmap, and a fleecing job begins and ends a checkpoint while the disk is drained. This package
+ * knows no format: the qcow2 adapter of {@link org.fleeced.checkpoint.CheckpointStore} is in
+ * {@link org.fleeced.disk}.
  * <pre>
  *   CheckpointSet ── API: begin/end (jobs), create/remove/clear/merge/enable/disable
  *     ├─ CheckpointChain ── the ordered checkpoints and their transitions (also used by replay)
  *     ├─ CheckpointJournal ── IMAGE.fleeced-journal: one durable record per transition
  *     │    └─ JournalReader, JournalReplay ── recovery after kill -9 or a power loss
  *     └─ CheckpointStore ── where the bitmaps persist, written in the background:
- *          ├─ Qcow2CheckpointStore (qcow2.bitmap) ── the image's bitmaps
- *          ├─ SidecarBitmaps ── IMAGE.fleeced-bitmaps beside a raw image
- *          └─ InMemoryCheckpointStore ── tests
+ *          ├─ disk.Qcow2CheckpointStore ── the image's persistent bitmaps
+ *          └─ InMemoryCheckpointStore ── raw disks and tests
  * </pre>
  */
 package org.fleeced.checkpoint;

@@ -26,14 +26,13 @@ public final class DiskSidecars {
         return List.copyOf(paths);
     }
 
-    /** Whether {@code file} is named like a sidecar of some image (so is never an image itself). */
+    /**
+     * Whether {@code file} is named as one of fleeced's sidecars (of any image, attached or not):
+     * every file fleeced keeps beside an image is named {@code IMAGE.fleeced-KIND}, and rewritten
+     * through {@code IMAGE.fleeced-KIND.new}, so no such file is ever an image.
+     */
     public static boolean isSidecarName(Path file) {
-        String name = file.getFileName().toString();
-        for (String suffix : List.of(".fleeced-intent", ".fleeced-journal")) {
-            if (name.endsWith(suffix) || name.endsWith(suffix + ".new")) {
-                return true;
-            }
-        }
-        return false;
+        Path name = file.getFileName();
+        return name != null && name.toString().contains(".fleeced-");
     }
 }

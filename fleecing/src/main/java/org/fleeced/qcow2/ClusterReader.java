@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import java.nio.ByteBuffer;
 import org.fleeced.block.BlockIOException;
 
@@ -14,7 +15,7 @@ import org.fleeced.block.BlockIOException;
  */
 final class ClusterReader {
     private final Qcow2Metadata metadata;
-    private final HostFile file;
+    private final PositionalFile file;
     private final BackingView backing;
     private final CompressedClusterReader compressed;
 
@@ -45,7 +46,7 @@ final class ClusterReader {
     /** Fills {@code dst} with the guest bytes of a run (or a part of it starting at the run's start). */
     void readRun(ClusterRun run, ByteBuffer dst) throws BlockIOException {
         switch (run.kind()) {
-            case NORMAL -> file.readData(run.hostOffset(), dst);
+            case NORMAL -> file.readZeroFilled(run.hostOffset(), dst);
             case ZERO -> dst.put(new byte[dst.remaining()]);
             case UNALLOCATED -> backing.read(run.guestOffset(), dst);
             case COMPRESSED -> compressed.read(run.entry(), metadata.layout().offsetInCluster(run.guestOffset()), dst);

@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import java.nio.ByteBuffer;
 import org.fleeced.block.BlockIOException;
 
@@ -23,7 +24,7 @@ import org.fleeced.block.BlockIOException;
 final class ClusterWriter {
     private final Qcow2Metadata metadata;
     private final Qcow2Layout layout;
-    private final HostFile file;
+    private final PositionalFile file;
     private final ClusterReader reader;
     private final long size;
 

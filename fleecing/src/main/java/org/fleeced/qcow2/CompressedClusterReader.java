@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import java.nio.ByteBuffer;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.zip.DataFormatException;
@@ -17,14 +18,14 @@ import org.fleeced.block.BlockIOException;
  */
 final class CompressedClusterReader {
     private final Qcow2Layout layout;
-    private final HostFile file;
+    private final PositionalFile file;
     private final ReentrantLock lock = new ReentrantLock();
     /** Host offset of {@code lastCluster}'s compressed data, or -1. Guarded by lock. */
     private long lastOffset = -1;
     /** The last inflated cluster. Guarded by lock. */
     private byte[] lastCluster;
 
-    CompressedClusterReader(Qcow2Layout layout, HostFile file) {
+    CompressedClusterReader(Qcow2Layout layout, PositionalFile file) {
         this.layout = layout;
         this.file = file;
     }
@@ -45,7 +46,7 @@ final class CompressedClusterReader {
             lock.unlock();
         }
         ByteBuffer compressed = ByteBuffer.allocate(entry.compressedBytes());
-        file.readData(entry.hostOffset(), compressed);
+        file.readZeroFilled(entry.hostOffset(), compressed);
         byte[] cluster = inflate(compressed.array(), entry);
         lock.lock();
         try {

@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,11 +15,11 @@ import org.fleeced.block.Errno;
  * <p>Not thread-safe: guarded by the image's metadata lock.
  */
 final class HeaderStore {
-    private final HostFile file;
+    private final PositionalFile file;
     /** The header as it is on disk. */
     private Qcow2Header header;
 
-    HeaderStore(HostFile file, Qcow2Header header) {
+    HeaderStore(PositionalFile file, Qcow2Header header) {
         this.file = file;
         this.header = header;
     }

@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import java.nio.ByteBuffer;
 import java.util.BitSet;
 import org.fleeced.block.BlockIOException;
@@ -25,7 +26,7 @@ final class L1Table {
         this.entries = entries;
     }
 
-    static L1Table load(HostFile file, long tableOffset, int size) throws BlockIOException {
+    static L1Table load(PositionalFile file, long tableOffset, int size) throws BlockIOException {
         ByteBuffer b = ByteBuffer.allocate(size * Qcow2Layout.TABLE_ENTRY_BYTES);
         if (size > 0) {
             file.readFully(tableOffset, b);
@@ -75,7 +76,7 @@ final class L1Table {
     }
 
     /** Writes every changed entry in place (8-byte writes, each atomic on any real disk). */
-    void writeDirty(HostFile file) throws BlockIOException {
+    void writeDirty(PositionalFile file) throws BlockIOException {
         for (int i = dirty.nextSetBit(0); i >= 0; i = dirty.nextSetBit(i + 1)) {
             file.writeFully(tableOffset + (long) i * Qcow2Layout.TABLE_ENTRY_BYTES,
                     ByteBuffer.allocate(Qcow2Layout.TABLE_ENTRY_BYTES).putLong(0, entries[i]));

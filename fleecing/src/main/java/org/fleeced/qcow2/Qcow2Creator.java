@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -63,7 +64,7 @@ public final class Qcow2Creator {
         } catch (IOException e) {
             throw new BlockIOException(Errno.EIO, "cannot create " + path + ": " + e, e);
         }
-        try (HostFile file = HostFile.open(path, false)) {
+        try (PositionalFile file = PositionalFile.open(path, false, true)) {
             file.writeFully(0, header.encode());
             ByteBuffer table = ByteBuffer.allocate((int) (tableClusters * layout.clusterSize()));
             for (long i = 0; i < blocks; i++) {

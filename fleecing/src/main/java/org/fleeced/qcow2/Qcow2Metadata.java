@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,7 +42,7 @@ import org.fleeced.block.Errno;
  */
 public final class Qcow2Metadata {
     private final ReentrantLock lock = new ReentrantLock();
-    private final HostFile file;
+    private final PositionalFile file;
     private final Qcow2Layout layout;
     private final boolean readOnly;
     private final HeaderStore header;
@@ -57,7 +58,7 @@ public final class Qcow2Metadata {
     /** Set once damage is found; writes are refused from then on. */
     private volatile String corruption;
 
-    Qcow2Metadata(HostFile file, Qcow2Header h, boolean readOnly, Qcow2OpenOptions options) throws BlockIOException {
+    Qcow2Metadata(PositionalFile file, Qcow2Header h, boolean readOnly, Qcow2OpenOptions options) throws BlockIOException {
         this.file = file;
         this.layout = h.layout();
         this.readOnly = readOnly;
@@ -95,7 +96,7 @@ public final class Qcow2Metadata {
         return layout;
     }
 
-    HostFile file() {
+    PositionalFile file() {
         return file;
     }
 
@@ -198,7 +199,7 @@ public final class Qcow2Metadata {
             throw corrupt(new CorruptionException("L2 table at " + l2Offset + " overlaps the header, L1 or refcount table"));
         }
         ByteBuffer b = ByteBuffer.allocate(layout.clusterSize());
-        file.readData(l2Offset, b);
+        file.readZeroFilled(l2Offset, b);
         return L2Table.decode(l2Offset, b.flip());
     }
 

@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
@@ -21,7 +22,7 @@ import org.fleeced.block.WriteFlag;
  *       │        ZeroWriter ────┤
  *       │        AllocationStatus
  *       ├─ Qcow2Metadata (one lock: header, L1, L2 cache, refcounts, allocator)
- *       ├─ HostFile (the .qcow2 file)
+ *       ├─ PositionalFile (the .qcow2 file)
  *       └─ BackingView ── backing BlockNode (qcow2 or raw, opened by {@link ImageOpener})
  * </pre>
  *
@@ -37,7 +38,7 @@ import org.fleeced.block.WriteFlag;
 public final class Qcow2Node implements BlockNode {
     private final Path path;
     private final Qcow2Metadata metadata;
-    private final HostFile file;
+    private final PositionalFile file;
     private final BackingView backing;
     private final ClusterReader reader;
     private final ClusterWriter writer;
@@ -49,7 +50,7 @@ public final class Qcow2Node implements BlockNode {
     /** Set by close; later close calls do nothing. */
     private volatile boolean closed;
 
-    Qcow2Node(Path path, HostFile file, Qcow2Metadata metadata, BlockNode backingNode) {
+    Qcow2Node(Path path, PositionalFile file, Qcow2Metadata metadata, BlockNode backingNode) {
         this.path = path;
         this.file = file;
         this.metadata = metadata;

@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.HashSet;
@@ -31,7 +32,7 @@ final class Qcow2Opener {
      */
     static Qcow2Node open(Path path, Qcow2OpenOptions options, Set<Path> chain, long keptAutoclear)
             throws BlockIOException {
-        HostFile file = HostFile.open(path, options.readOnly());
+        PositionalFile file = PositionalFile.open(path, options.readOnly(), true);
         try {
             Qcow2Header h = readHeader(file);
             checkFeatures(h, options.readOnly(), path);
@@ -51,7 +52,7 @@ final class Qcow2Opener {
         }
     }
 
-    static Qcow2Header readHeader(HostFile file) throws BlockIOException {
+    static Qcow2Header readHeader(PositionalFile file) throws BlockIOException {
         long fileSize = file.size();
         ByteBuffer start = ByteBuffer.allocate((int) Math.min(Qcow2Header.V3_HEADER_LENGTH, fileSize));
         file.readFully(0, start);
@@ -83,7 +84,7 @@ final class Qcow2Opener {
     }
 
     /** Repairs a dirty image and clears autoclear bits this driver does not understand. */
-    private static Qcow2Header prepareForWriting(HostFile file, Qcow2Header h, long keptAutoclear)
+    private static Qcow2Header prepareForWriting(PositionalFile file, Qcow2Header h, long keptAutoclear)
             throws BlockIOException {
         Qcow2Header current = h;
         if (current.features().has(FeatureBits.INCOMPAT_DIRTY)) {

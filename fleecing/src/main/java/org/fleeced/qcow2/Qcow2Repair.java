@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import java.nio.ByteBuffer;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.Errno;
@@ -21,12 +22,12 @@ final class Qcow2Repair {
     /** Repair keeps one int per host cluster in memory; beyond this the image is refused. */
     static final long MAX_CLUSTERS = 1L << 26;
 
-    private final HostFile file;
+    private final PositionalFile file;
     private final Qcow2Header header;
     private final Qcow2Layout layout;
     private final int[] counts;
 
-    private Qcow2Repair(HostFile file, Qcow2Header header, long clusters) {
+    private Qcow2Repair(PositionalFile file, Qcow2Header header, long clusters) {
         this.file = file;
         this.header = header;
         this.layout = header.layout();
@@ -34,7 +35,7 @@ final class Qcow2Repair {
     }
 
     /** Rebuilds the refcounts and returns the header that points at the new table. */
-    static Qcow2Header rebuildRefcounts(HostFile file, Qcow2Header header) throws BlockIOException {
+    static Qcow2Header rebuildRefcounts(PositionalFile file, Qcow2Header header) throws BlockIOException {
         Qcow2Layout layout = header.layout();
         long clusters = layout.clustersFor(file.size());
         if (clusters > MAX_CLUSTERS) {

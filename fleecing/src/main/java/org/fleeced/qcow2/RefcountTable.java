@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import java.nio.ByteBuffer;
 import java.util.BitSet;
 import org.fleeced.block.BlockIOException;
@@ -26,7 +27,7 @@ final class RefcountTable {
         this.entries = entries;
     }
 
-    static RefcountTable load(HostFile file, long tableOffset, int clusters, Qcow2Layout layout)
+    static RefcountTable load(PositionalFile file, long tableOffset, int clusters, Qcow2Layout layout)
             throws BlockIOException {
         ByteBuffer b = ByteBuffer.allocate(clusters * layout.clusterSize());
         file.readFully(tableOffset, b);
@@ -75,7 +76,7 @@ final class RefcountTable {
         return new RefcountTable(newOffset, newClusters, grown);
     }
 
-    void writeDirty(HostFile file) throws BlockIOException {
+    void writeDirty(PositionalFile file) throws BlockIOException {
         for (int i = dirty.nextSetBit(0); i >= 0; i = dirty.nextSetBit(i + 1)) {
             file.writeFully(tableOffset + (long) i * Qcow2Layout.TABLE_ENTRY_BYTES,
                     ByteBuffer.allocate(Qcow2Layout.TABLE_ENTRY_BYTES).putLong(0, entries[i]));
@@ -84,7 +85,7 @@ final class RefcountTable {
     }
 
     /** Writes the whole table, for a table that is not yet referenced by the header. */
-    void writeAll(HostFile file, Qcow2Layout layout) throws BlockIOException {
+    void writeAll(PositionalFile file, Qcow2Layout layout) throws BlockIOException {
         ByteBuffer b = ByteBuffer.allocate(clusters * layout.clusterSize());
         b.asLongBuffer().put(entries);
         file.writeFully(tableOffset, b);

@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.Errno;
 
@@ -16,11 +17,11 @@ import org.fleeced.block.Errno;
  */
 final class RefcountTableGrower {
     private final Qcow2Layout layout;
-    private final HostFile file;
+    private final PositionalFile file;
     private final HeaderStore header;
     private final Refcounts refcounts;
 
-    RefcountTableGrower(Qcow2Layout layout, HostFile file, HeaderStore header, Refcounts refcounts) {
+    RefcountTableGrower(Qcow2Layout layout, PositionalFile file, HeaderStore header, Refcounts refcounts) {
         this.layout = layout;
         this.file = file;
         this.header = header;

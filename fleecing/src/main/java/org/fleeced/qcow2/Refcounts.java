@@ -1,5 +1,6 @@
 package org.fleeced.qcow2;
 
+import org.fleeced.block.file.PositionalFile;
 import java.nio.ByteBuffer;
 import org.fleeced.block.BlockIOException;
 
@@ -13,13 +14,13 @@ import org.fleeced.block.BlockIOException;
  */
 final class Refcounts {
     private final Qcow2Layout layout;
-    private final HostFile file;
+    private final PositionalFile file;
     private final MetadataRegions regions;
     private final TableCache<RefcountBlock> cache;
     /** The table the header points at (replaced when the table grows). */
     private RefcountTable table;
 
-    Refcounts(Qcow2Layout layout, HostFile file, MetadataRegions regions, RefcountTable table, int cacheBlocks)
+    Refcounts(Qcow2Layout layout, PositionalFile file, MetadataRegions regions, RefcountTable table, int cacheBlocks)
             throws CorruptionException {
         this.layout = layout;
         this.file = file;

@@ -11,7 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import org.fleeced.it.NbdClients.Extent;
+import org.fleeced.it.NbdDriver.Extent;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -40,35 +40,36 @@ class CheckpointJournalScenarioIT {
     Path dir;
 
     @BeforeAll
-    static void clients() {
-        NbdClients.requireAll();
+    static void clients() throws Exception {
+        Tool.require("qemu-io", "qemu-img", "nbdinfo");
+        NbdDriver.requireLibnbd();
     }
 
     @Test
     void aCommittedIncrementalSurvivesKill9RightAfterItsFinish() throws Exception {
-        try (ScenarioDaemon daemon = ScenarioDaemon.start(dir.resolve("daemon"))) {
-            ScenarioRest rest = daemon.rest();
-            rest.create("vm", daemon.image("vm.qcow2"), DISK);
-            NbdClients.write(daemon.uri("vm"), "-P 0x11 0 4M");
-            rest.finish(rest.startJob(ScenarioRest.job("a", "vm")).path("id").asText(), "success");
-            NbdClients.write(daemon.uri("vm"), "-P 0x22 8M 1M");
-            JsonNode b = rest.startJob(ScenarioRest.job("b", "vm").put("incrementalFrom", "a"));
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir.resolve("daemon"))) {
+            RestClient rest = daemon.rest();
+            daemon.createDisk("vm", DISK);
+            NbdDriver.write(daemon.nbdUri("vm"), "-P 0x11 0 4M");
+            rest.finish(rest.startJob(RestClient.jobRequest("a", "vm")).path("id").asText(), "success");
+            NbdDriver.write(daemon.nbdUri("vm"), "-P 0x22 8M 1M");
+            JsonNode b = rest.startJob(RestClient.jobRequest("b", "vm").put("incrementalFrom", "a"));
             assertEquals("incremental", b.at("/disks/0/mode").asText(), b.toString());
             rest.finish(b.path("id").asText(), "success");
-            NbdClients.write(daemon.uri("vm"), "-P 0x33 20M 64k");
+            NbdDriver.write(daemon.nbdUri("vm"), "-P 0x33 20M 64k");
             daemon.kill();
 
             checkImage(daemon, "vm");
-            daemon.startAgain();
-            await().atMost(Duration.ofSeconds(60)).until(() -> daemon.rest().get("/v1/disks/vm").status() == 200);
+            daemon.restart();
+            await().atMost(Duration.ofSeconds(60)).until(() -> daemon.rest().get("v1/disks/vm").status() == 200);
             JsonNode bitmaps = rest.bitmaps("vm");
             assertEquals(List.of("a", "b"), names(bitmaps), "every acknowledged checkpoint exists: " + bitmaps);
             for (JsonNode bitmap : bitmaps) {
                 assertEquals("recovered", bitmap.path("state").asText(), bitmaps.toString());
             }
-            JsonNode c = rest.startJob(ScenarioRest.job("c", "vm").put("incrementalFrom", "b"));
+            JsonNode c = rest.startJob(RestClient.jobRequest("c", "vm").put("incrementalFrom", "b"));
             assertEquals("incremental", c.at("/disks/0/mode").asText(), c.toString());
-            List<Extent> dirty = NbdClients.dirtyExtents(c.at("/disks/0/uri").asText(), "qemu:dirty-bitmap:b");
+            List<Extent> dirty = NbdDriver.dirtyExtents(c.at("/disks/0/uri").asText(), "qemu:dirty-bitmap:b");
             assertTrue(covers(dirty, new Extent(20 * M, 64 << 10)), "the write after b is in b: " + dirty);
             rest.finish(c.path("id").asText(), "success");
         }
@@ -83,11 +84,11 @@ class CheckpointJournalScenarioIT {
     void seededKill9LosesNoAcknowledgedCheckpointOrChange() throws Exception {
         long seed = Long.getLong("fleeced.crashSeed", System.nanoTime());
         Random random = new Random(seed);
-        try (ScenarioDaemon daemon = ScenarioDaemon.start(dir.resolve("daemon"))) {
-            ScenarioRest rest = daemon.rest();
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir.resolve("daemon"))) {
+            RestClient rest = daemon.rest();
             List<Model> models = new ArrayList<>();
             for (int d = 0; d < DISKS; d++) {
-                rest.create("vm" + d, daemon.image("vm" + d + ".qcow2"), DISK);
+                daemon.createDisk("vm" + d, DISK);
                 models.add(new Model("vm" + d));
             }
             for (int round = 0; round < ROUNDS; round++) {
@@ -119,10 +120,10 @@ class CheckpointJournalScenarioIT {
     }
 
     /** A differential from the oldest checkpoint reads every change the model holds; the check job then fails, so it never happened. */
-    private static void verifyChanges(ScenarioDaemon daemon, Model model, String context) throws Exception {
+    private static void verifyChanges(DaemonUnderTest daemon, Model model, String context) throws Exception {
         String oldest = model.checkpoints.getFirst().name;
-        JsonNode job = daemon.rest().startJob(ScenarioRest.job("verify", model.disk).put("differentialFrom", oldest));
-        List<Extent> dirty = NbdClients.dirtyExtents(job.at("/disks/0/uri").asText(), "qemu:dirty-bitmap:" + oldest);
+        JsonNode job = daemon.rest().startJob(RestClient.jobRequest("verify", model.disk).put("differentialFrom", oldest));
+        List<Extent> dirty = NbdDriver.dirtyExtents(job.at("/disks/0/uri").asText(), "qemu:dirty-bitmap:" + oldest);
         for (ModelCheckpoint c : model.checkpoints) {
             for (Extent e : c.changes) {
                 assertTrue(covers(dirty, e), context + ": acknowledged change " + e + " of " + c.name
@@ -132,21 +133,21 @@ class CheckpointJournalScenarioIT {
         daemon.rest().finish(job.path("id").asText(), "failure");
     }
 
-    private static void step(ScenarioDaemon daemon, Model model, Random random, String id) throws Exception {
-        ScenarioRest rest = daemon.rest();
+    private static void step(DaemonUnderTest daemon, Model model, Random random, String id) throws Exception {
+        RestClient rest = daemon.rest();
         List<String> names = model.names();
         int op = random.nextInt(12);
         if (op < 4) {
             long offset = random.nextLong(DISK / 4096) * 4096;
             long length = Math.min(DISK - offset, 4096L * (1 + random.nextInt(64)));
-            NbdClients.write(daemon.uri(model.disk), String.format("-P 0x%02x %d %d", random.nextInt(256), offset, length));
+            NbdDriver.write(daemon.nbdUri(model.disk), String.format("-P 0x%02x %d %d", random.nextInt(256), offset, length));
             model.write(new Extent(offset, length));
         } else if (op < 7 && model.runningJob == null) {
             String name = random.nextInt(3) == 0 ? "retry" : "j" + id;
             if (model.find(name) != null) {
                 return;
             }
-            ObjectNode request = ScenarioRest.job(name, model.disk);
+            ObjectNode request = RestClient.jobRequest(name, model.disk);
             if (!names.isEmpty() && random.nextBoolean()) {
                 request.put("incrementalFrom", names.get(random.nextInt(names.size())));
             }
@@ -160,51 +161,50 @@ class CheckpointJournalScenarioIT {
             return;
         } else if (op < 8) {
             String name = "b" + id;
-            rest.post("/v1/disks/" + model.disk + "/bitmaps", "{\"name\":\"" + name + "\"}").expect(201);
+            rest.post("v1/disks/" + model.disk + "/bitmaps", "{\"name\":\"" + name + "\"}").expect(201);
             model.create(name, false);
         } else if (names.isEmpty()) {
             return;
         } else if (op < 9) {
             String name = names.get(random.nextInt(names.size()));
-            rest.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(rest.base() + "/v1/disks/" + model.disk + "/bitmaps/" + name))
-                    .DELETE()).expect(200);
+            rest.delete("v1/disks/" + model.disk + "/bitmaps/" + name).expect(200);
             model.remove(name);
         } else if (op < 10) {
             String name = names.get(random.nextInt(names.size()));
-            rest.post("/v1/disks/" + model.disk + "/bitmaps/" + name + "/clear", "{}").expect(200);
+            rest.post("v1/disks/" + model.disk + "/bitmaps/" + name + "/clear", "{}").expect(200);
             model.find(name).changes.clear();
         } else if (op < 11) {
             String target = names.get(random.nextInt(names.size()));
             String source = names.get(random.nextInt(names.size()));
-            rest.post("/v1/disks/" + model.disk + "/bitmaps/" + target + "/merge", "{\"sources\":[\"" + source + "\"]}").expect(200);
+            rest.post("v1/disks/" + model.disk + "/bitmaps/" + target + "/merge", "{\"sources\":[\"" + source + "\"]}").expect(200);
             model.find(target).changes.addAll(model.find(source).changes);
         } else {
             boolean enable = random.nextBoolean();
-            rest.post("/v1/disks/" + model.disk + "/bitmaps/" + names.getLast() + (enable ? "/enable" : "/disable"), "{}").expect(200);
+            rest.post("v1/disks/" + model.disk + "/bitmaps/" + names.getLast() + (enable ? "/enable" : "/disable"), "{}").expect(200);
             model.newestRecords = enable;
         }
     }
 
-    private static void checkImage(ScenarioDaemon daemon, String disk) throws Exception {
-        Tool check = Tool.run("qemu-img", "check", "-f", "qcow2", daemon.image(disk + ".qcow2"));
+    private static void checkImage(DaemonUnderTest daemon, String disk) throws Exception {
+        Tool check = Tool.run("qemu-img", "check", "-f", "qcow2", daemon.images().resolve(disk + ".qcow2").toString());
         assertTrue(check.exit() == 0 || check.exit() == 3, "qemu-img check: only leaks after a crash: " + check.output());
     }
 
-    private static void restart(ScenarioDaemon daemon, List<Model> models) throws Exception {
-        daemon.startAgain();
+    private static void restart(DaemonUnderTest daemon, List<Model> models) throws Exception {
+        daemon.restart();
         for (Model model : models) {
-            await().atMost(Duration.ofSeconds(60)).until(() -> daemon.rest().get("/v1/disks/" + model.disk).status() == 200);
+            await().atMost(Duration.ofSeconds(60)).until(() -> daemon.rest().get("v1/disks/" + model.disk).status() == 200);
         }
     }
 
     private static boolean covers(List<Extent> extents, Extent e) {
         long at = e.offset();
         for (Extent x : extents) {
-            if (x.offset() <= at && at < x.end()) {
-                at = x.end();
+            if (x.offset() <= at && at < x.offset() + x.length()) {
+                at = x.offset() + x.length();
             }
         }
-        return at >= e.end();
+        return at >= e.offset() + e.length();
     }
 
     private static List<String> names(JsonNode bitmaps) {

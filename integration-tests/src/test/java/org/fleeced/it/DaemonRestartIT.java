@@ -8,8 +8,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import org.fleeced.it.NbdClients.Extent;
+import org.fleeced.it.NbdDriver.Extent;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,43 +35,41 @@ class DaemonRestartIT {
 
     @BeforeAll
     static void clients() {
-        NbdClients.requireAll();
+        Tool.require("qemu-img", "qemu-io", "nbdinfo", "nbdcopy");
     }
 
     @Test
     void disksAndCheckpointsSurviveARestart() throws Exception {
-        RunningDaemon first = RunningDaemon.start(dir);
-        try (first) {
-            first.attachNewQcow2("vm1", DISK);
-            NbdClients.write(first.nbdUri("vm1"), "-P 0x11 0 8M");
-            JsonNode full = first.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c1"));
-            NbdClients.copy(first.fleeceUri(full, "vm1"), dir.resolve("full.raw"));
-            first.finishJob(full.get("id").asText(), "success");
-            NbdClients.write(first.nbdUri("vm1"), "-P 0x22 2M 1M");
-            assertEquals(0, first.stop(), first.log());
-        }
-        RunningDaemon second = first.startAgain();
-        try (second) {
-            JsonNode disk = second.rest().get("v1/disks/vm1").expect(200).json();
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
+            RestClient rest = daemon.rest();
+            daemon.attachNewQcow2("vm1", DISK);
+            NbdDriver.write(daemon.nbdUri("vm1"), "-P 0x11 0 8M");
+            JsonNode full = rest.startJob(RestClient.jobRequest("c1", "vm1"));
+            NbdDriver.copy(daemon.fleeceUri(full, "vm1"), dir.resolve("full.raw"));
+            rest.finish(full.get("id").asText(), "success");
+            NbdDriver.write(daemon.nbdUri("vm1"), "-P 0x22 2M 1M");
+            assertEquals(0, daemon.stop(), daemon.log());
+
+            daemon.restart();
+            JsonNode disk = rest.disk("vm1");
             assertEquals(dir.resolve("images/vm1.qcow2").toRealPath().toString(), disk.get("path").asText());
             Path now = dir.resolve("now.raw");
-            NbdClients.copy(second.nbdUri("vm1"), now);
+            NbdDriver.copy(daemon.nbdUri("vm1"), now);
             Path expected = Files.copy(dir.resolve("full.raw"), dir.resolve("expected.raw"));
-            NbdClients.write(expected.toString(), "-P 0x22 2M 1M");
-            assertEquals(0, NbdClients.compare(expected, now).exit(), "the disk's data survives the restart");
+            NbdDriver.write(expected.toString(), "-P 0x22 2M 1M");
+            assertEquals(0, NbdDriver.compare(expected, now).exit(), "the disk's data survives the restart");
 
-            JsonNode bitmaps = second.rest().get("v1/disks/vm1/bitmaps").expect(200).json();
+            JsonNode bitmaps = rest.bitmaps("vm1");
             assertEquals(List.of("c1"), bitmapNames(bitmaps), "checkpoint c1 survives the restart: " + bitmaps);
             assertEquals("recording", bitmaps.at("/0/state").asText(), bitmaps.toString());
             assertTrue(bitmaps.at("/0/persistent").asBoolean(), bitmaps.toString());
-            NbdClients.write(second.nbdUri("vm1"), "-P 0x33 40M 64k");
-            JsonNode job = second.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c2",
-                    "incrementalFrom", "c1"));
+            NbdDriver.write(daemon.nbdUri("vm1"), "-P 0x33 40M 64k");
+            JsonNode job = rest.startJob(RestClient.jobRequest("c2", "vm1").put("incrementalFrom", "c1"));
             assertEquals(List.of(new Extent(2 * M, M), new Extent(40 * M, 64 * K)),
-                    NbdClients.dirtyExtents(second.fleeceUri(job, "vm1"), "qemu:dirty-bitmap:c1"),
+                    NbdDriver.dirtyExtents(daemon.fleeceUri(job, "vm1"), "qemu:dirty-bitmap:c1"),
                     "the incremental after a restart reads the changes before and after it");
-            second.finishJob(job.get("id").asText(), "success");
-            assertEquals(0, second.stop(), second.log());
+            rest.finish(job.get("id").asText(), "success");
+            assertEquals(0, daemon.stop(), daemon.log());
         }
         JsonNode stored = RestClient.JSON.readTree(Tool.run("qemu-img", "info", "--output=json",
                 dir.resolve("images/vm1.qcow2").toString()).ok().output());
@@ -88,36 +85,34 @@ class DaemonRestartIT {
 
     @Test
     void sigtermWithARunningJobExitsZeroAndKeepsItsChanges() throws Exception {
-        RunningDaemon first = RunningDaemon.start(dir);
-        try (first) {
-            first.attachNewQcow2("vm1", DISK);
-            String active = first.nbdUri("vm1");
-            NbdClients.write(active, "-P 0x11 0 8M");
-            JsonNode full = first.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c1"));
-            first.finishJob(full.get("id").asText(), "success");
-            NbdClients.write(active, "-P 0xa1 8M 1M");
-            JsonNode running = first.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c2",
-                    "incrementalFrom", "c1"));
-            NbdClients.write(active, "-P 0xb1 20M 64k");
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
+            RestClient rest = daemon.rest();
+            daemon.attachNewQcow2("vm1", DISK);
+            String active = daemon.nbdUri("vm1");
+            NbdDriver.write(active, "-P 0x11 0 8M");
+            JsonNode full = rest.startJob(RestClient.jobRequest("c1", "vm1"));
+            rest.finish(full.get("id").asText(), "success");
+            NbdDriver.write(active, "-P 0xa1 8M 1M");
+            JsonNode running = rest.startJob(RestClient.jobRequest("c2", "vm1").put("incrementalFrom", "c1"));
+            NbdDriver.write(active, "-P 0xb1 20M 64k");
 
-            assertEquals(0, first.stop(), "SIGTERM with a running job exits 0:\n" + first.log());
-            String log = first.log();
+            assertEquals(0, daemon.stop(), "SIGTERM with a running job exits 0:\n" + daemon.log());
+            String log = daemon.log();
             assertTrue(log.contains("job " + running.get("id").asText() + ": failed (shutdown)"), log);
             assertTrue(log.contains("stopped cleanly"), log);
-        }
-        try (RunningDaemon second = first.startAgain()) {
-            second.rest().get("v1/disks/vm1").expect(200);
-            JsonNode bitmaps = second.rest().get("v1/disks/vm1/bitmaps").expect(200).json();
+
+            daemon.restart();
+            rest.disk("vm1");
+            JsonNode bitmaps = rest.bitmaps("vm1");
             assertEquals(List.of("c1"), bitmapNames(bitmaps), "the shut-down job never happened: " + bitmaps);
-            JsonNode plan = second.rest().get("v1/disks/vm1/plan?base=c1").expect(200).json();
+            JsonNode plan = rest.plan("vm1", "c1");
             assertEquals(M + 64 * K, plan.get("readBytes").asLong(),
                     "c1 holds the changes made before and while the shut-down job ran: " + plan);
-            JsonNode job = second.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c2",
-                    "incrementalFrom", "c1"));
+            JsonNode job = rest.startJob(RestClient.jobRequest("c2", "vm1").put("incrementalFrom", "c1"));
             assertEquals("incremental", job.at("/disks/0/mode").asText(), job.toString());
             assertEquals(List.of(new Extent(8 * M, M), new Extent(20 * M, 64 * K)),
-                    NbdClients.dirtyExtents(second.fleeceUri(job, "vm1"), "qemu:dirty-bitmap:c1"));
-            second.finishJob(job.get("id").asText(), "success");
+                    NbdDriver.dirtyExtents(daemon.fleeceUri(job, "vm1"), "qemu:dirty-bitmap:c1"));
+            rest.finish(job.get("id").asText(), "success");
         }
     }
 

@@ -27,7 +27,7 @@ class EventsAndMetricsIT {
 
     @BeforeAll
     static void clients() {
-        NbdClients.requireAll();
+        Tool.require("qemu-img", "qemu-io", "nbdcopy");
     }
 
     /** One server-sent event: its type and its JSON data. */
@@ -36,7 +36,7 @@ class EventsAndMetricsIT {
 
     @Test
     void eventStreamTellsWhenJobsStartAndEnd() throws Exception {
-        try (RunningDaemon daemon = RunningDaemon.start(dir)) {
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
             List<String> lines = new CopyOnWriteArrayList<>();
             HttpResponse<Stream<String>> stream = daemon.rest().http().send(
                     daemon.rest().request("v1/events").timeout(Duration.ofMinutes(5)).GET().build(),
@@ -55,17 +55,17 @@ class EventsAndMetricsIT {
                 daemon.attachNewQcow2("vm1", 64 << 20);
                 await("disk-attached").atMost(Duration.ofSeconds(10)).until(() -> has(lines, "disk-attached", null));
 
-                String ok = daemon.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c1")).get("id").asText();
+                String ok = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1")).get("id").asText();
                 await("job-started").atMost(Duration.ofSeconds(10)).until(() -> has(lines, "job-started", ok));
                 Event started = find(lines, "job-started", ok);
                 assertEquals("vm1", started.data().at("/disks/0").asText(), started.toString());
                 assertEquals("c1", started.data().get("checkpoint").asText(), started.toString());
-                daemon.finishJob(ok, "success");
+                daemon.rest().finish(ok, "success");
                 await("job-finished").atMost(Duration.ofSeconds(10)).until(() -> has(lines, "job-finished", ok));
 
-                String bad = daemon.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c2",
-                        "incrementalFrom", "c1")).get("id").asText();
-                daemon.finishJob(bad, "failure");
+                String bad = daemon.rest().startJob(RestClient.jobRequest("c2", "vm1")
+                        .put("incrementalFrom", "c1")).get("id").asText();
+                daemon.rest().finish(bad, "failure");
                 await("job-failed").atMost(Duration.ofSeconds(10)).until(() -> has(lines, "job-failed", bad));
                 List<String> order = events(lines).stream().map(Event::type).toList();
                 assertEquals(List.of("disk-attached", "job-started", "job-finished", "job-started", "job-failed"),
@@ -78,18 +78,18 @@ class EventsAndMetricsIT {
 
     @Test
     void metricsHaveTheDocumentedNames() throws Exception {
-        try (RunningDaemon daemon = RunningDaemon.start(dir)) {
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
             daemon.attachNewQcow2("vm1", 64 << 20);
             String active = daemon.nbdUri("vm1");
-            NbdClients.write(active, "-P 0x11 0 4M");
-            JsonNode job = daemon.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c1"));
-            NbdClients.write(active, "-P 0x22 0 1M");
-            NbdClients.copy(daemon.fleeceUri(job, "vm1"), dir.resolve("full.raw"));
+            NbdDriver.write(active, "-P 0x11 0 4M");
+            JsonNode job = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1"));
+            NbdDriver.write(active, "-P 0x22 0 1M");
+            NbdDriver.copy(daemon.fleeceUri(job, "vm1"), dir.resolve("full.raw"));
             Map<String, Double> whileRunning = samples(daemon.rest().get("metrics").expect(200).body());
             assertEquals(16.0, whileRunning.get("fleeced_cbw_copies_total"), whileRunning.toString());
             assertEquals((double) (1 << 20), whileRunning.get("fleeced_temp_bytes"), whileRunning.toString());
             assertEquals(1.0, whileRunning.get("fleeced_jobs{state=\"running\"}"), whileRunning.toString());
-            daemon.finishJob(job.get("id").asText(), "success");
+            daemon.rest().finish(job.get("id").asText(), "success");
 
             RestClient.Reply reply = daemon.rest().get("metrics").expect(200);
             assertTrue(reply.contentType().startsWith("text/plain"), reply.toString());

@@ -31,46 +31,40 @@ class JobHistoryAcrossRestartsIT {
 
     @Test
     void endedShutDownAndCrashedJobsAnswerAfterARestart() throws Exception {
-        NbdClients.requireAll();
-        RunningDaemon first = RunningDaemon.start(dir);
-        String a;
-        String b;
-        try (first) {
-            first.attachNewQcow2("vm1", DISK);
-            NbdClients.write(first.nbdUri("vm1"), "-P 0x11 0 4M");
-            a = first.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c1")).get("id").asText();
-            first.finishJob(a, "success");
-            b = first.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c2", "incrementalFrom", "c1"))
-                    .get("id").asText();
-            assertEquals(0, first.stop(), first.log());
-        }
-        RunningDaemon second = first.startAgain();
-        String c;
-        try (second) {
-            assertEnded(second.job(a), "finished", null);
-            assertEnded(second.job(b), "failed", "shutdown");
-            assertEquals(List.of(), ids(second.rest().get("health").expect(200).json().at("/recovered/crashedJobs")),
+        Tool.require("qemu-img", "qemu-io");
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
+            RestClient rest = daemon.rest();
+            daemon.attachNewQcow2("vm1", DISK);
+            NbdDriver.write(daemon.nbdUri("vm1"), "-P 0x11 0 4M");
+            String a = rest.startJob(RestClient.jobRequest("c1", "vm1")).get("id").asText();
+            rest.finish(a, "success");
+            String b = rest.startJob(RestClient.jobRequest("c2", "vm1").put("incrementalFrom", "c1")).get("id")
+                    .asText();
+            assertEquals(0, daemon.stop(), daemon.log());
+
+            daemon.restart();
+            assertEnded(rest.job(a), "finished", null);
+            assertEnded(rest.job(b), "failed", "shutdown");
+            assertEquals(List.of(), ids(rest.get("health").expect(200).json().at("/recovered/crashedJobs")),
                     "a clean stop leaves no crashed job");
-            c = second.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c3"))
-                    .get("id").asText();
-            assertEquals("running", second.job(c).get("state").asText());
-            second.kill();
-        }
-        RunningDaemon third = second.startAgain();
-        try (third) {
-            assertEnded(third.job(a), "finished", null);
-            assertEnded(third.job(b), "failed", "shutdown");
-            assertEnded(third.job(c), "failed", "crash");
-            JsonNode health = third.rest().get("health").expect(200).json();
+            String c = rest.startJob(RestClient.jobRequest("c3", "vm1")).get("id").asText();
+            assertEquals("running", rest.job(c).get("state").asText());
+            daemon.kill();
+
+            daemon.restart();
+            assertEnded(rest.job(a), "finished", null);
+            assertEnded(rest.job(b), "failed", "shutdown");
+            assertEnded(rest.job(c), "failed", "crash");
+            JsonNode health = rest.get("health").expect(200).json();
             assertEquals(List.of(c), ids(health.at("/recovered/crashedJobs")), health.toString());
-            List<String> listed = ids(third.rest().get("v1/jobs").expect(200).json().findValues("id"));
+            List<String> listed = ids(rest.get("v1/jobs").expect(200).json().findValues("id"));
             assertTrue(listed.containsAll(List.of(a, b, c)), "GET /v1/jobs lists the ended jobs: " + listed);
-            third.rest().post("v1/jobs/" + c + "/lease", Map.of()).expect(409);
-            assertEquals(0, third.stop(), third.log());
-        }
-        try (RunningDaemon fourth = third.startAgain()) {
-            assertEnded(fourth.job(c), "failed", "crash");
-            assertEquals(List.of(), ids(fourth.rest().get("health").expect(200).json().at("/recovered/crashedJobs")),
+            rest.post("v1/jobs/" + c + "/lease", Map.of()).expect(409);
+            assertEquals(0, daemon.stop(), daemon.log());
+
+            daemon.restart();
+            assertEnded(rest.job(c), "failed", "crash");
+            assertEquals(List.of(), ids(rest.get("health").expect(200).json().at("/recovered/crashedJobs")),
                     "a crash is reported by the start that found it, once");
         }
     }

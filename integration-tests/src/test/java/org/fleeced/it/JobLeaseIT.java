@@ -30,41 +30,41 @@ class JobLeaseIT {
 
     @BeforeAll
     static void clients() {
-        NbdClients.requireAll();
+        Tool.require("qemu-img", "qemu-io", "nbdinfo");
     }
 
     @Test
     void expiredLeaseFailsTheJobAndCleansUp() throws Exception {
-        try (RunningDaemon daemon = RunningDaemon.start(dir)) {
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
             daemon.attachNewQcow2("vm1", DISK);
-            NbdClients.write(daemon.nbdUri("vm1"), "-P 0x11 0 4M");
-            JsonNode job = daemon.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c1", "leaseSeconds", 1));
+            NbdDriver.write(daemon.nbdUri("vm1"), "-P 0x11 0 4M");
+            JsonNode job = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1").put("leaseSeconds", 1));
             String id = job.get("id").asText();
             String export = job.at("/disks/0/export").asText();
 
             await("the job fails when its lease runs out").atMost(Duration.ofSeconds(20))
                     .pollInterval(Duration.ofMillis(200))
-                    .until(() -> daemon.job(id).get("state").asText().equals("failed"));
+                    .until(() -> daemon.rest().job(id).get("state").asText().equals("failed"));
             await("its export is gone from nbdinfo --list").atMost(Duration.ofSeconds(10))
-                    .until(() -> !NbdClients.exports(daemon.nbdServer()).contains(export));
-            assertTrue(NbdClients.exports(daemon.nbdServer()).contains("vm1"), "the disk's own export stays");
+                    .until(() -> !NbdDriver.exports(daemon.nbdServer()).contains(export));
+            assertTrue(NbdDriver.exports(daemon.nbdServer()).contains("vm1"), "the disk's own export stays");
             await("its temp image is deleted").atMost(Duration.ofSeconds(10)).until(() -> isEmpty(daemon.tempDir()));
-            JsonNode failed = daemon.job(id);
+            JsonNode failed = daemon.rest().job(id);
             assertTrue(failed.path("failureReason").asText().contains("lease"), failed.toString());
-            assertEquals(List.of(), listOf(daemon.rest().get("v1/disks/vm1").expect(200).json().get("jobs")));
+            assertEquals(List.of(), listOf(daemon.rest().disk("vm1").get("jobs")));
 
-            assertEquals(0, daemon.rest().get("v1/disks/vm1/bitmaps").expect(200).json().size(),
+            assertEquals(0, daemon.rest().bitmaps("vm1").size(),
                     "the failed full job never happened: its checkpoint c1 is gone");
-            JsonNode next = daemon.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c1"));
-            daemon.finishJob(next.get("id").asText(), "success");
+            JsonNode next = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1"));
+            daemon.rest().finish(next.get("id").asText(), "success");
         }
     }
 
     @Test
     void renewedLeaseKeepsTheJobRunning() throws Exception {
-        try (RunningDaemon daemon = RunningDaemon.start(dir)) {
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
             daemon.attachNewQcow2("vm1", DISK);
-            JsonNode job = daemon.startJob(Map.of("disks", List.of("vm1"), "checkpoint", "c1", "leaseSeconds", 2));
+            JsonNode job = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1").put("leaseSeconds", 2));
             String id = job.get("id").asText();
             JsonNode renewed = daemon.rest().post("v1/jobs/" + id + "/lease", Map.of("leaseSeconds", 600))
                     .expect(200).json();
@@ -73,9 +73,9 @@ class JobLeaseIT {
 
             await("the renewed job outlives its first lease").during(Duration.ofSeconds(4))
                     .atMost(Duration.ofSeconds(8)).pollInterval(Duration.ofMillis(500))
-                    .until(() -> daemon.job(id).get("state").asText().equals("running"));
-            assertTrue(NbdClients.exports(daemon.nbdServer()).contains(job.at("/disks/0/export").asText()));
-            assertEquals("finished", daemon.finishJob(id, "success").get("state").asText());
+                    .until(() -> daemon.rest().job(id).get("state").asText().equals("running"));
+            assertTrue(NbdDriver.exports(daemon.nbdServer()).contains(job.at("/disks/0/export").asText()));
+            assertEquals("finished", daemon.rest().finish(id, "success").get("state").asText());
         }
     }
 

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
@@ -42,7 +41,7 @@ class RestProblemsIT {
     @TempDir
     static Path dir;
 
-    private RunningDaemon daemon;
+    private DaemonUnderTest daemon;
     private String runningJob;
     private String endedJob;
 
@@ -195,12 +194,12 @@ class RestProblemsIT {
 
     @BeforeAll
     void daemonWithBusyAndIdleDisks() throws Exception {
-        daemon = RunningDaemon.start(dir);
+        daemon = DaemonUnderTest.start(dir);
         daemon.attachNewQcow2("busy", 64 << 20);
-        runningJob = daemon.startJob(Map.of("disks", List.of("busy"), "checkpoint", "c1")).get("id").asText();
+        runningJob = daemon.rest().startJob(RestClient.jobRequest("c1", "busy")).get("id").asText();
         daemon.attachNewQcow2("idle", 64 << 20);
-        endedJob = daemon.startJob(Map.of("disks", List.of("idle"), "checkpoint", "c1")).get("id").asText();
-        daemon.finishJob(endedJob, "success");
+        endedJob = daemon.rest().startJob(RestClient.jobRequest("c1", "idle")).get("id").asText();
+        daemon.rest().finish(endedJob, "success");
         daemon.rest().post("v1/disks/idle/bitmaps", Map.of("name", "c0")).expect(201);
         daemon.rest().delete("v1/disks/idle/bitmaps/c0").expect(200);
         daemon.attachNewQcow2("fresh", 64 << 20);
@@ -232,12 +231,12 @@ class RestProblemsIT {
         };
         assertEquals(row.status(), reply.status(), reply.toString());
         assertTrue(reply.contentType().startsWith("application/problem+json"), reply.toString());
-        JsonNode problem = reply.json();
-        assertEquals(row.status(), problem.path("status").asInt(), reply.toString());
-        assertFalse(problem.path("title").asText().isBlank(), reply.toString());
-        assertEquals(row.errno(), problem.path("errno").asText(), reply.toString());
-        assertEquals(row.reason(), problem.path("reason").asText(), reply.toString());
-        String detail = problem.path("detail").asText();
+        RestClient.Problem problem = reply.problem();
+        assertEquals(row.status(), problem.status(), reply.toString());
+        assertFalse(problem.title().isBlank(), reply.toString());
+        assertEquals(row.errno(), problem.errno(), reply.toString());
+        assertEquals(row.reason(), problem.reason(), reply.toString());
+        String detail = problem.detail();
         assertFalse(detail.isBlank(), reply.toString());
         if (row.mentions() != null) {
             assertTrue(detail.contains(fill(row.mentions())), "detail should name " + fill(row.mentions()) + ": "
@@ -256,7 +255,7 @@ class RestProblemsIT {
         assertEquals(401, anonymous.post("v1/disks", Map.of("name", "stolen", "path", existing)).status());
         daemon.rest().get("v1/disks/stolen").expect(404);
         assertEquals(401, anonymous.post("v1/jobs/" + runningJob + "/finish", Map.of("outcome", "failure")).status());
-        assertEquals("running", daemon.job(runningJob).get("state").asText());
+        assertEquals("running", daemon.rest().job(runningJob).get("state").asText());
         assertEquals(401, anonymous.delete("v1/disks/idle").status());
         daemon.rest().get("v1/disks/idle").expect(200);
         assertEquals(401, anonymous.post("v1/jobs", Map.of("disks", List.of("idle"), "checkpoint", "c9")).status());

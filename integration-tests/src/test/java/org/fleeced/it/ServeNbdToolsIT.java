@@ -26,9 +26,9 @@ class ServeNbdToolsIT {
     static Path dir;
     static Path image;
     static Path readOnlyImage;
-    static ServeProcess writable;
-    static ServeProcess unix;
-    static ServeProcess readOnly;
+    static ServedImage writable;
+    static ServedImage unix;
+    static ServedImage readOnly;
 
     @BeforeAll
     static void start() throws Exception {
@@ -45,17 +45,17 @@ class ServeNbdToolsIT {
                 file.write(data, 0, 65536);
             }
         }
-        writable = ServeProcess.tcp(dir, image, "--allocation-depth");
-        unix = ServeProcess.start(dir, readOnlyImage.toString(), "--read-only", "--export", "ro",
+        writable = ServedImage.tcp(dir, image, "--allocation-depth");
+        unix = ServedImage.start(dir, readOnlyImage.toString(), "--read-only", "--export", "ro",
                 "--socket", dir.resolve("nbd.sock").toString());
-        readOnly = ServeProcess.tcp(dir, readOnlyImage, "--read-only");
+        readOnly = ServedImage.tcp(dir, readOnlyImage, "--read-only");
     }
 
     @AfterAll
     static void stop() throws Exception {
-        for (ServeProcess p : new ServeProcess[] {writable, unix, readOnly}) {
+        for (ServedImage p : new ServedImage[] {writable, unix, readOnly}) {
             if (p != null) {
-                assertEquals(0, p.terminate(), p.log());
+                assertEquals(0, p.stop(), p.log());
                 assertTrue(p.log().contains("stopped cleanly"), p.log());
             }
         }
@@ -152,10 +152,10 @@ class ServeNbdToolsIT {
             file.write(data);
         }
         Path back = dir.resolve("back.raw");
-        try (ServeProcess target = ServeProcess.tcp(dir, Files.copy(readOnlyImage, dir.resolve("target.raw")))) {
+        try (ServedImage target = ServedImage.tcp(dir, Files.copy(readOnlyImage, dir.resolve("target.raw")))) {
             Tool.run("nbdcopy", "-C", "4", "--requests", "16", source.toString(), target.uri()).ok();
             Tool.run("nbdcopy", "-C", "4", target.uri(), back.toString()).ok();
-            assertEquals(0, target.terminate(), target.log());
+            assertEquals(0, target.stop(), target.log());
         }
         assertEquals(-1, Files.mismatch(source, back));
     }

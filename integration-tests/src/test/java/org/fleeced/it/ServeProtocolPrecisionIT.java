@@ -19,8 +19,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ServeProtocolPrecisionIT {
     @TempDir
     static Path dir;
-    static ServeProcess writable;
-    static ServeProcess readOnly;
+    static ServedImage writable;
+    static ServedImage readOnly;
 
     @BeforeAll
     static void start() throws Exception {
@@ -29,15 +29,15 @@ class ServeProtocolPrecisionIT {
         try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "rw")) {
             file.setLength(16 << 20);
         }
-        writable = ServeProcess.tcp(dir, image);
-        readOnly = ServeProcess.tcp(dir, Files.copy(image, dir.resolve("ro.raw")), "--read-only");
+        writable = ServedImage.tcp(dir, image);
+        readOnly = ServedImage.tcp(dir, Files.copy(image, dir.resolve("ro.raw")), "--read-only");
     }
 
     @AfterAll
     static void stop() throws Exception {
-        for (ServeProcess p : new ServeProcess[] {writable, readOnly}) {
+        for (ServedImage p : new ServedImage[] {writable, readOnly}) {
             if (p != null) {
-                assertEquals(0, p.terminate(), p.log());
+                assertEquals(0, p.stop(), p.log());
             }
         }
     }
@@ -142,15 +142,14 @@ class ServeProtocolPrecisionIT {
         python(script);
         Tool info = Tool.run("nbdinfo", "--size", writable.uri()).ok();
         assertEquals("16777216", info.output().trim());
-        assertTrue(writable.process().isAlive());
+        assertTrue(writable.alive());
     }
 
     @Test
     void fioVerifiesWhatItWrote() throws Exception {
         Tool.require("fio");
-        java.net.URI uri = java.net.URI.create(writable.uri());
-        Tool result = Tool.run("fio", "--name=verify", "--ioengine=nbd", "--uri=" + uri, "--rw=randwrite",
-                "--bs=4k", "--size=8m", "--iodepth=8", "--verify=crc32c", "--do_verify=1", "--verify_fatal=1");
+        Tool result = NbdDriver.fio("verify", writable.uri(), "--rw=randwrite", "--bs=4k", "--size=8m",
+                "--iodepth=8", "--verify=crc32c", "--do_verify=1", "--verify_fatal=1");
         assertEquals(0, result.exit(), result.output());
         assertTrue(!result.output().contains("verify: bad"), result.output());
     }

@@ -23,7 +23,7 @@ class ServeQcow2IT {
         Tool.run("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 3M", "-c", "write -z 8M 1M",
                 image.toString()).ok();
 
-        try (ServeProcess serve = ServeProcess.tcp(dir, image, "--allocation-depth")) {
+        try (ServedImage serve = ServedImage.tcp(dir, image, "--allocation-depth")) {
             String uri = serve.uri();
             Tool.run("qemu-io", "-f", "raw", "-c", "read -P 0x5a 1M 3M", "-c", "read -P 0 0 1M",
                     "-c", "read -P 0 8M 1M", uri).ok();
@@ -31,7 +31,7 @@ class ServeQcow2IT {
                     "-c", "discard 2M 1M", uri).ok();
             String map = Tool.run("nbdinfo", "--map", uri).ok().output();
             assertTrue(map.contains("hole,zero"), map);
-            assertEquals(0, serve.terminate(), serve.log());
+            assertEquals(0, serve.stop(), serve.log());
         }
 
         Tool.run("qemu-img", "check", image.toString()).ok();
@@ -47,23 +47,23 @@ class ServeQcow2IT {
         Tool.run("qemu-img", "create", "-f", "qcow2", image.toString(), "64M").ok();
         Tool.run("qemu-img", "bitmap", "--add", image.toString(), "b1").ok();
 
-        try (ServeProcess serve = ServeProcess.tcp(dir, image)) {
+        try (ServedImage serve = ServedImage.tcp(dir, image)) {
             Tool.run("qemu-io", "-f", "raw", "-c", "write -P 0x11 1M 64k", "-c", "write -P 0x22 10M 100k",
                     serve.uri()).ok();
-            assertEquals(0, serve.terminate(), serve.log());
+            assertEquals(0, serve.stop(), serve.log());
         }
         Tool.run("qemu-img", "check", image.toString()).ok();
         String info = Tool.run("qemu-img", "info", image.toString()).ok().output();
         assertTrue(info.contains("b1") && !info.contains("in-use"), info);
 
-        try (ServeProcess serve = ServeProcess.tcp(dir, image, "--read-only", "--bitmap", "b1")) {
+        try (ServedImage serve = ServedImage.tcp(dir, image, "--read-only", "--bitmap", "b1")) {
             String map = Tool.run("nbdinfo", "--map=qemu:dirty-bitmap:b1", serve.uri()).ok().output();
             // 64 KiB granularity: [1M, 1M+64k) and [10M, 10M+128k) are dirty, nothing else
             String expected = "1048576 65536 1 dirty|10485760 131072 1 dirty";
             String dirty = String.join("|", map.lines().map(String::trim).filter(l -> l.endsWith(" dirty"))
                     .map(l -> l.replaceAll("\\s+", " ")).toList());
             assertEquals(expected, dirty, map);
-            assertEquals(0, serve.terminate(), serve.log());
+            assertEquals(0, serve.stop(), serve.log());
         }
     }
 }

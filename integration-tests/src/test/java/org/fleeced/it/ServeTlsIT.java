@@ -28,7 +28,7 @@ class ServeTlsIT {
     static Path dir;
     static Path pki;
     static Path noClientCert;
-    static ServeProcess server;
+    static ServedImage server;
 
     @BeforeAll
     static void start() throws Exception {
@@ -48,9 +48,12 @@ class ServeTlsIT {
             new Random(3).nextBytes(data);
             file.write(data);
         }
-        server = ServeProcess.tcp(dir, image, "--tls-cert", pki.resolve("server-cert.pem").toString(),
-                "--tls-key", pki.resolve("server-key.pem").toString(), "--tls-ca", pki.resolve("ca-cert.pem").toString(),
-                "--tls-verify-client");
+        // the first TLS session builds the server's key store on its event loop, seconds on a loaded
+        // machine, so the handshake timeout is wide
+        server = ServedImage.tcp(dir, image, "--handshake-timeout", "120",
+                "--tls-cert", pki.resolve("server-cert.pem").toString(),
+                "--tls-key", pki.resolve("server-key.pem").toString(),
+                "--tls-ca", pki.resolve("ca-cert.pem").toString(), "--tls-verify-client");
     }
 
     private static void openssl(String... args) throws Exception {
@@ -74,7 +77,7 @@ class ServeTlsIT {
     @AfterAll
     static void stop() throws Exception {
         if (server != null) {
-            assertEquals(0, server.terminate(), server.log());
+            assertEquals(0, server.stop(), server.log());
         }
     }
 
@@ -85,7 +88,8 @@ class ServeTlsIT {
     @Test
     void theUriSaysTlsAndNbdinfoConnectsWithACertificate() throws Exception {
         assertTrue(server.uri().startsWith("nbds://"), server.uri());
-        assertEquals(0, Tool.run("nbdinfo", "--is", "tls", tlsUri(pki)).exit());
+        Tool isTls = Tool.run("nbdinfo", "--is", "tls", tlsUri(pki));
+        assertEquals(0, isTls.exit(), isTls.output() + server.log());
         String info = Tool.run("nbdinfo", tlsUri(pki)).ok().output();
         assertTrue(info.contains("with TLS"), info);
     }

@@ -4,6 +4,7 @@
     nbd_client.py URI [--context NAME] OP...
 
 OP is one of
+    flags                     the export's flags: readOnly, canTrim
     write:OFF:LEN:BYTE        pwrite LEN bytes of BYTE at OFF
     read:OFF:LEN[:BYTE]       pread LEN bytes at OFF; with BYTE, check every byte is BYTE
     trim:OFF:LEN              TRIM (a discard, on a fleece export)
@@ -44,6 +45,8 @@ def emit(**fields):
 
 def run(h, op):
     kind, *args = op.split(":")
+    if kind == "flags":
+        return {"ok": True, "readOnly": bool(h.is_read_only()), "canTrim": bool(h.can_trim())}
     if kind == "write":
         off, length, byte = int(args[0]), int(args[1]), int(args[2], 0)
         h.pwrite(bytes([byte]) * length, off)

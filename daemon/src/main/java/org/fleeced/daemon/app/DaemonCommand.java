@@ -21,6 +21,7 @@ import org.fleeced.daemon.host.JobHistory;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
 import org.fleeced.daemon.host.RememberedDisks;
+import org.fleeced.daemon.host.ReservedFiles;
 import org.fleeced.daemon.host.StartupRecovery;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
 import org.fleeced.daemon.nbd.server.NbdServer;
@@ -47,7 +48,8 @@ final class DaemonCommand {
     private DaemonCommand() {
     }
 
-    static int run(String[] args) throws Exception {
+    /** Runs until {@code stop} is requested (by SIGTERM or SIGINT when it is {@link StopSignal#install installed}). */
+    static int run(String[] args, StopSignal stop) throws Exception {
         Path configFile = null;
         Integer restPort = null;
         String restBind = null;
@@ -69,7 +71,7 @@ final class DaemonCommand {
         }
         config.validate();
         createDirectories(config);
-        return new DaemonCommand.Running(config).runUntilStopped();
+        return new DaemonCommand.Running(config, stop).runUntilStopped();
     }
 
     /** The started daemon. */
@@ -78,9 +80,11 @@ final class DaemonCommand {
         private final Vertx vertx = Vertx.vertx();
         private final NbdExportRegistry exports = new NbdExportRegistry();
         private final EventStream events = new EventStream();
+        private final StopSignal stop;
 
-        Running(DaemonConfig config) {
+        Running(DaemonConfig config, StopSignal stop) {
             this.config = config;
+            this.stop = stop;
         }
 
         int runUntilStopped() throws Exception {
@@ -102,7 +106,8 @@ final class DaemonCommand {
             }
             NbdEndpoints endpoints = new NbdEndpoints(n.bind(), nbdPort, n.socket(), tls.isPresent());
 
-            DiskTable disks = new DiskTable(new AllowedPaths("image", config.imageDirs()), exports,
+            DiskTable disks = new DiskTable(new AllowedPaths("image", config.imageDirs()),
+                    new ReservedFiles(config.stateDir(), config.imageDirs(), config.tempDirs()), exports,
                     new RememberedDisksFile(config.stateDir()), events::publish);
             AllowedPaths tempDirs = new AllowedPaths("temp", config.tempDirs());
             JobHistory history = JobHistory.open(config.stateDir(), new JobHistoryJson(), Clock.systemUTC());
@@ -127,7 +132,6 @@ final class DaemonCommand {
                     + ", temp images in " + config.tempDirs());
             startup.start();
 
-            StopSignal stop = StopSignal.install();
             LOG.info("stopping: " + stop.await());
             vertx.cancelTimer(leaseTimer);
             vertx.cancelTimer(bitmapTimer);

@@ -22,8 +22,10 @@ public final class Main {
         String[] rest = Arrays.copyOfRange(args, 1, args.length);
         try {
             int status = switch (args[0]) {
-                case "daemon" -> DaemonCommand.run(rest);
-                case "serve" -> ServeCommand.run(rest);
+                // a signal during start-up is kept and stops the command once it has started
+                case "daemon" -> DaemonCommand.run(rest, StopSignal.install());
+                case "serve" -> ServeCommand.run(rest, StopSignal.install());
+                case AotTraining.COMMAND -> AotTraining.run(rest);
                 case "help", "--help", "-h" -> {
                     usage();
                     yield 0;

@@ -39,7 +39,8 @@ final class ServeCommand {
     private ServeCommand() {
     }
 
-    static int run(String[] args) throws Exception {
+    /** Runs until {@code stop} is requested (by SIGTERM or SIGINT when it is {@link StopSignal#install installed}). */
+    static int run(String[] args, StopSignal stop) throws Exception {
         ServeOptions options = ServeOptions.parse(args);
         ActiveDisk disk = openImage(options);
         Vertx vertx = Vertx.vertx();
@@ -60,7 +61,6 @@ final class ServeCommand {
             }
             System.out.append(uri).append('\n').flush();
 
-            StopSignal stop = StopSignal.install();
             LOG.info("stopping: " + stop.await());
             server.close().toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
         } finally {

@@ -12,6 +12,11 @@ public final class StopSignal {
     private final CountDownLatch stop = new CountDownLatch(1);
     private volatile String reason = "stop requested";
 
+    /** A stop that only {@link #request} triggers (no signal handler). */
+    StopSignal() {
+    }
+
+    /** A stop that SIGTERM and SIGINT trigger, from now on. */
     public static StopSignal install() {
         StopSignal s = new StopSignal();
         for (String name : new String[] {"TERM", "INT"}) {

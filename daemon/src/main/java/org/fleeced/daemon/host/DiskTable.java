@@ -6,9 +6,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -40,16 +39,22 @@ public final class DiskTable {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.disks");
 
     private final AllowedPaths imageDirs;
+    private final ReservedFiles reserved;
     private final NbdExportRegistry exports;
     private final RememberedDisks remembered;
     private final Events events;
     /** By name, in attach order. Guarded by this. */
     private final Map<String, AttachedDisk> disks = new LinkedHashMap<>();
-    /** Names of the disks being attached now (their image is being opened). Guarded by this. */
-    private final Set<String> attaching = new HashSet<>();
+    /**
+     * The disks being attached now (their image is being opened), name to image: their images
+     * are already refused to a second attach. Guarded by this.
+     */
+    private final Map<String, Path> attaching = new HashMap<>();
 
-    public DiskTable(AllowedPaths imageDirs, NbdExportRegistry exports, RememberedDisks remembered, Events events) {
+    public DiskTable(AllowedPaths imageDirs, ReservedFiles reserved, NbdExportRegistry exports,
+            RememberedDisks remembered, Events events) {
         this.imageDirs = imageDirs;
+        this.reserved = reserved;
         this.exports = exports;
         this.remembered = remembered;
         this.events = events;
@@ -115,7 +120,7 @@ public final class DiskTable {
 
     /** Checks that {@code name} is free and the path allowed, and reserves the name. */
     private Path reserveLocked(String name, String requestedPath) throws HostRefusal {
-        if (disks.containsKey(name) || attaching.contains(name)) {
+        if (disks.containsKey(name) || attaching.containsKey(name)) {
             throw new HostRefusal(ProblemReason.NAME_IN_USE,
                     "A disk named '" + name + "' is already attached; pick another name or detach it first.");
         }
@@ -124,7 +129,7 @@ public final class DiskTable {
                     "An NBD export named '" + name + "' exists; pick another disk name.");
         }
         Path path = allowed(requestedPath);
-        attaching.add(name);
+        attaching.put(name, path);
         return path;
     }
 
@@ -238,12 +243,26 @@ public final class DiskTable {
         }
     }
 
+    /**
+     * The real path of a file a request names, refused outside the image directories and when it
+     * is one of fleeced's own files or an image a disk (attached or being attached) writes.
+     */
     private Path allowed(String requested) throws HostRefusal {
+        Path path;
         try {
-            return imageDirs.check(requested);
+            path = imageDirs.check(requested);
         } catch (AllowedPaths.PathRefused e) {
             throw new HostRefusal(ProblemReason.PATH_NOT_ALLOWED, e.getMessage() + ".");
         }
+        reserved.check(path, writableImagesLocked());
+        return path;
+    }
+
+    /** The active image of every disk attached or being attached, by the disk's name. */
+    private Map<String, Path> writableImagesLocked() {
+        Map<String, Path> images = new LinkedHashMap<>(attaching);
+        disks.forEach((name, disk) -> images.put(name, disk.path()));
+        return images;
     }
 
     private ImageOpener.Format createImage(Path path, ImageOpener.Format format, CreateSpec spec)

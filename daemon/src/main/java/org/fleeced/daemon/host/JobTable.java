@@ -44,7 +44,10 @@ import org.fleeced.daemon.nbd.server.NbdExportRegistry;
  */
 public final class JobTable {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.jobs");
-    private static final SecureRandom RANDOM = new SecureRandom();
+    /** Made on the first job, not at start: a SecureRandom loads the security providers. */
+    private static final class ExportSuffixes {
+        static final SecureRandom RANDOM = new SecureRandom();
+    }
 
     private final DiskTable disks;
     private final NbdExportRegistry exports;
@@ -126,7 +129,9 @@ public final class JobTable {
     }
 
     private HostedJob publish(FleecingJob job, JobRequest request) throws HostRefusal {
-        String suffix = HexFormat.of().formatHex(RANDOM.generateSeed(4));
+        byte[] random = new byte[4];
+        ExportSuffixes.RANDOM.nextBytes(random);
+        String suffix = HexFormat.of().formatHex(random);
         List<HostedJob.Disk> published = new ArrayList<>();
         for (DiskFleece fleece : job.disks()) {
             String base = request.exportName() != null ? request.exportName()

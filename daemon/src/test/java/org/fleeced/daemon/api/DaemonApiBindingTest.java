@@ -13,6 +13,7 @@ import org.fleeced.daemon.host.JobHistory;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.StartupRecovery;
 import org.fleeced.daemon.host.NbdEndpoints;
+import org.fleeced.daemon.host.ReservedFiles;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
 import org.fleeced.daemon.nbd.server.NbdServerStats;
 import org.junit.jupiter.api.Test;
@@ -26,7 +27,8 @@ class DaemonApiBindingTest {
     @Test
     void theDaemonBindsExactlyTheOperationsOfTheSpec() throws Exception {
         NbdExportRegistry exports = new NbdExportRegistry();
-        DiskTable disks = new DiskTable(new AllowedPaths("image", List.of(dir)), exports, entries -> { },
+        DiskTable disks = new DiskTable(new AllowedPaths("image", List.of(dir)),
+                new ReservedFiles(dir.resolve("state"), List.of(dir), List.of(dir.resolve("temp"))), exports, entries -> { },
                 (type, data) -> { });
         JobHistory history = JobHistory.open(dir, new JobHistoryJson(), Clock.systemUTC());
         AllowedPaths temps = new AllowedPaths("temp", List.of(dir));

@@ -30,6 +30,8 @@ class DiskTableTest {
     @TempDir
     Path dir;
     Path images;
+    Path state;
+    Path temp;
     final NbdExportRegistry exports = new NbdExportRegistry();
     /** What the table asked to remember, newest last. */
     final List<List<RememberedDisks.Entry>> remembered = new ArrayList<>();
@@ -39,7 +41,11 @@ class DiskTableTest {
     @BeforeEach
     void createTable() throws Exception {
         images = Files.createDirectories(dir.resolve("images"));
-        disks = new DiskTable(new AllowedPaths("image", List.of(images)), exports, remembered::add,
+        // the state and temp directories inside the image directory: only the reservation keeps them out
+        state = Files.createDirectories(images.resolve("state"));
+        temp = Files.createDirectories(images.resolve("temp"));
+        disks = new DiskTable(new AllowedPaths("image", List.of(images)), new ReservedFiles(state, List.of(images), List.of(temp)),
+                exports, remembered::add,
                 (type, data) -> events.add(type + " " + data.get("disk")));
     }
 
@@ -102,7 +108,8 @@ class DiskTableTest {
                 images.resolve("../outside.img").toString(), null, null));
         assertRefused(ProblemReason.IMAGE_NOT_FOUND, () -> disks.attach("vm2", images.resolve("none.qcow2").toString(),
                 null, null));
-        assertRefused(ProblemReason.IMAGE_EXISTS, () -> create("vm2", "vm1.qcow2"));
+        Files.writeString(images.resolve("loose.img"), "x");
+        assertRefused(ProblemReason.IMAGE_EXISTS, () -> create("vm2", "loose.img"));
         assertRefused(ProblemReason.RAW_HAS_NO_BACKING, () -> disks.attach("vm2", images.resolve("r.img").toString(),
                 "raw", new DiskTable.CreateSpec(SIZE, 65536, images.resolve("vm1.qcow2").toString(), "qcow2")));
         assertRefused(ProblemReason.DISK_UNKNOWN, () -> disks.detach("vm9"));
@@ -116,6 +123,51 @@ class DiskTableTest {
         exports.register(new NbdExport("taken", "", vm.active().exportNode(), true,
                 false, true, List.of()));
         assertRefused(ProblemReason.NAME_IN_USE, () -> create("taken", "taken.qcow2"));
+    }
+
+    @Test
+    void fleecedsOwnFilesAreReserved() throws Exception {
+        create("vm1", "vm1.qcow2");
+        Path intent = images.resolve("vm1.qcow2.fleeced-intent");
+        assertTrue(Files.exists(intent), "a qcow2 disk keeps its intent log beside the image");
+        assertRefused(ProblemReason.RESERVED_PATH, () -> disks.attach("p", intent.toString(), "raw", null));
+        Path linkedIntent = Files.createLink(images.resolve("innocent.img"), intent);
+        assertRefused(ProblemReason.RESERVED_PATH, () -> disks.attach("p", linkedIntent.toString(), "raw", null));
+        assertRefused(ProblemReason.RESERVED_PATH, () -> disks.attach("p",
+                images.resolve("other.qcow2.fleeced-intent").toString(), "raw", new DiskTable.CreateSpec(SIZE, 65536, null, null)));
+        Files.writeString(state.resolve("disks.json"), "[]");
+        assertRefused(ProblemReason.RESERVED_PATH, () -> disks.attach("p", state.resolve("disks.json").toString(), "raw", null));
+        assertRefused(ProblemReason.RESERVED_PATH, () -> create("p", "temp/t.qcow2"));
+        assertEquals(1, disks.list().size(), "no refusal attached anything");
+    }
+
+    @Test
+    void theImageADiskWritesIsInUseUnderAnyName() throws Exception {
+        create("vm1", "vm1.qcow2");
+        Path image = images.resolve("vm1.qcow2");
+        Path hardLink = Files.createLink(images.resolve("hard.qcow2"), image);
+        Path symlink = Files.createSymbolicLink(images.resolve("soft.qcow2"), image);
+        for (Path name : List.of(image, hardLink, symlink)) {
+            HostRefusal refusal = assertThrows(HostRefusal.class, () -> disks.attach("p", name.toString(), "qcow2", null));
+            assertEquals(ProblemReason.IMAGE_IN_USE, refusal.reason(), refusal.getMessage());
+            assertTrue(refusal.getMessage().contains("'vm1'"), refusal.getMessage());
+        }
+        assertRefused(ProblemReason.IMAGE_IN_USE, () -> disks.attach("p", images.resolve("o.qcow2").toString(), null,
+                new DiskTable.CreateSpec(SIZE, 65536, hardLink.toString(), "qcow2")));
+        disks.detach("vm1");
+        assertEquals("vm2", disks.attach("vm2", hardLink.toString(), "qcow2", null).name(),
+                "once detached, the image is free again");
+    }
+
+    @Test
+    void aBackingImageIsSharedByOverlays() throws Exception {
+        disks.attach("base", images.resolve("base.qcow2").toString(), null, new DiskTable.CreateSpec(SIZE, 65536, null, null));
+        disks.detach("base");
+        for (String name : List.of("o1", "o2")) {
+            disks.attach(name, images.resolve(name + ".qcow2").toString(), null,
+                    new DiskTable.CreateSpec(SIZE, 65536, images.resolve("base.qcow2").toString(), "qcow2"));
+        }
+        assertEquals(List.of("o1", "o2"), disks.list().stream().map(AttachedDisk::name).toList());
     }
 
     static void assertRefused(ProblemReason reason, Executable call) {

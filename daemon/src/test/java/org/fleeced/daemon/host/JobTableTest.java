@@ -51,7 +51,8 @@ class JobTableTest {
     void createTables() throws Exception {
         Path images = Files.createDirectories(dir.resolve("images"));
         temps = Files.createDirectories(dir.resolve("tmp"));
-        disks = new DiskTable(new AllowedPaths("image", List.of(images)), exports, entries -> { }, (type, data) -> { });
+        disks = new DiskTable(new AllowedPaths("image", List.of(images)),
+                new ReservedFiles(dir.resolve("state"), List.of(images), List.of(temps)), exports, entries -> { }, (type, data) -> { });
         jobs = new JobTable(disks, exports, new AllowedPaths("temp", List.of(temps)), (type, data) -> { }, clock,
                 JobHistory.open(dir.resolve("state"), new JobHistoryJson(), clock));
         for (String name : List.of("vm1", "vm2")) {

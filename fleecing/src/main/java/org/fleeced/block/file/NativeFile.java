@@ -46,10 +46,20 @@ final class NativeFile implements AutoCloseable {
             FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), Linker.Option.firstVariadicArg(2));
     private static final MethodHandle CLOSE = LINKER.downcallHandle(
             LINKER.defaultLookup().find("close").orElseThrow(), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle FALLOCATE = downcall("fallocate",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
-    private static final MethodHandle LSEEK = downcall("lseek",
-            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+
+    /*
+     * Linking a downcall generates code (tens of milliseconds each), so the calls an image may
+     * never need are linked on first use: fallocate on the first discard or zeroing, lseek on the
+     * first block status.
+     */
+    private static final class Fallocate {
+        static final MethodHandle HANDLE = downcall("fallocate",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    }
+
+    private static final class Lseek {
+        static final MethodHandle HANDLE = downcall("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    }
 
     private final int fd;
 
@@ -79,7 +89,7 @@ final class NativeFile implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CAPTURE_LAYOUT);
             while (true) {
-                int rc = (int) FALLOCATE.invokeExact(state, fd, mode, offset, length);
+                int rc = (int) Fallocate.HANDLE.invokeExact(state, fd, mode, offset, length);
                 if (rc == 0) {
                     return 0;
                 }
@@ -106,7 +116,7 @@ final class NativeFile implements AutoCloseable {
     private long seek(long offset, int whence) throws IOException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = arena.allocate(CAPTURE_LAYOUT);
-            long rc = (long) LSEEK.invokeExact(state, fd, offset, whence);
+            long rc = (long) Lseek.HANDLE.invokeExact(state, fd, offset, whence);
             if (rc >= 0) {
                 return rc;
             }

@@ -4,12 +4,8 @@ import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.lang.System.Logger.Level;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -23,8 +19,8 @@ import org.fleeced.block.WriteFlag;
 /**
  * A raw image file as a node: guest offset = file offset.
  *
- * <p>Data goes through positional FileChannel I/O, which is safe from many threads at once. The
- * calls FileChannel lacks go through {@link NativeFile}: discard and writeZeroes with
+ * <p>Data goes through {@link PositionalFile} (positional I/O, safe from many threads at once),
+ * the same code the qcow2 driver's files use. The calls FileChannel lacks go through {@link NativeFile}: discard and writeZeroes with
  * {@link WriteFlag#MAY_UNMAP} punch holes ({@code fallocate(PUNCH_HOLE|KEEP_SIZE)}), writeZeroes
  * without it zeroes in place ({@code FALLOC_FL_ZERO_RANGE}); where the file system refuses,
  * zeroes are written instead (and FAST_ZERO fails with ENOTSUP). fallocate works on exactly the
@@ -42,22 +38,19 @@ public final class RawFileNode implements BlockNode {
     private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
 
     private final Path path;
-    private final FileChannel channel;
+    private final PositionalFile file;
     private final NativeFile nativeFile;
-    private final FileLock lock;
     private final long sizeBytes;
     private final Capabilities capabilities;
     /** Set once the file system refused a hole punch; later calls go straight to the fallback. */
     private volatile boolean punchRefused;
     private volatile boolean zeroRangeRefused;
 
-    private RawFileNode(Path path, FileChannel channel, NativeFile nativeFile, FileLock lock, boolean readOnly)
-            throws IOException {
-        this.path = path;
-        this.channel = channel;
+    private RawFileNode(PositionalFile file, NativeFile nativeFile, boolean readOnly) throws BlockIOException {
+        this.path = file.path();
+        this.file = file;
         this.nativeFile = nativeFile;
-        this.lock = lock;
-        this.sizeBytes = channel.size();
+        this.sizeBytes = file.size();
         boolean efficient = !readOnly && nativeFile != null;
         this.capabilities = new Capabilities(!readOnly, efficient, efficient, efficient, true, !readOnly,
                 1, 4096, Capabilities.DEFAULT_MAX_REQUEST_BYTES);
@@ -84,43 +77,23 @@ public final class RawFileNode implements BlockNode {
                 file.setLength(sizeBytes);
             }
         } catch (IOException e) {
-            throw ioError("create " + path, e);
+            throw PositionalFile.ioError("create " + path, e);
         }
         return open(path, false);
     }
 
     private static RawFileNode open(Path path, boolean readOnly, boolean exclusive) throws BlockIOException {
-        FileChannel channel = null;
+        PositionalFile file = PositionalFile.open(path, readOnly, exclusive);
         try {
-            channel = readOnly
-                    ? FileChannel.open(path, StandardOpenOption.READ)
-                    : FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
-            FileLock lock = null;
-            if (exclusive) {
-                lock = tryLock(channel, path);
+            return new RawFileNode(file, openNative(path, readOnly), readOnly);
+        } catch (BlockIOException | RuntimeException e) {
+            try {
+                file.close();
+            } catch (BlockIOException closeError) {
+                e.addSuppressed(closeError);
             }
-            NativeFile nativeFile = openNative(path, readOnly);
-            return new RawFileNode(path, channel, nativeFile, lock, readOnly);
-        } catch (IOException e) {
-            closeQuietly(channel);
-            throw ioError("open " + path, e);
-        } catch (BlockIOException e) {
-            closeQuietly(channel);
             throw e;
         }
-    }
-
-    private static FileLock tryLock(FileChannel channel, Path path) throws IOException, BlockIOException {
-        FileLock lock;
-        try {
-            lock = channel.tryLock();
-        } catch (OverlappingFileLockException e) {
-            lock = null;
-        }
-        if (lock == null) {
-            throw new BlockIOException(Errno.EPERM, path + " is in use by another writer (file lock held)");
-        }
-        return lock;
     }
 
     private static NativeFile openNative(Path path, boolean readOnly) {
@@ -152,38 +125,17 @@ public final class RawFileNode implements BlockNode {
         return "raw:" + path;
     }
 
+    /** What a concurrent truncation cut off reads as zeroes. */
     @Override
     public void read(long offset, ByteBuffer dst) throws BlockIOException {
-        long pos = offset;
-        try {
-            while (dst.hasRemaining()) {
-                int n = channel.read(dst, pos);
-                if (n < 0) {
-                    // the file was shortened behind our back; what is gone reads as zeroes
-                    while (dst.hasRemaining()) {
-                        dst.put((byte) 0);
-                    }
-                    return;
-                }
-                pos += n;
-            }
-        } catch (IOException e) {
-            throw ioError("read " + path + " at " + pos, e);
-        }
+        file.readZeroFilled(offset, dst);
     }
 
     @Override
     public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws BlockIOException {
-        long pos = offset;
-        try {
-            while (src.hasRemaining()) {
-                pos += channel.write(src, pos);
-            }
-            if (flags.contains(WriteFlag.FUA)) {
-                channel.force(false);
-            }
-        } catch (IOException e) {
-            throw ioError("write " + path + " at " + pos, e);
+        file.writeFully(offset, src);
+        if (flags.contains(WriteFlag.FUA)) {
+            file.syncData();
         }
     }
 
@@ -223,11 +175,7 @@ public final class RawFileNode implements BlockNode {
 
     @Override
     public void flush() throws BlockIOException {
-        try {
-            channel.force(false);
-        } catch (IOException e) {
-            throw ioError("flush " + path, e);
-        }
+        file.syncData();
     }
 
     @Override
@@ -259,7 +207,7 @@ public final class RawFileNode implements BlockNode {
                 pos = hole;
             }
         } catch (IOException e) {
-            throw ioError("block status of " + path + " at " + pos, e);
+            throw PositionalFile.ioError("block status of " + path + " at " + pos, e);
         }
         return extents;
     }
@@ -271,16 +219,14 @@ public final class RawFileNode implements BlockNode {
     @Override
     public void close() throws BlockIOException {
         try {
-            if (channel.isOpen() && capabilities.canWrite()) {
-                channel.force(false);
+            if (file.isOpen() && capabilities.canWrite()) {
+                file.syncData();
             }
-        } catch (IOException e) {
-            throw ioError("flush on close " + path, e);
         } finally {
             if (nativeFile != null) {
                 nativeFile.close();
             }
-            closeQuietly(channel);
+            file.close();
         }
     }
 
@@ -320,37 +266,10 @@ public final class RawFileNode implements BlockNode {
     }
 
     private void writeZeroBuffers(long offset, long length) throws BlockIOException {
-        long pos = offset;
-        long end = offset + length;
-        try {
-            while (pos < end) {
-                ByteBuffer chunk = ZEROES.duplicate();
-                chunk.limit((int) Math.min(ZERO_CHUNK, end - pos));
-                while (chunk.hasRemaining()) {
-                    pos += channel.write(chunk, pos);
-                }
-            }
-        } catch (IOException e) {
-            throw ioError("write zeroes " + path + " at " + pos, e);
-        }
-    }
-
-    /** File-system errors keep their meaning: a full disk or quota is ENOSPC, anything else EIO. */
-    static BlockIOException ioError(String what, IOException e) {
-        String message = String.valueOf(e.getMessage());
-        Errno errno = message.contains("No space left") || message.contains("quota exceeded")
-                || message.contains("File too large") ? Errno.ENOSPC : Errno.EIO;
-        return new BlockIOException(errno, what + ": " + e, e);
-    }
-
-    private static void closeQuietly(FileChannel channel) {
-        if (channel == null) {
-            return;
-        }
-        try {
-            channel.close();
-        } catch (IOException e) {
-            LOG.log(Level.DEBUG, "close failed after an earlier error", e);
+        for (long pos = offset; pos < offset + length; pos += ZERO_CHUNK) {
+            ByteBuffer chunk = ZEROES.duplicate();
+            chunk.limit((int) Math.min(ZERO_CHUNK, offset + length - pos));
+            file.writeFully(pos, chunk);
         }
     }
 }

@@ -35,7 +35,11 @@ import org.fleeced.tracking.StoreObserver;
  * and never across a sync ({@link BitmapStore}), so a store does not hold guest I/O.
  */
 public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
-    private static final SecureRandom IDENTITIES = new SecureRandom();
+
+    /** Made when an image first needs an identity, not when the class loads (it loads the security providers). */
+    private static final class Identities {
+        static final SecureRandom RANDOM = new SecureRandom();
+    }
 
     private final Path image;
     private final Qcow2ExtensionStorage storage;
@@ -116,7 +120,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             int regionBits = options.regionBits() != 0 ? options.regionBits() : IntentLog.defaultRegionBits(diskSize);
             boolean vouched = loaded.intents() != null;
             recovered = loaded.intents();
-            identity = vouched ? loaded.link().identity() : IDENTITIES.nextLong();
+            identity = vouched ? loaded.link().identity() : Identities.RANDOM.nextLong();
             if (!vouched) {
                 intentLog = IntentLog.create(sidecar, diskSize, regionBits, identity);
             }
@@ -229,10 +233,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
         remove(name, true);
     }
 
-    /**
-     * Removes a bitmap; with {@code storeNow} false a persistent one leaves the image with the
-     * next store (for a caller whose own journal makes the removal durable).
-     */
+    /** Removes a bitmap; with {@code storeNow} false it leaves the image at the next store (the caller journals it). */
     public void remove(String name, boolean storeNow) throws BlockIOException {
         storeLock.lock();
         try {

@@ -14,7 +14,9 @@ import java.util.List;
  * <p>{@link #byteBuffer()} gives the bytes as one buffer for a node write: the slice itself when
  * the payload came in one read (the common case for small writes: no copy at all), otherwise one
  * gather into an array of the payload's length, the single copy the data makes on its way from the
- * socket to the node. Not thread-safe; handed from the event loop to one request thread.
+ * socket to the node. A view keeps its whole socket read alive (at most one read, 64 KiB, beyond
+ * the bytes counted at each end of a payload), which the budget does not count. Not thread-safe;
+ * handed from the event loop to one request thread.
  */
 public final class ReceivedBytes {
     private final List<Buffer> slices = new ArrayList<>(1);

@@ -299,6 +299,7 @@ final class NbdConnection implements NbdFrameDecoder.Listener, NbdFrameDecoder.P
         context.stats().connectionClosed();
         TransmissionSession session = transmission;
         if (session != null) {
+            session.connectionClosed();
             context.registry().detach(session.parameters().export(), this);
             LOG.info("peer " + peer + " closed export '" + session.parameters().export().name() + "' after "
                     + session.requestCount() + " request(s)");

@@ -1,8 +1,14 @@
 package org.fleeced.daemon.nbd.server;
 
 import io.vertx.core.Future;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import org.fleeced.daemon.nbd.protocol.NbdCommand;
 import org.fleeced.daemon.nbd.protocol.NbdRequest;
 import org.fleeced.daemon.nbd.protocol.ReceivedBytes;
@@ -25,6 +31,7 @@ import org.fleeced.daemon.nbd.server.RequestVerdict.Rejected;
  * ({@link #finishThenClose()}).
  */
 final class TransmissionSession {
+    private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.nbd");
     private final TransmissionParameters parameters;
     private final RequestValidator validator;
     private final ReplyWriter writer;
@@ -36,6 +43,10 @@ final class TransmissionSession {
     private final AtomicInteger outstanding = new AtomicInteger();
     private final AtomicLong requestCount = new AtomicLong();
     private volatile boolean disconnecting;
+    /** Requests whose work is done and whose last reply has not reported back. */
+    private final Set<Charge> unanswered = ConcurrentHashMap.newKeySet();
+    /** Set once, when the connection has closed. */
+    private volatile boolean socketClosed;
 
     TransmissionSession(TransmissionParameters parameters, ReplyWriter writer, NbdServerStats stats,
                         InFlightBudget budget, ServerInFlightBudget serverBudget, Runnable close) {
@@ -73,7 +84,7 @@ final class TransmissionSession {
         RequestVerdict verdict = validator.validate(request, payload);
         if (verdict instanceof Rejected rejected) {
             outstanding.incrementAndGet();
-            replier.error(rejected.error(), rejected.message()).onComplete(done -> finished(0, payloadBytes));
+            awaitReply(new Charge(0, payloadBytes), replier.error(rejected.error(), rejected.message()));
             return;
         }
         Accepted accepted = (Accepted) verdict;
@@ -83,9 +94,52 @@ final class TransmissionSession {
         budget.acquire(cost);
         Thread.ofVirtual().name("nbd-request").start(() -> {
             serverBudget.acquireRead(readBytes);
-            Future<Void> last = CommandRunner.run(replier, parameters.export().node(), accepted, payload);
-            last.onComplete(done -> finished(cost, payloadBytes + readBytes));
+            Future<Void> last;
+            try {
+                last = CommandRunner.run(replier, parameters.export().node(), accepted, payload);
+            } catch (Error e) {
+                // CommandRunner answers every exception; an Error (an assertion, a stack overflow) leaves the
+                // request unanswered, so the connection cannot go on, but its budget must not leak
+                LOG.log(Level.SEVERE, "request " + request.describe() + " failed; closing the connection", e);
+                last = Future.failedFuture(e);
+                close.run();
+            }
+            awaitReply(new Charge(cost, payloadBytes + readBytes), last);
         });
+    }
+
+    /**
+     * The connection closed (on the event loop): the budgets of requests whose work is done are
+     * released now, since a reply written to a closed socket may never report back (found by the
+     * NBD fuzzer: a WRITE answered just as a framing error closed the connection kept its payload
+     * charged to the server budget for good); requests still running release when they return.
+     */
+    void connectionClosed() {
+        socketClosed = true;
+        List.copyOf(unanswered).forEach(this::release);
+    }
+
+    /** The request's work is done; its budgets are released when its last reply has left, or at close. */
+    private void awaitReply(Charge charge, Future<Void> lastReply) {
+        unanswered.add(charge);
+        lastReply.onComplete(done -> release(charge));
+        if (socketClosed) {
+            release(charge);
+        }
+    }
+
+    private void release(Charge charge) {
+        if (charge.released.compareAndSet(false, true)) {
+            unanswered.remove(charge);
+            finished(charge.cost, charge.serverBytes);
+        }
+    }
+
+    /** What one request holds of the connection's budget ({@code cost}) and of the server's. */
+    private record Charge(long cost, long serverBytes, AtomicBoolean released) {
+        Charge(long cost, long serverBytes) {
+            this(cost, serverBytes, new AtomicBoolean());
+        }
     }
 
     /**

@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
@@ -30,7 +29,7 @@ import org.junit.jupiter.api.io.TempDir;
  *          unrelated file; every disk is attached; GET job J: failed, crash
  * </pre>
  */
-class StartupRecoveryScenarioIT {
+class StartupRecoveryIT {
     private static final long DISK = 32 << 20;
 
     @TempDir
@@ -38,47 +37,44 @@ class StartupRecoveryScenarioIT {
 
     @Test
     void afterKill9TheStartDeletesLeftoverTempImagesAndReportsWhatItRecovered() throws Exception {
-        NbdClients.requireAll();
-        RunningDaemon first = RunningDaemon.start(dir);
-        String job;
-        Set<String> leftovers = new TreeSet<>();
-        Path unrelated;
-        try (first) {
-            first.attachNewQcow2("a", DISK);
-            first.attachNewQcow2("b", DISK);
-            Path raw = first.images().resolve("r.raw");
+        Tool.require("qemu-img", "qemu-io");
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
+            RestClient rest = daemon.rest();
+            daemon.attachNewQcow2("a", DISK);
+            daemon.attachNewQcow2("b", DISK);
+            Path raw = daemon.images().resolve("r.raw");
             Tool.run("qemu-img", "create", "-q", "-f", "raw", raw.toString(), Long.toString(DISK)).ok();
-            first.rest().post("v1/disks", Map.of("name", "r", "path", raw.toString())).expect(201);
+            rest.attach("r", raw);
             for (String d : List.of("a", "b")) {
-                NbdClients.write(first.nbdUri(d), "-P 0x11 0 4M");
+                NbdDriver.write(daemon.nbdUri(d), "-P 0x11 0 4M");
             }
-            first.finishJob(first.startJob(Map.of("disks", List.of("a", "b"), "checkpoint", "c1")).get("id").asText(),
-                    "success");
+            rest.finish(rest.startJob(RestClient.jobRequest("c1", "a", "b")).get("id").asText(), "success");
             for (String d : List.of("a", "b")) {
-                NbdClients.write(first.nbdUri(d), "-P 0x22 0 1M");
+                NbdDriver.write(daemon.nbdUri(d), "-P 0x22 0 1M");
             }
-            job = first.startJob(Map.of("disks", List.of("a", "b"), "checkpoint", "c2", "incrementalFrom", "c1"))
-                    .get("id").asText();
+            String job = rest.startJob(RestClient.jobRequest("c2", "a", "b").put("incrementalFrom", "c1")).get("id")
+                    .asText();
             for (String d : List.of("a", "b")) {
-                NbdClients.write(first.nbdUri(d), "-P 0x33 0 1M");
+                NbdDriver.write(daemon.nbdUri(d), "-P 0x33 0 1M");
             }
-            try (Stream<Path> temps = Files.list(first.tempDir())) {
+            Set<String> leftovers = new TreeSet<>();
+            try (Stream<Path> temps = Files.list(daemon.tempDir())) {
                 temps.forEach(p -> leftovers.add(p.toString()));
             }
             assertEquals(2, leftovers.size(), "the job's temp images: " + leftovers);
-            Path stray = Files.writeString(first.tempDir().resolve("fleece-" + UUID.randomUUID() + "-old.qcow2"), "x");
+            Path stray = Files.writeString(daemon.tempDir().resolve("fleece-" + UUID.randomUUID() + "-old.qcow2"), "x");
             leftovers.add(stray.toString());
-            unrelated = Files.writeString(first.tempDir().resolve("keep.raw"), "not a job's");
-            first.kill();
-        }
-        try (RunningDaemon second = first.startAgain()) {
-            String log = second.log();
+            Path unrelated = Files.writeString(daemon.tempDir().resolve("keep.raw"), "not a job's");
+            daemon.kill();
+
+            daemon.restart();
+            String log = daemon.log();
             int listening = Math.max(log.indexOf("REST listening on"), log.indexOf("NBD listening on"));
             for (String d : List.of("a", "b", "r")) {
                 int attached = log.indexOf("disk " + d + ": attached");
                 assertTrue(attached > listening, "REST and NBD listen before disk " + d + " is attached:\n" + log);
             }
-            JsonNode health = second.rest().get("health").expect(200).json();
+            JsonNode health = rest.get("health").expect(200).json();
             assertEquals("ok", health.path("status").asText(), health.toString());
             JsonNode recovered = health.path("recovered");
             assertEquals(List.of(job), texts(recovered.path("crashedJobs")), health.toString());
@@ -91,14 +87,14 @@ class StartupRecoveryScenarioIT {
             for (String file : leftovers) {
                 assertTrue(log.contains("deleted temp image " + file + " of job "), "one log line per file:\n" + log);
             }
-            try (Stream<Path> temps = Files.list(second.tempDir())) {
+            try (Stream<Path> temps = Files.list(daemon.tempDir())) {
                 assertEquals(List.of(unrelated), temps.toList(), "only the unrelated file is left");
             }
-            assertEquals(3, second.rest().get("v1/disks").expect(200).json().size(), "every disk attached again");
-            JsonNode crashed = second.job(job);
+            assertEquals(3, rest.get("v1/disks").expect(200).json().size(), "every disk attached again");
+            JsonNode crashed = rest.job(job);
             assertEquals("failed", crashed.path("state").asText(), crashed.toString());
             assertEquals("crash", crashed.path("failureReason").asText(), crashed.toString());
-            second.startJob(Map.of("disks", List.of("a"), "checkpoint", "c3", "incrementalFrom", "c1"));
+            rest.startJob(RestClient.jobRequest("c3", "a").put("incrementalFrom", "c1"));
         }
     }
 

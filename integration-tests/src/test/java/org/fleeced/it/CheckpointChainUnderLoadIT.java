@@ -34,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  * (so every backup is read while copy-before-write runs). Each burst writes its own 8 MiB window
  * of the 32 MiB disk, so every incremental is smaller than the disk.
  */
-class CheckpointChainUnderLoadScenarioIT {
+class CheckpointChainUnderLoadIT {
     private static final long DISK = 32 << 20;
     private static final int CHECKPOINTS = 5;
 
@@ -43,20 +43,20 @@ class CheckpointChainUnderLoadScenarioIT {
 
     @Test
     void restoringTheChainUpToEachCheckpointGivesTheDiskAtThatCheckpoint() throws Exception {
-        Tool.require("fio");
-        Tool.require("nbdcopy");
-        LibnbdClient.require();
-        try (ScenarioDaemon daemon = ScenarioDaemon.start(dir.resolve("daemon"))) {
-            ScenarioRest rest = daemon.rest();
-            rest.create("vm", daemon.image("vm.qcow2"), DISK);
-            String active = daemon.uri("vm");
+        Tool.require("fio", "nbdcopy");
+        NbdDriver.requireLibnbd();
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir.resolve("daemon"))) {
+            RestClient rest = daemon.rest();
+            daemon.createDisk("vm", DISK);
+            String active = daemon.nbdUri("vm");
             fio(active, 0).ok();
 
             Path full = dir.resolve("full.raw");
             List<Path> expected = new ArrayList<>();
+            List<NbdDriver.Increment> increments = new ArrayList<>();
             for (int i = 1; i <= CHECKPOINTS; i++) {
-                expected.add(ImageBytes.copy(active, dir.resolve("expected-" + i + ".raw")));
-                ObjectNode request = ScenarioRest.job("c" + i, "vm");
+                expected.add(NbdDriver.copy(active, dir.resolve("expected-" + i + ".raw")));
+                ObjectNode request = RestClient.jobRequest("c" + i, "vm");
                 if (i > 1) {
                     request.put("incrementalFrom", "c" + (i - 1));
                 }
@@ -66,29 +66,29 @@ class CheckpointChainUnderLoadScenarioIT {
                 CompletableFuture<Tool> writer = CompletableFuture.supplyAsync(() -> fio(active, burst));
                 if (i == 1) {
                     assertEquals("full", disk.path("mode").asText(), job.toString());
-                    ImageBytes.copy(disk.path("uri").asText(), full);
+                    NbdDriver.copy(disk.path("uri").asText(), full);
                 } else {
                     assertEquals("incremental", disk.path("mode").asText(), job.toString());
                     assertEquals("qemu:dirty-bitmap:c" + (i - 1), disk.path("metaContext").asText(), job.toString());
                     long readable = disk.path("stats").path("readableBytes").asLong();
                     assertTrue(readable > 0 && readable < DISK, "an incremental reads part of the disk: " + job);
-                    JsonNode copied = LibnbdClient.run(disk.path("uri").asText(), disk.path("metaContext").asText(),
-                            "dirty:" + dir.resolve("inc-" + i + ".raw") + ":" + dir.resolve("inc-" + i + ".list"))
-                            .getFirst();
-                    assertEquals(readable, copied.path("dirtyBytes").asLong(), "dirty extents vs readableBytes");
+                    NbdDriver.Increment increment = NbdDriver.readIncrement(disk.path("uri").asText(),
+                            disk.path("metaContext").asText(), dir.resolve("inc-" + i + ".raw"));
+                    assertEquals(readable, increment.dirtyBytes(), "dirty extents vs readableBytes");
+                    increments.add(increment);
                 }
                 writer.join().ok();
-                JsonNode during = rest.getJob(job.path("id").asText());
+                JsonNode during = rest.job(job.path("id").asText());
                 assertTrue(during.path("disks").get(0).path("stats").path("clustersCopied").asLong() > 0,
                         "the writer ran during the job, so copy-before-write copied clusters: " + during);
                 assertEquals("finished", rest.finish(job.path("id").asText(), "success").path("state").asText());
             }
 
             Path restore = Files.copy(full, dir.resolve("restore.raw"));
-            ImageBytes.assertSame(expected.getFirst(), restore, "full backup c1");
+            NbdDriver.assertSameBytes(expected.getFirst(), restore, "full backup c1");
             for (int i = 2; i <= CHECKPOINTS; i++) {
-                ImageBytes.applyIncrement(restore, dir.resolve("inc-" + i + ".raw"), dir.resolve("inc-" + i + ".list"));
-                ImageBytes.assertSame(expected.get(i - 1), restore, "full c1 + incrementals up to c" + i);
+                increments.get(i - 2).applyTo(restore);
+                NbdDriver.assertSameBytes(expected.get(i - 1), restore, "full c1 + incrementals up to c" + i);
             }
             assertTrue(daemon.alive(), daemon.log());
         }
@@ -98,10 +98,9 @@ class CheckpointChainUnderLoadScenarioIT {
     private static Tool fio(String uri, int burst) {
         long window = (burst * (4L << 20)) % (DISK - (8 << 20));
         try {
-            return Tool.run("fio", "--name=burst-" + burst, "--ioengine=nbd", "--uri=" + uri, "--rw=randwrite",
-                    "--bs=4k", "--iodepth=8", "--offset=" + window, "--size=8M", "--io_size=" + (burst == 0 ? "32M" : "2M"),
-                    "--verify=crc32c", "--verify_state_save=0", "--do_verify=1", "--verify_fatal=1", "--randseed=" + (1000 + burst),
-                    "--numjobs=1");
+            return NbdDriver.fio("burst-" + burst, uri, "--rw=randwrite", "--bs=4k", "--iodepth=8",
+                    "--offset=" + window, "--size=8M", "--io_size=" + (burst == 0 ? "32M" : "2M"), "--verify=crc32c",
+                    "--do_verify=1", "--verify_fatal=1", "--randseed=" + (1000 + burst), "--numjobs=1");
         } catch (Exception e) {
             throw new CompletionException(e);
         }

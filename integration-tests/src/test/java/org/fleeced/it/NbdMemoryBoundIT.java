@@ -22,7 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
  *   qemu-io ---------------(write + read back 1 MiB, during and after)----------------> export "vm"
  * </pre>
  */
-class NbdMemoryBoundScenarioIT {
+class NbdMemoryBoundIT {
     private static final int HOLDERS = 90;
     private static final int ANNOUNCED = 32 << 20;
     private static final int REQUEST_TIMEOUT_SECONDS = 15;
@@ -33,8 +33,10 @@ class NbdMemoryBoundScenarioIT {
     @Test
     void ninetyClientsAnnouncing32MiBEachDoNotExhaustA256MiBHeapAndAreDroppedByTheRequestTimeout() throws Exception {
         Tool.require("qemu-io");
-        try (RunningDaemon daemon = RunningDaemon.start(dir, "requestTimeoutSeconds: " + REQUEST_TIMEOUT_SECONDS,
-                List.of("-Xmx256m"))) {
+        try (DaemonUnderTest daemon = DaemonUnderTest.in(dir).env("FLEECED_JAVA_OPTS", "-Xmx256m")
+                .config("nbd", "{bind: 127.0.0.1, port: 0, socket: nbd.sock, requestTimeoutSeconds: "
+                        + REQUEST_TIMEOUT_SECONDS + "}")
+                .start()) {
             daemon.attachNewQcow2("vm", 64 << 20);
             List<RawNbdConnection> holders = new ArrayList<>();
             try {
@@ -70,7 +72,7 @@ class NbdMemoryBoundScenarioIT {
     }
 
     /** qemu-io writes a pattern over NBD and reads it back, verifying it. */
-    private static void writeAndReadBack(RunningDaemon daemon, int pattern, String offset) throws Exception {
+    private static void writeAndReadBack(DaemonUnderTest daemon, int pattern, String offset) throws Exception {
         String output = Tool.run("qemu-io", "-f", "raw", "-c", "write -P " + pattern + " " + offset + " 1M",
                 "-c", "read -P " + pattern + " " + offset + " 1M", daemon.nbdUri("vm")).ok().output();
         assertFalse(output.contains("Pattern verification failed"), output);

@@ -8,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.net.InetAddress;
 import java.net.ServerSocket;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -29,29 +28,29 @@ import org.junit.jupiter.api.io.TempDir;
  *   NBD port in use                   nbd.port: a port this test holds         refused: names NBD and the port
  * </pre>
  */
-class StartupRefusalScenarioIT {
+class StartupRefusalIT {
     @TempDir
     Path dir;
 
     @Test
     void aPublicNbdAddressWithoutTlsIsRefusedWithOneLine() throws Exception {
-        String log = refusedWith("rest: {port: 0}\nnbd: {bind: 0.0.0.0, port: 0}\n");
+        String log = refusedWith(DaemonUnderTest.in(dir).config("nbd", "{bind: 0.0.0.0, port: 0}"));
         assertTrue(log.contains("nbd.bind is 0.0.0.0, not a loopback address") && log.contains("nbd.allowInsecure"), log);
     }
 
     @Test
     void aPublicNbdAddressWithAllowInsecureStartsAndWarnsAtEveryStart() throws Exception {
-        Path config = config("rest: {port: 0}\nnbd: {bind: 0.0.0.0, port: 0, allowInsecure: true}\n");
-        for (int start = 1; start <= 2; start++) {
-            Path log = dir.resolve("start-" + start + ".log");
-            try (DaemonProcess daemon = DaemonProcess.start(dir, log, "daemon", "--config", config.toString())) {
-                await().atMost(Duration.ofSeconds(60)).until(() -> daemon.log().contains("REST listening on")
-                        || !daemon.process().isAlive());
-                assertTrue(daemon.process().isAlive(), daemon.log());
+        try (DaemonUnderTest daemon = DaemonUnderTest.in(dir)
+                .config("nbd", "{bind: 0.0.0.0, port: 0, allowInsecure: true}").start()) {
+            for (int start = 1; start <= 2; start++) {
+                if (start > 1) {
+                    daemon.restart();
+                }
+                assertTrue(daemon.alive(), daemon.log());
                 await().atMost(Duration.ofSeconds(60)).until(() -> daemon.log().contains("nbd.allowInsecure is set"));
                 assertTrue(daemon.log().lines().anyMatch(line -> line.contains("WARN")
                         && line.contains("without TLS") && line.contains("0.0.0.0")), daemon.log());
-                assertEquals(0, daemon.terminate(), daemon.log());
+                assertEquals(0, daemon.stop(), daemon.log());
             }
         }
     }
@@ -59,7 +58,8 @@ class StartupRefusalScenarioIT {
     @Test
     void aRestPortInUseIsOneLineNamingThePort() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            String log = refusedWith("rest: {bind: 127.0.0.1, port: " + taken.getLocalPort() + "}\nnbd: {port: 0}\n");
+            String log = refusedWith(DaemonUnderTest.in(dir)
+                    .config("rest", "{bind: 127.0.0.1, port: " + taken.getLocalPort() + "}"));
             assertTrue(log.contains("cannot listen for REST on 127.0.0.1:" + taken.getLocalPort()), log);
         }
     }
@@ -67,28 +67,20 @@ class StartupRefusalScenarioIT {
     @Test
     void anNbdPortInUseIsOneLineNamingThePort() throws Exception {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            String log = refusedWith("rest: {port: 0}\nnbd: {bind: 127.0.0.1, port: " + taken.getLocalPort() + "}\n");
+            String log = refusedWith(DaemonUnderTest.in(dir)
+                    .config("nbd", "{bind: 127.0.0.1, port: " + taken.getLocalPort() + "}"));
             assertTrue(log.contains("cannot listen for NBD on 127.0.0.1:" + taken.getLocalPort()), log);
         }
     }
 
-    /** Starts the daemon on {@code yaml}; it must exit non-zero with exactly one error line and no stack trace. */
-    private String refusedWith(String yaml) throws Exception {
-        Path config = config(yaml);
-        try (DaemonProcess daemon = DaemonProcess.start(dir, "daemon", "--config", config.toString())) {
-            int exit = daemon.process().waitFor();
-            String log = daemon.log();
-            assertNotEquals(0, exit, log);
-            List<String> errors = log.lines().filter(line -> line.contains(" ERROR ")).toList();
-            assertEquals(1, errors.size(), log);
-            assertFalse(log.lines().anyMatch(line -> line.startsWith("\tat ") || line.startsWith("Caused by")), log);
-            return errors.getFirst();
-        }
-    }
-
-    private Path config(String yaml) throws Exception {
-        Path config = dir.resolve("fleeced.yaml");
-        Files.writeString(config, "stateDir: " + dir.resolve("state") + "\n" + yaml);
-        return config;
+    /** Starts the daemon; it must exit non-zero with exactly one error line and no stack trace. That line. */
+    private static String refusedWith(DaemonUnderTest.Builder daemon) throws Exception {
+        DaemonUnderTest.Exit exit = daemon.startRefused();
+        String log = exit.log();
+        assertNotEquals(0, exit.code(), log);
+        List<String> errors = log.lines().filter(line -> line.contains(" ERROR ")).toList();
+        assertEquals(1, errors.size(), log);
+        assertFalse(log.lines().anyMatch(line -> line.startsWith("\tat ") || line.startsWith("Caused by")), log);
+        return errors.getFirst();
     }
 }

@@ -7,7 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.BufferedReader;
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -18,6 +17,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.fleeced.it.NbdDriver.Extent;
+import org.fleeced.it.NbdDriver.LibnbdSession;
+import org.fleeced.it.NbdDriver.NbdOutcome;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,7 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  *   job c3 incrementalFrom c1: full.raw + its dirty extents == the disk, every acked write inside
  * </pre>
  */
-class CrashRecoveryScenarioIT {
+class CrashRecoveryIT {
     private static final long DISK = 16 << 20;
     private static final int BLOCK = 4096;
     private static final int ACKS_BEFORE_KILL = 300;
@@ -47,58 +49,55 @@ class CrashRecoveryScenarioIT {
 
     @Test
     void afterKill9TheCheckpointsAreRecoveredAndAnIncrementalCoversEveryAcknowledgedWrite() throws Exception {
-        Tool.require("qemu-img");
-        Tool.require("nbdcopy");
-        LibnbdClient.require();
-        try (ScenarioDaemon daemon = ScenarioDaemon.start(dir.resolve("daemon"))) {
-            ScenarioRest rest = daemon.rest();
-            rest.create("vm", daemon.image("vm.qcow2"), DISK);
-            String active = daemon.uri("vm");
+        Tool.require("qemu-img", "nbdcopy");
+        NbdDriver.requireLibnbd();
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir.resolve("daemon"))) {
+            RestClient rest = daemon.rest();
+            daemon.createDisk("vm", DISK);
+            Path image = daemon.images().resolve("vm.qcow2");
+            String active = daemon.nbdUri("vm");
             // the workload fills the disk and flushes: an acked write is durable only after a flush
             // (a qcow2 cluster's allocation reaches the image then), as with QEMU; the acked
             // overwrites below need no flush, their clusters are allocated
-            for (JsonNode done : LibnbdClient.run(active, null, "write:0:" + DISK + ":0x11", "flush")) {
-                assertTrue(done.path("ok").asBoolean(), done.toString());
+            for (NbdOutcome done : NbdDriver.libnbd(active, null, "write:0:" + DISK + ":0x11", "flush")) {
+                assertTrue(done.ok(), done.toString());
             }
-            JsonNode c1 = rest.startJob(ScenarioRest.job("c1", "vm"));
-            Path full = ImageBytes.copy(c1.path("disks").get(0).path("uri").asText(), dir.resolve("full.raw"));
+            JsonNode c1 = rest.startJob(RestClient.jobRequest("c1", "vm"));
+            Path full = NbdDriver.copy(c1.path("disks").get(0).path("uri").asText(), dir.resolve("full.raw"));
             rest.finish(c1.path("id").asText(), "success");
 
             Map<Long, Long> acked = new LinkedHashMap<>();
-            for (JsonNode ack : LibnbdClient.run(active, null, "ackwrites:1:300:0:2048")) {
-                if (ack.path("op").asText().equals("ack")) {
-                    acked.put(ack.path("block").asLong(), ack.path("tag").asLong());
+            for (NbdOutcome ack : NbdDriver.libnbd(active, null, "ackwrites:1:300:0:2048")) {
+                if (ack.op().equals("ack")) {
+                    acked.put(ack.raw().path("block").asLong(), ack.raw().path("tag").asLong());
                 }
             }
-            JsonNode c2 = rest.startJob(ScenarioRest.job("c2", "vm").put("incrementalFrom", "c1"));
-            Process reader = LibnbdClient.start(c2.path("disks").get(0).path("uri").asText(), null, "hold:8:0");
-            JsonNode holding = LibnbdClient.next(LibnbdClient.reader(reader));
-            assertTrue(holding != null && holding.path("ok").asBoolean(), "the reader holds reads: " + holding);
-
-            Process writer = LibnbdClient.start(active, null, "ackwrites:2:2048:2048:4096");
-            BufferedReader acks = LibnbdClient.reader(writer);
-            List<JsonNode> during = new ArrayList<>();
-            for (JsonNode ack = LibnbdClient.next(acks); ack != null && during.size() < ACKS_BEFORE_KILL;
-                    ack = LibnbdClient.next(acks)) {
-                during.add(ack);
+            JsonNode c2 = rest.startJob(RestClient.jobRequest("c2", "vm").put("incrementalFrom", "c1"));
+            List<NbdOutcome> during = new ArrayList<>();
+            try (LibnbdSession reader = LibnbdSession.holding(c2.path("disks").get(0).path("uri").asText(), "hold:8:0");
+                    LibnbdSession writer = LibnbdSession.start(active, null, "ackwrites:2:2048:2048:4096")) {
+                for (NbdOutcome ack = writer.next(); ack != null && during.size() < ACKS_BEFORE_KILL;
+                        ack = writer.next()) {
+                    during.add(ack);
+                }
+                daemon.kill();
+                for (NbdOutcome ack = writer.next(); ack != null; ack = writer.next()) {
+                    during.add(ack);
+                }
+                writer.waitFor();
+                reader.kill();
             }
-            daemon.kill();
-            for (JsonNode ack = LibnbdClient.next(acks); ack != null; ack = LibnbdClient.next(acks)) {
-                during.add(ack);
-            }
-            writer.waitFor();
-            reader.destroyForcibly().waitFor();
             assertTrue(during.size() >= ACKS_BEFORE_KILL, "the guest wrote until the kill: " + during.size());
-            during.stream().filter(a -> a.path("op").asText().equals("ack"))
-                    .forEach(a -> acked.put(a.path("block").asLong(), a.path("tag").asLong()));
+            during.stream().filter(a -> a.op().equals("ack"))
+                    .forEach(a -> acked.put(a.raw().path("block").asLong(), a.raw().path("tag").asLong()));
 
-            Tool check = Tool.run("qemu-img", "check", "-f", "qcow2", daemon.image("vm.qcow2"));
+            Tool check = Tool.run("qemu-img", "check", "-f", "qcow2", image.toString());
             assertTrue(check.exit() == 0 || check.exit() == 3, "qemu-img check: only leaks are allowed after a crash: "
                     + check.output());
             assertFalse(check.output().contains("ERROR"), "no corruption after a crash: " + check.output());
 
-            daemon.startAgain();
-            await().atMost(Duration.ofSeconds(30)).until(() -> rest.get("/v1/disks/vm").status() == 200);
+            daemon.restart();
+            await().atMost(Duration.ofSeconds(30)).until(() -> rest.get("v1/disks/vm").status() == 200);
             JsonNode bitmaps = rest.bitmaps("vm");
             assertTrue(find(bitmaps, "c2") == null, "c2's job was running at the crash, so it never happened: " + bitmaps);
             JsonNode c1Bitmap = find(bitmaps, "c1");
@@ -108,20 +107,20 @@ class CrashRecoveryScenarioIT {
                 assertNotEquals("inconsistent", b.path("state").asText(), "fleeced recovers its own bitmaps: " + bitmaps);
             }
 
-            JsonNode c3 = rest.startJob(ScenarioRest.job("c3", "vm").put("incrementalFrom", "c1"));
+            JsonNode c3 = rest.startJob(RestClient.jobRequest("c3", "vm").put("incrementalFrom", "c1"));
             JsonNode disk = c3.path("disks").get(0);
             assertNotEquals("full", disk.path("mode").asText(), c3.toString());
-            Path expected = ImageBytes.copy(active, dir.resolve("expected.raw"));
-            Path inc = dir.resolve("inc.raw");
-            Path list = dir.resolve("inc.list");
-            LibnbdClient.run(disk.path("uri").asText(), disk.path("metaContext").asText(), "dirty:" + inc + ":" + list);
+            Path expected = NbdDriver.copy(daemon.nbdUri("vm"), dir.resolve("expected.raw"));
+            NbdDriver.Increment increment = NbdDriver.readIncrement(disk.path("uri").asText(),
+                    disk.path("metaContext").asText(), dir.resolve("inc.raw"));
             Path restore = Files.copy(full, dir.resolve("restore.raw"));
-            ImageBytes.applyIncrement(restore, inc, list);
-            List<long[]> extents = ImageBytes.extents(list);
+            increment.applyTo(restore);
+            List<Extent> extents = increment.extents();
             try (RandomAccessFile r = new RandomAccessFile(restore.toFile(), "r")) {
                 for (Map.Entry<Long, Long> a : acked.entrySet()) {
                     long offset = a.getKey() * BLOCK;
-                    assertTrue(extents.stream().anyMatch(e -> e[0] <= offset && offset + BLOCK <= e[0] + e[1]),
+                    assertTrue(extents.stream().anyMatch(e -> e.offset() <= offset
+                            && offset + BLOCK <= e.offset() + e.length()),
                             "acknowledged write at " + offset + " is in the incremental from c1");
                     byte[] got = new byte[8];
                     r.seek(offset);
@@ -130,7 +129,7 @@ class CrashRecoveryScenarioIT {
                             "restored block at " + offset);
                 }
             }
-            ImageBytes.assertSame(expected, restore, "full c1 + incremental from c1 after the crash");
+            NbdDriver.assertSameBytes(expected, restore, "full c1 + incremental from c1 after the crash");
             assertEquals("finished", rest.finish(c3.path("id").asText(), "success").path("state").asText());
         }
     }

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
-import java.net.URI;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,6 +19,7 @@ import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.logging.Logger;
+import org.fleeced.it.NbdDriver.NbdOutcome;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -36,8 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
  *   well-behaved nbdcopy ──▶ fleece export of "vm" == the disk at job start
  * </pre>
  */
-class HostileInputScenarioIT {
-    private static final Logger LOG = Logger.getLogger(HostileInputScenarioIT.class.getName());
+class HostileInputIT {
+    private static final Logger LOG = Logger.getLogger(HostileInputIT.class.getName());
     private static final long SEED = 20261108L;
     private static final long DISK = 8 << 20;
     private static final long CLUSTER = 64 << 10;
@@ -47,20 +47,19 @@ class HostileInputScenarioIT {
 
     @Test
     void hostileClientsLeaveTheDaemonServingAndOtherReadersUnaffected() throws Exception {
-        Tool.require("fio");
-        Tool.require("nbdcopy");
-        LibnbdClient.require();
+        Tool.require("fio", "nbdcopy");
+        NbdDriver.requireLibnbd();
         LOG.info("fuzz seed " + SEED);
-        try (ScenarioDaemon daemon = ScenarioDaemon.start(dir.resolve("daemon"))) {
-            ScenarioRest rest = daemon.rest();
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir.resolve("daemon"))) {
+            RestClient rest = daemon.rest();
             List<Path> expected = new ArrayList<>();
             for (String name : List.of("vm", "vm2")) {
-                rest.create(name, daemon.image(name + ".qcow2"), DISK);
-                Tool.run("fio", "--name=fill", "--ioengine=nbd", "--uri=" + daemon.uri(name), "--rw=write",
-                        "--bs=1M", "--size=8M", "--randseed=" + name.length()).ok();
-                expected.add(ImageBytes.copy(daemon.uri(name), dir.resolve(name + "-expected.raw")));
+                daemon.createDisk(name, DISK);
+                NbdDriver.fio("fill", daemon.nbdUri(name), "--rw=write", "--bs=1M", "--size=8M",
+                        "--randseed=" + name.length()).ok();
+                expected.add(NbdDriver.copy(daemon.nbdUri(name), dir.resolve(name + "-expected.raw")));
             }
-            JsonNode job = rest.startJob(ScenarioRest.job("c1", "vm", "vm2"));
+            JsonNode job = rest.startJob(RestClient.jobRequest("c1", "vm", "vm2"));
             String id = job.path("id").asText();
             JsonNode vm = job.path("disks").get(0);
             JsonNode vm2 = job.path("disks").get(1);
@@ -69,48 +68,49 @@ class HostileInputScenarioIT {
                     vm.path("export").asText()));
             restRefusals(daemon, rest, id);
             restFuzz(rest, new Random(SEED), id);
-            ImageBytes.assertSame(expected.get(0), ImageBytes.copy(vm.path("uri").asText(), dir.resolve("during.raw")),
-                    "a well-behaved reader while garbage arrives");
+            NbdDriver.assertSameBytes(expected.get(0), NbdDriver.copy(vm.path("uri").asText(),
+                    dir.resolve("during.raw")), "a well-behaved reader while garbage arrives");
             nbdGarbage.join();
             truncatedRequests(daemon.nbdPort(), vm.path("export").asText());
 
             List<String> subCluster = List.of("trim:1:1000", "trim:65535:2", "trim:" + (CLUSTER - 10) + ":" + CLUSTER,
                     "trim:" + (3 * CLUSTER + 1) + ":" + (CLUSTER - 1), "trim:" + (DISK - 100) + ":100", "trim:7:0");
-            for (JsonNode t : LibnbdClient.run(vm.path("uri").asText(), null, subCluster.toArray(String[]::new))) {
-                assertTrue(t.path("ok").asBoolean() || t.path("errno").asText().equals("EINVAL"), t.toString());
+            for (NbdOutcome t : NbdDriver.libnbd(vm.path("uri").asText(), null, subCluster.toArray(String[]::new))) {
+                assertTrue(t.ok() || "EINVAL".equals(t.errno()), t.toString());
             }
             trimPastTheEnd(daemon.nbdPort(), vm.path("export").asText(), Files.readAllBytes(expected.get(0)));
-            assertEquals(0, rest.getJob(id).path("disks").get(0).path("stats").path("discardedBytes").asLong(),
+            assertEquals(0, rest.job(id).path("disks").get(0).path("stats").path("discardedBytes").asLong(),
                     "a TRIM smaller than a CBW cluster discards nothing");
 
-            assertTrue(LibnbdClient.one(vm2.path("uri").asText(), "trim:100:" + 3 * CLUSTER).path("ok").asBoolean());
+            assertTrue(NbdDriver.libnbd(vm2.path("uri").asText(), "trim:100:" + 3 * CLUSTER).ok());
             byte[] vm2Bytes = Files.readAllBytes(expected.get(1));
             for (long offset : new long[] {0, CLUSTER - 4096, 3 * CLUSTER, 3 * CLUSTER + 200}) {
-                assertTrue(LibnbdClient.one(vm2.path("uri").asText(), "read:" + offset + ":100").path("ok").asBoolean(),
+                assertTrue(NbdDriver.libnbd(vm2.path("uri").asText(), "read:" + offset + ":100").ok(),
                         "the partial clusters around a TRIM stay readable at " + offset);
             }
             for (long offset : new long[] {CLUSTER, 2 * CLUSTER + 4000}) {
-                JsonNode r = LibnbdClient.one(vm2.path("uri").asText(), "read:" + offset + ":100");
-                assertTrue(r.path("message").asText().startsWith("EACCES:"), "a discarded cluster at " + offset + ": " + r);
+                NbdOutcome r = NbdDriver.libnbd(vm2.path("uri").asText(), "read:" + offset + ":100");
+                assertTrue(String.valueOf(r.message()).startsWith("EACCES:"),
+                        "a discarded cluster at " + offset + ": " + r);
             }
-            assertEquals(2 * CLUSTER, rest.getJob(id).path("disks").get(1).path("stats").path("discardedBytes").asLong());
+            assertEquals(2 * CLUSTER, rest.job(id).path("disks").get(1).path("stats").path("discardedBytes").asLong());
             assertEquals(vm2Bytes.length, DISK);
 
-            ImageBytes.assertSame(expected.get(0), ImageBytes.copy(vm.path("uri").asText(), dir.resolve("after.raw")),
-                    "a well-behaved reader after all the hostile input");
+            NbdDriver.assertSameBytes(expected.get(0), NbdDriver.copy(vm.path("uri").asText(),
+                    dir.resolve("after.raw")), "a well-behaved reader after all the hostile input");
             assertTrue(daemon.alive() && rest.healthy(), daemon.log());
-            assertEquals("running", rest.getJob(id).path("state").asText());
+            assertEquals("running", rest.job(id).path("state").asText());
             assertEquals("finished", rest.finish(id, "success").path("state").asText());
-            await().atMost(Duration.ofSeconds(30)).until(() -> ReaderReconnectScenarioIT.openConnections(rest) == 0);
+            await().atMost(Duration.ofSeconds(30)).until(() -> rest.openNbdConnections() == 0);
         }
     }
 
     /** The pattern table of REST refusals: each row a request and the one status it must get. */
-    private void restRefusals(ScenarioDaemon daemon, ScenarioRest rest, String job) throws Exception {
+    private void restRefusals(DaemonUnderTest daemon, RestClient rest, String job) throws Exception {
         Path outside = Files.createDirectories(dir.resolve("outside"));
         Files.createSymbolicLink(daemon.images().resolve("escape"), outside);
         String images = daemon.images().toString();
-        rest.create("idle", daemon.image("idle.qcow2"), 1 << 20);
+        daemon.createDisk("idle", 1 << 20);
         Object[][] rows = {
             // path, body, status: the edge it covers
             {"/v1/disks", "{\"name\":\"x\",\"path\":\"" + images + "/../../../etc/passwd\"}", 403},
@@ -135,7 +135,7 @@ class HostileInputScenarioIT {
             {"/v1/jobs", "{\"disks\":[\"vm\"],\"checkpoint\":\"c9\"}", 409},
             {"/v1/jobs", "{\"disks\":[\"idle\"],\"checkpoint\":\"c9\",\"tempDirectory\":\"/etc\"}", 403},
             {"/v1/jobs", "{\"disks\":[\"idle\"],\"checkpoint\":\"c9\",\"tempDirectory\":\""
-                    + daemon.tempImages() + "/../../..\"}", 403},
+                    + daemon.tempDir() + "/../../..\"}", 403},
             {"/v1/jobs/" + job + "/finish", "{\"outcome\":true}", 400},
             {"/v1/jobs/" + job + "/finish", "{\"outcome\":\"maybe\"}", 400},
             {"/v1/jobs/" + job + "/discard", "{\"disk\":\"vm\",\"ranges\":[{\"offset\":-1,\"length\":1}]}", 400},
@@ -145,28 +145,27 @@ class HostileInputScenarioIT {
             {"/v1/disks/vm/bitmaps/..%2F..%2Fx/merge", "{\"sources\":[\"..\"]}", 400},
         };
         for (Object[] row : rows) {
-            ScenarioRest.Answer a = rest.post((String) row[0], (String) row[1]);
-            String what = "POST " + row[0] + " " + abbreviated((String) row[1]) + " -> " + a.status() + " " + a.raw();
+            RestClient.Reply a = rest.post((String) row[0], (String) row[1]);
+            String what = "POST " + row[0] + " " + abbreviated((String) row[1]) + " -> " + a.status() + " " + a.body();
             assertEquals((int) row[2], a.status(), what);
             assertProblem(a, what);
         }
         for (String path : List.of("/v1/disks/..%2F..%2Fetc%2Fpasswd", "/v1/disks/%00", "/v1/jobs/" + "j".repeat(5000),
                 "/v1/disks/vm/../../../etc/passwd")) {
-            ScenarioRest.Answer a = rest.get(path);
-            assertTrue(a.status() >= 400 && a.status() < 500, "GET " + abbreviated(path) + " -> " + a.status() + " " + a.raw());
+            RestClient.Reply a = rest.get(path);
+            assertTrue(a.status() >= 400 && a.status() < 500, "GET " + abbreviated(path) + " -> " + a.status() + " " + a.body());
         }
-        ScenarioRest.Answer huge = rest.send(HttpRequest.newBuilder(URI.create(rest.base() + "/v1/disks"))
-                .header("Content-Type", "application/json")
+        RestClient.Reply huge = rest.send(rest.request("/v1/disks").header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString("{\"name\":\"" + "x".repeat(8 << 20) + "\"}")));
-        assertEquals(413, huge.status(), "an 8 MiB body: " + abbreviated(huge.raw()));
-        ScenarioRest.Answer wrongType = rest.send(HttpRequest.newBuilder(URI.create(rest.base() + "/v1/disks"))
+        assertEquals(413, huge.status(), "an 8 MiB body: " + abbreviated(huge.body()));
+        RestClient.Reply wrongType = rest.send(rest.request("/v1/disks")
                 .header("Content-Type", "text/plain").POST(HttpRequest.BodyPublishers.ofString("name=x")));
         assertTrue(wrongType.status() == 400 || wrongType.status() == 415, "text/plain body: " + wrongType);
         assertTrue(Files.list(outside).findAny().isEmpty(), "nothing was created through the symbolic link");
     }
 
     /** Seeded mutations of valid bodies: the daemon answers each one (never 5xx) and stays healthy. */
-    private static void restFuzz(ScenarioRest rest, Random random, String job) throws Exception {
+    private static void restFuzz(RestClient rest, Random random, String job) throws Exception {
         String[][] targets = {
             {"/v1/disks", "{\"name\":\"f1\",\"path\":\"/nowhere/f1.qcow2\",\"create\":{\"sizeBytes\":1048576}}"},
             {"/v1/jobs", "{\"disks\":[\"vm\"],\"checkpoint\":\"c2\",\"incrementalFrom\":\"c1\",\"leaseSeconds\":60}"},
@@ -188,8 +187,8 @@ class HostileInputScenarioIT {
                     default -> body.setLength(at);
                 }
             }
-            ScenarioRest.Answer a = rest.post(t[0], body.toString());
-            String what = "fuzz " + i + ": POST " + t[0] + " " + body + " -> " + a.status() + " " + a.raw();
+            RestClient.Reply a = rest.post(t[0], body.toString());
+            String what = "fuzz " + i + ": POST " + t[0] + " " + body + " -> " + a.status() + " " + a.body();
             assertTrue(a.status() < 500, what);
             if (a.status() >= 400) {
                 assertProblem(a, what);
@@ -198,9 +197,12 @@ class HostileInputScenarioIT {
         assertTrue(rest.healthy());
     }
 
-    private static void assertProblem(ScenarioRest.Answer a, String what) {
-        assertTrue(a.body() != null && a.body().hasNonNull("errno") && a.body().hasNonNull("reason")
-                && a.body().hasNonNull("detail"), "a problem body: " + what);
+    private static void assertProblem(RestClient.Reply a, String what) {
+        try {
+            a.problem();
+        } catch (AssertionError notAProblem) {
+            throw new AssertionError("a problem body: " + what, notAProblem);
+        }
     }
 
     /** 40 connections of seeded garbage: random bytes, a valid greeting then junk, junk options. */

@@ -4,10 +4,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.net.URI;
-import java.net.http.HttpRequest;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -21,7 +21,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  *   qemu-img create + qemu-io (offline) ─▶ vm image ─▶ attach (no workload) ─▶ job c1 (full) ─▶ job c2 (incremental from c1)
  * </pre>
  */
-class OfflineDiskScenarioIT {
+class OfflineDiskBackupIT {
     private static final String SIZE = "24M";
 
     /** Images made by QEMU's tools, as an offline disk would be. */
@@ -45,48 +45,45 @@ class OfflineDiskScenarioIT {
     @ParameterizedTest
     @EnumSource(Row.class)
     void anOfflineDiskIsBackedUpInFullThenIncrementally(Row row) throws Exception {
-        Tool.require("qemu-img");
-        Tool.require("qemu-io");
-        Tool.require("nbdcopy");
-        LibnbdClient.require();
-        try (ScenarioDaemon daemon = ScenarioDaemon.start(dir.resolve("daemon"))) {
-            Files.createDirectories(daemon.images());
-            String image = daemon.image("vm." + row.format);
-            java.util.List<String> create = new java.util.ArrayList<>(java.util.List.of("qemu-img", "create", "-f", row.format));
-            create.addAll(java.util.List.of(row.options));
-            create.addAll(java.util.List.of(image, SIZE));
+        Tool.require("qemu-img", "qemu-io", "nbdcopy");
+        NbdDriver.requireLibnbd();
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir.resolve("daemon"))) {
+            Path image = daemon.images().resolve("vm." + row.format);
+            List<String> create = new ArrayList<>(List.of("qemu-img", "create", "-f", row.format));
+            create.addAll(List.of(row.options));
+            create.addAll(List.of(image.toString(), SIZE));
             Tool.run(create).ok();
             Tool.run("qemu-io", "-f", row.format, "-c", "write -P 0x5a 0 3M", "-c", "write -P 0xa5 10M 64k",
-                    "-c", "write -z 11M 1M", "-c", "write -P 0x01 23M 1M", image).ok();
+                    "-c", "write -z 11M 1M", "-c", "write -P 0x01 23M 1M", image.toString()).ok();
             Path original = dir.resolve("original.raw");
-            Tool.run("qemu-img", "convert", "-f", row.format, "-O", "raw", image, original.toString()).ok();
+            Tool.run("qemu-img", "convert", "-f", row.format, "-O", "raw", image.toString(), original.toString()).ok();
 
-            ScenarioRest rest = daemon.rest();
+            RestClient rest = daemon.rest();
             assertEquals(row.format, rest.attach("vm", image).path("format").asText());
-            JsonNode full = rest.startJob(ScenarioRest.job("c1", "vm"));
+            JsonNode full = rest.startJob(RestClient.jobRequest("c1", "vm"));
             assertEquals("full", full.path("disks").get(0).path("mode").asText());
-            Path backup = ImageBytes.copy(full.path("disks").get(0).path("uri").asText(), dir.resolve("full.raw"));
-            ImageBytes.assertSame(original, backup, "full backup of the offline disk");
+            Path backup = NbdDriver.copy(full.path("disks").get(0).path("uri").asText(), dir.resolve("full.raw"));
+            NbdDriver.assertSameBytes(original, backup, "full backup of the offline disk");
             rest.finish(full.path("id").asText(), "success");
 
-            JsonNode inc = rest.startJob(ScenarioRest.job("c2", "vm").put("incrementalFrom", "c1"));
+            JsonNode inc = rest.startJob(RestClient.jobRequest("c2", "vm").put("incrementalFrom", "c1"));
             JsonNode disk = inc.path("disks").get(0);
             assertEquals("incremental", disk.path("mode").asText(), inc.toString());
             assertEquals(0, disk.path("stats").path("readableBytes").asLong(), "nothing changed: " + inc);
-            JsonNode copied = LibnbdClient.run(disk.path("uri").asText(), disk.path("metaContext").asText(),
-                    "dirty:" + dir.resolve("inc.raw") + ":" + dir.resolve("inc.list")).getFirst();
-            assertEquals(0, copied.path("dirtyBytes").asLong(), copied.toString());
+            NbdDriver.Increment increment = NbdDriver.readIncrement(disk.path("uri").asText(),
+                    disk.path("metaContext").asText(), dir.resolve("inc.raw"));
+            assertEquals(0, increment.dirtyBytes(), increment.toString());
             Path restore = Files.copy(backup, dir.resolve("restore.raw"));
-            ImageBytes.applyIncrement(restore, dir.resolve("inc.raw"), dir.resolve("inc.list"));
-            ImageBytes.assertSame(original, restore, "full + empty incremental");
+            increment.applyTo(restore);
+            NbdDriver.assertSameBytes(original, restore, "full + empty incremental");
             rest.finish(inc.path("id").asText(), "success");
 
             assertFalse(daemon.log().contains("opened export 'vm'"), "no workload ever connected");
-            assertEquals(204, rest.send(HttpRequest.newBuilder(URI.create(rest.base() + "/v1/disks/vm")).DELETE()).status());
+            assertEquals(204, rest.delete("v1/disks/vm").status());
             if (row.format.equals("qcow2")) {
-                Tool.run("qemu-img", "check", "-f", "qcow2", image).ok();
+                Tool.run("qemu-img", "check", "-f", "qcow2", image.toString()).ok();
             }
-            Tool.run("qemu-img", "compare", "-f", row.format, "-F", "raw", image, original.toString()).ok();
+            Tool.run("qemu-img", "compare", "-f", row.format, "-F", "raw", image.toString(), original.toString()).ok();
         }
     }
 }

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.fleeced.it.NbdDriver.NbdOutcome;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -23,7 +24,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  *   reader ◀── fleece export ◀── [snapshot access]
  * </pre>
  */
-class TempFullScenarioIT {
+class TempImageFullIT {
     private static final long DISK = 8 << 20;
     private static final long CLUSTER = 64 << 10;
     private static final int WRITES = 16;
@@ -54,15 +55,15 @@ class TempFullScenarioIT {
     @EnumSource(Row.class)
     void aFullTempImageBreaksWhatThePolicySays(Row row) throws Exception {
         Tool.require("nbdcopy");
-        LibnbdClient.require();
-        try (ScenarioDaemon daemon = ScenarioDaemon.start(dir.resolve("daemon"))) {
-            ScenarioRest rest = daemon.rest();
-            rest.create("vm", daemon.image("vm.qcow2"), DISK);
-            String active = daemon.uri("vm");
-            assertTrue(LibnbdClient.one(active, "write:0:" + DISK + ":0x11").path("ok").asBoolean());
-            Path before = ImageBytes.copy(active, dir.resolve("before.raw"));
+        NbdDriver.requireLibnbd();
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir.resolve("daemon"))) {
+            RestClient rest = daemon.rest();
+            daemon.createDisk("vm", DISK);
+            String active = daemon.nbdUri("vm");
+            assertTrue(NbdDriver.libnbd(active, "write:0:" + DISK + ":0x11").ok());
+            Path before = NbdDriver.copy(active, dir.resolve("before.raw"));
 
-            JsonNode job = rest.startJob(ScenarioRest.job("c1", "vm").put("onCbwError", row.policy)
+            JsonNode job = rest.startJob(RestClient.jobRequest("c1", "vm").put("onCbwError", row.policy)
                     .put("tempQuotaBytes", QUOTA));
             String id = job.path("id").asText();
             String snapshot = job.path("disks").get(0).path("uri").asText();
@@ -71,37 +72,37 @@ class TempFullScenarioIT {
             for (int i = 0; i < WRITES; i++) {
                 writes.add("write:" + (i * CLUSTER + 1000) + ":4096:0x22");
             }
-            List<JsonNode> guest = LibnbdClient.run(active, null, writes.toArray(String[]::new));
+            List<NbdOutcome> guest = NbdDriver.libnbd(active, null, writes.toArray(String[]::new));
             for (int i = 0; i < WRITES; i++) {
-                JsonNode w = guest.get(i);
+                NbdOutcome w = guest.get(i);
                 if (i < row.writesThatLand) {
-                    assertTrue(w.path("ok").asBoolean(), "guest write " + i + ": " + w);
+                    assertTrue(w.ok(), "guest write " + i + ": " + w);
                 } else {
-                    assertEquals("ENOSPC", w.path("errno").asText(), "guest write " + i + ": " + w);
-                    assertTrue(w.path("message").asText().contains("temp quota of " + QUOTA + " bytes is full"),
+                    assertEquals("ENOSPC", w.errno(), "guest write " + i + ": " + w);
+                    assertTrue(String.valueOf(w.message()).contains("temp quota of " + QUOTA + " bytes is full"),
                             "the guest's error names the cause: " + w);
                 }
                 String landed = "read:" + (i * CLUSTER + 1000) + ":4096:" + (i < row.writesThatLand ? "0x22" : "0x11");
-                assertTrue(LibnbdClient.one(active, landed).path("ok").asBoolean(), "the disk after write " + i);
+                assertTrue(NbdDriver.libnbd(active, landed).ok(), "the disk after write " + i);
             }
 
-            JsonNode after = rest.getJob(id);
+            JsonNode after = rest.job(id);
             assertEquals(row.jobState, after.path("state").asText(), after.toString());
             if (row == Row.BREAK_SNAPSHOT) {
                 assertTrue(after.path("failureReason").asText().contains("temp quota of " + QUOTA + " bytes is full"),
                         "failureReason names the quota: " + after);
                 for (long offset : new long[] {0, 5 * CLUSTER, DISK - CLUSTER}) {
-                    JsonNode read = LibnbdClient.one(snapshot, "read:" + offset + ":4096");
-                    assertEquals("EIO", read.path("errno").asText(), "snapshot read at " + offset + ": " + read);
-                    assertTrue(read.path("message").asText().contains("temp quota"),
+                    NbdOutcome read = NbdDriver.libnbd(snapshot, "read:" + offset + ":4096");
+                    assertEquals("EIO", read.errno(), "snapshot read at " + offset + ": " + read);
+                    assertTrue(String.valueOf(read.message()).contains("temp quota"),
                             "the reader's error names the cause, not a follow-on error: " + read);
                 }
                 assertFalse(Tool.run("nbdcopy", snapshot, dir.resolve("broken.raw").toString()).exit() == 0,
                         "a broken snapshot must not copy as if it were whole");
             } else {
                 assertFalse(after.has("failureReason"), after.toString());
-                Path copy = ImageBytes.copy(snapshot, dir.resolve("snapshot.raw"));
-                ImageBytes.assertSame(before, copy, "the snapshot after the guest's writes broke");
+                Path copy = NbdDriver.copy(snapshot, dir.resolve("snapshot.raw"));
+                NbdDriver.assertSameBytes(before, copy, "the snapshot after the guest's writes broke");
                 assertEquals("finished", rest.finish(id, "success").path("state").asText());
             }
             assertTrue(daemon.alive(), daemon.log());

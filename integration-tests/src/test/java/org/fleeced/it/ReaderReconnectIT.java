@@ -8,7 +8,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import org.fleeced.it.NbdDriver.LibnbdSession;
+import org.fleeced.it.NbdDriver.NbdOutcome;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -24,7 +27,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  *   reader 2 ──▶ fleece export   nbdcopy, compared with the disk at job start
  * </pre>
  */
-class ReaderReconnectScenarioIT {
+class ReaderReconnectIT {
     private static final long DISK = 16 << 20;
 
     /** How the first reader dies. */
@@ -43,44 +46,39 @@ class ReaderReconnectScenarioIT {
     @ParameterizedTest
     @EnumSource(Row.class)
     void aReconnectedReaderReadsTheSameSnapshot(Row row) throws Exception {
-        Tool.require("nbdcopy");
-        Tool.require("fio");
-        LibnbdClient.require();
-        try (ScenarioDaemon daemon = ScenarioDaemon.start(dir.resolve("daemon"))) {
-            ScenarioRest rest = daemon.rest();
-            rest.create("vm", daemon.image("vm.qcow2"), DISK);
-            String active = daemon.uri("vm");
-            Tool.run("fio", "--name=fill", "--ioengine=nbd", "--uri=" + active, "--rw=write", "--bs=1M",
-                    "--size=16M", "--randseed=4").ok();
-            Path expected = ImageBytes.copy(active, dir.resolve("expected.raw"));
-            JsonNode job = rest.startJob(ScenarioRest.job("c1", "vm"));
+        Tool.require("nbdcopy", "fio");
+        NbdDriver.requireLibnbd();
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir.resolve("daemon"))) {
+            RestClient rest = daemon.rest();
+            daemon.createDisk("vm", DISK);
+            String active = daemon.nbdUri("vm");
+            NbdDriver.fio("fill", active, "--rw=write", "--bs=1M", "--size=16M", "--randseed=4").ok();
+            Path expected = NbdDriver.copy(active, dir.resolve("expected.raw"));
+            JsonNode job = rest.startJob(RestClient.jobRequest("c1", "vm"));
             String snapshot = job.path("disks").get(0).path("uri").asText();
             guestWrites(active, 0x44, 0);
 
             Process reader = switch (row) {
                 case NBDCOPY_BLOCKED_ON_ITS_OUTPUT -> {
-                    ProcessBuilder b = new ProcessBuilder("nbdcopy", snapshot, "-")
-                            .redirectError(ProcessBuilder.Redirect.DISCARD);
-                    b.environment().put("PATH", Tool.PATH);
-                    Process p = b.start();
+                    Process p = Tool.start(List.of("nbdcopy", snapshot, "-"));
                     InputStream out = p.getInputStream();
                     assertEquals(4 << 20, out.readNBytes(4 << 20).length, "nbdcopy copied 4 MiB");
                     yield p;
                 }
-                case LIBNBD_WITH_READS_IN_FLIGHT -> started(LibnbdClient.start(snapshot, null, "hold:32:0"));
-                case LIBNBD_BETWEEN_REQUESTS -> started(LibnbdClient.start(snapshot, null,
-                        "read:0:" + DISK / 2, "hold:0:0"));
+                case LIBNBD_WITH_READS_IN_FLIGHT -> LibnbdSession.holding(snapshot, "hold:32:0").process();
+                case LIBNBD_BETWEEN_REQUESTS -> LibnbdSession.holding(snapshot, "read:0:" + DISK / 2, "hold:0:0")
+                        .process();
             };
             guestWrites(active, 0x55, 32 << 10);
             reader.destroyForcibly().waitFor();
-            await().atMost(Duration.ofSeconds(20)).until(() -> openConnections(rest) == 0);
+            await().atMost(Duration.ofSeconds(20)).until(() -> rest.openNbdConnections() == 0);
             guestWrites(active, 0x66, 0);
 
-            ImageBytes.assertSame(expected, ImageBytes.copy(snapshot, dir.resolve("again.raw")),
+            NbdDriver.assertSameBytes(expected, NbdDriver.copy(snapshot, dir.resolve("again.raw")),
                     "the reconnected reader's copy");
-            ImageBytes.assertSame(expected, ImageBytes.copy(snapshot, dir.resolve("third.raw")),
+            NbdDriver.assertSameBytes(expected, NbdDriver.copy(snapshot, dir.resolve("third.raw")),
                     "a second reconnect");
-            JsonNode after = rest.getJob(job.path("id").asText());
+            JsonNode after = rest.job(job.path("id").asText());
             assertEquals("running", after.path("state").asText(), after.toString());
             assertTrue(after.path("disks").get(0).path("stats").path("clustersCopied").asLong() > 0, after.toString());
             assertEquals("finished", rest.finish(job.path("id").asText(), "success").path("state").asText());
@@ -89,33 +87,12 @@ class ReaderReconnectScenarioIT {
 
     /** 4 KiB of {@code fill} at every 1 MiB (plus {@code shift}): each write lands in its own CBW cluster. */
     private static void guestWrites(String active, int fill, long shift) throws Exception {
-        List<String> ops = new java.util.ArrayList<>();
+        List<String> ops = new ArrayList<>();
         for (long off = shift; off < DISK; off += 1 << 20) {
             ops.add("write:" + off + ":4096:" + fill);
         }
-        for (JsonNode w : LibnbdClient.run(active, null, ops.toArray(String[]::new))) {
-            assertTrue(w.path("ok").asBoolean(), w.toString());
+        for (NbdOutcome w : NbdDriver.libnbd(active, null, ops.toArray(String[]::new))) {
+            assertTrue(w.ok(), w.toString());
         }
-    }
-
-    /** Waits for the client's "holding" line (the requests are on the wire). */
-    private static Process started(Process p) throws Exception {
-        var out = LibnbdClient.reader(p);
-        for (JsonNode line = LibnbdClient.next(out); line != null; line = LibnbdClient.next(out)) {
-            assertTrue(line.path("ok").asBoolean(), line.toString());
-            if (line.has("holding")) {
-                return p;
-            }
-        }
-        throw new AssertionError("the reader ended before holding its reads");
-    }
-
-    static long openConnections(ScenarioRest rest) throws Exception {
-        for (String line : rest.get("/metrics").raw().split("\n")) {
-            if (line.startsWith("fleeced_nbd_connections ")) {
-                return (long) Double.parseDouble(line.substring(line.indexOf(' ') + 1).trim());
-            }
-        }
-        throw new AssertionError("no fleeced_nbd_connections in /metrics");
     }
 }

@@ -3,10 +3,15 @@ package org.fleeced.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
+import java.net.BindException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -17,8 +22,12 @@ import org.junit.jupiter.api.io.TempDir;
  * incremental backup with curl, qemu-io, nbdcopy and nbdsh, in under five minutes. Only the ports
  * are chosen by the test, through the script's REST and NBD variables, and its mktemp directory
  * goes under the test's TMPDIR.
+ *
+ * <p>The script takes fixed ports, as a reader would, so this is the one test that picks ports
+ * before the daemon binds them. It picks them below the kernel's ephemeral range, where no
+ * connecting client and no daemon binding port 0 (every other test) is handed a port meanwhile.
  */
-class ReadmeWalkthroughScenarioIT {
+class ReadmeWalkthroughIT {
     private static final Duration LIMIT = Duration.ofMinutes(5);
 
     @TempDir
@@ -29,9 +38,8 @@ class ReadmeWalkthroughScenarioIT {
         for (String tool : new String[] {"curl", "jq", "qemu-io", "qemu-img", "nbdcopy", "nbdsh"}) {
             Tool.require(tool);
         }
-        LibnbdClient.require();
-        Path top = Path.of(System.getProperty("fleeced.jar", "../daemon/target/fleeced.jar")).toAbsolutePath()
-                .getParent().getParent().getParent().normalize();
+        NbdDriver.requireLibnbd();
+        Path top = FleecedProcess.checkout();
         Path script = top.resolve("integration-tests/src/test/resources/walkthrough.sh");
         assertTrue(Files.isRegularFile(script), script.toString());
         assertTrue(Files.readString(top.resolve("README.md")).contains("```bash\n" + Files.readString(script) + "```"),
@@ -39,9 +47,14 @@ class ReadmeWalkthroughScenarioIT {
 
         ProcessBuilder builder = new ProcessBuilder("bash", script.toString()).directory(top.toFile())
                 .redirectErrorStream(true);
-        builder.environment().put("REST", String.valueOf(DaemonProcess.freePort()));
+        int rest = unusedPortBelowTheEphemeralRange();
+        int nbd = unusedPortBelowTheEphemeralRange();
+        while (nbd == rest) {
+            nbd = unusedPortBelowTheEphemeralRange();
+        }
+        builder.environment().put("REST", String.valueOf(rest));
         builder.environment().put("TMPDIR", tmp.toString());
-        builder.environment().put("NBD", String.valueOf(DaemonProcess.freePort()));
+        builder.environment().put("NBD", String.valueOf(nbd));
         long start = System.nanoTime();
         Process p = builder.start();
         byte[] out = p.getInputStream().readAllBytes();
@@ -57,5 +70,20 @@ class ReadmeWalkthroughScenarioIT {
         assertTrue(output.contains("incremental: 1048576 bytes in 1 extents"), "only the changed MiB is read: " + output);
         assertTrue(output.contains("Images are identical."), output);
         assertTrue(output.contains("daemon stopped"), output);
+    }
+
+    /** A port in [10000, first ephemeral port) that nothing listens on now. */
+    private static int unusedPortBelowTheEphemeralRange() throws IOException {
+        // readAllLines, not readString: the JDK trusts the size /proc reports and reads a truncated file
+        String range = Files.readAllLines(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).getFirst().trim();
+        int firstEphemeral = Integer.parseInt(range.split("\\s+")[0]);
+        while (true) {
+            int port = ThreadLocalRandom.current().nextInt(10_000, firstEphemeral);
+            try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+                return probe.getLocalPort();
+            } catch (BindException inUse) {
+                // taken: another one
+            }
+        }
     }
 }

@@ -11,7 +11,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The daemon as an operator starts it ({@code bin/fleeced daemon}, the launcher's JVM defaults)
+ * The daemon as an operator starts it ({@code bin/fleeced daemon}, the launcher's JVM defaults, as
+ * every {@link DaemonUnderTest} that sets no {@code FLEECED_JAVA_OPTS})
  * stays within a daemon's memory: VmRSS of the java process (mapped files included) at most
  * 256 MiB once ready, and its peak (VmHWM) at most 384 MiB after a scripted load. The goals are
  * half of that (128 / 192 MiB, measured by {@code bench/memory.sh}); the bounds here are twice
@@ -23,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
  * first touch copies a cluster before the write), a second disk read whole by nbdcopy over its
  * writable export, and the job finished.
  */
-class MemoryFootprintScenarioIT {
+class MemoryFootprintIT {
     private static final long IDLE_BOUND_KIB = 256 * 1024;
     private static final long LOAD_BOUND_KIB = 384 * 1024;
     private static final long DISK_BYTES = 256L << 20;
@@ -33,23 +34,23 @@ class MemoryFootprintScenarioIT {
 
     @Test
     void theLaunchersDefaultsKeepTheDaemonSmallIdleAndUnderLoad() throws Exception {
-        NbdClients.requireAll();
-        try (ScenarioDaemon daemon = ScenarioDaemon.startWithLauncher(dir.resolve("daemon"))) {
-            long pid = daemon.process().process().pid();
+        Tool.require("qemu-io", "nbdcopy");
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir.resolve("daemon"))) {
+            long pid = daemon.pid();
             assertEquals("java", Files.readString(Path.of("/proc/" + pid + "/comm")).strip(),
                     "the launcher execs java, so its pid is the JVM's");
             long idle = statusKib(pid, "VmRSS");
             assertTrue(idle <= IDLE_BOUND_KIB, "VmRSS once ready " + idle + " KiB > " + IDLE_BOUND_KIB + " KiB");
 
-            ScenarioRest rest = daemon.rest();
+            RestClient rest = daemon.rest();
             for (String disk : new String[] {"a", "b", "c"}) {
-                rest.create(disk, daemon.image(disk + ".qcow2"), DISK_BYTES);
-                NbdClients.write(daemon.uri(disk), "-P 0x11 0 64M", "-P 0x22 128M 16M");
+                daemon.createDisk(disk, DISK_BYTES);
+                NbdDriver.write(daemon.nbdUri(disk), "-P 0x11 0 64M", "-P 0x22 128M 16M");
             }
-            JsonNode job = rest.startJob(ScenarioRest.job("c1", "a"));
-            NbdClients.write(daemon.uri("a"), "-P 0x33 0 32M", "-P 0x44 200M 8M");
-            NbdClients.copy(job.get("disks").get(0).get("uri").asText(), dir.resolve("a-backup.raw"));
-            NbdClients.copy(daemon.uri("b"), dir.resolve("b-copy.raw"));
+            JsonNode job = rest.startJob(RestClient.jobRequest("c1", "a"));
+            NbdDriver.write(daemon.nbdUri("a"), "-P 0x33 0 32M", "-P 0x44 200M 8M");
+            NbdDriver.copy(job.get("disks").get(0).get("uri").asText(), dir.resolve("a-backup.raw"));
+            NbdDriver.copy(daemon.nbdUri("b"), dir.resolve("b-copy.raw"));
             rest.finish(job.get("id").asText(), "success");
 
             long peak = statusKib(pid, "VmHWM");
