@@ -51,7 +51,12 @@ public final class ImageOpener {
         }
     }
 
-    static BlockNode openBacking(Path path, String format, Set<Path> chain) throws BlockIOException {
+    /**
+     * Opens a member of a backing chain read-only, in {@code format} (null only for a file the
+     * caller chose itself, whose format is then detected), with the chain's {@code policy}.
+     */
+    static BlockNode openBacking(Path path, String format, Set<Path> chain, BackingPolicy policy)
+            throws BlockIOException {
         Path real = realPath(path);
         if (chain.contains(real)) {
             throw new BlockIOException(Errno.EIO, "backing chain loops: " + path + " is already in the chain");
@@ -65,7 +70,7 @@ public final class ImageOpener {
         }
         Format f = format == null ? detect(path) : parseFormat(format, path);
         return switch (f) {
-            case QCOW2 -> Qcow2Opener.open(path, Qcow2OpenOptions.readOnlyDefaults(), chain);
+            case QCOW2 -> Qcow2Opener.open(path, Qcow2OpenOptions.readOnlyDefaults().withBackingPolicy(policy), chain);
             case RAW -> RawFileNode.open(path, true);
         };
     }
