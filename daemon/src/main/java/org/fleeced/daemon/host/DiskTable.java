@@ -22,6 +22,8 @@ import org.fleeced.disk.DiskSpec;
 import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.NbdExport;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
+import org.fleeced.qcow2.BackingPolicy;
+import org.fleeced.qcow2.BackingRefusedException;
 import org.fleeced.qcow2.ImageOpener;
 import org.fleeced.qcow2.Qcow2CreateOptions;
 import org.fleeced.qcow2.Qcow2Creator;
@@ -90,6 +92,11 @@ public final class DiskTable {
         try {
             ImageOpener.Format actual = wanted != null ? wanted : ImageOpener.detect(path);
             disk = open(name, path, actual);
+        } catch (BackingRefusedException e) {
+            synchronized (this) {
+                attaching.remove(name);
+            }
+            throw backingRefusal(e);
         } catch (BlockIOException | RuntimeException e) {
             synchronized (this) {
                 attaching.remove(name);
@@ -224,9 +231,22 @@ public final class DiskTable {
         disks.clear();
     }
 
-    /** The disk's whole stack, from {@link DiskOpener}: qcow2 checkpoints persist, raw ones live in memory. */
-    private static AttachedDisk open(String name, Path path, ImageOpener.Format format) throws BlockIOException {
-        return new AttachedDisk(name, path, format, DiskOpener.open(DiskSpec.of(name, path, format)));
+    /**
+     * The disk's whole stack, from {@link DiskOpener}: qcow2 checkpoints persist, raw ones live in
+     * memory. Every backing file must lie in the image directories too.
+     */
+    private AttachedDisk open(String name, Path path, ImageOpener.Format format) throws BlockIOException {
+        DiskSpec spec = DiskSpec.of(name, path, format).withBackingPolicy(BackingPolicy.confinedTo(imageDirs.roots()));
+        return new AttachedDisk(name, path, format, DiskOpener.open(spec));
+    }
+
+    private static HostRefusal backingRefusal(BackingRefusedException e) {
+        return switch (e.reason()) {
+            case OUTSIDE -> new HostRefusal(HostRefusal.Kind.FORBIDDEN, "BACKING_OUTSIDE", e.getMessage()
+                    + "; move the backing file into an image directory (and rebase the image onto it).");
+            case FORMAT_REQUIRED -> new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "BACKING_FORMAT_REQUIRED",
+                    e.getMessage() + ".");
+        };
     }
 
     /**
@@ -281,6 +301,11 @@ public final class DiskTable {
         }
         Qcow2CreateOptions options = Qcow2CreateOptions.of(spec.sizeBytes()).withClusterSize(spec.clusterSize());
         if (spec.backingFile() != null) {
+            if (spec.backingFormat() == null) {
+                throw new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "BACKING_FORMAT_REQUIRED",
+                        "Name the format of backing file " + spec.backingFile()
+                                + " in create.backingFormat (qcow2 or raw); formats are never guessed.");
+            }
             Path backing = allowed(spec.backingFile());
             options = options.withBacking(backing.toString(), spec.backingFormat());
         }
