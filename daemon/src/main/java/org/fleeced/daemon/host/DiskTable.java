@@ -301,12 +301,12 @@ public final class DiskTable {
         }
         Qcow2CreateOptions options = Qcow2CreateOptions.of(spec.sizeBytes()).withClusterSize(spec.clusterSize());
         if (spec.backingFile() != null) {
+            Path backing = allowed(spec.backingFile());
             if (spec.backingFormat() == null) {
                 throw new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "BACKING_FORMAT_REQUIRED",
                         "Name the format of backing file " + spec.backingFile()
                                 + " in create.backingFormat (qcow2 or raw); formats are never guessed.");
             }
-            Path backing = allowed(spec.backingFile());
             options = options.withBacking(backing.toString(), spec.backingFormat());
         }
         Qcow2Creator.create(path, options);
