@@ -68,7 +68,7 @@ public final class DiskTable {
 
     /**
      * Attaches the image at {@code requestedPath} as disk {@code name}, creating it first when
-     * {@code create} is given. {@code format} is detected when null.
+     * {@code create} is given. An existing image needs its {@code format}: it is never guessed.
      */
     public AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create)
             throws HostRefusal, BlockIOException {
@@ -90,8 +90,7 @@ public final class DiskTable {
         }
         AttachedDisk disk;
         try {
-            ImageOpener.Format actual = wanted != null ? wanted : ImageOpener.detect(path);
-            disk = open(name, path, actual);
+            disk = open(name, path, wanted);
         } catch (BackingRefusedException e) {
             synchronized (this) {
                 attaching.remove(name);
@@ -150,6 +149,11 @@ public final class DiskTable {
         if (!Files.isRegularFile(path)) {
             throw new HostRefusal(ProblemReason.IMAGE_NOT_FOUND,
                     "No image file at " + path + "; give an existing image, or 'create' to make one.");
+        }
+        if (wanted == null) {
+            throw new HostRefusal(ProblemReason.FORMAT_REQUIRED, path + " looks like " + ImageOpener.describe(path)
+                    + "; pass \"format\": \"" + ImageOpener.detect(path).name().toLowerCase(java.util.Locale.ROOT)
+                    + "\" to confirm (formats are never guessed: a guest can write any header into its disk).");
         }
         return wanted;
     }
@@ -242,9 +246,9 @@ public final class DiskTable {
 
     private static HostRefusal backingRefusal(BackingRefusedException e) {
         return switch (e.reason()) {
-            case OUTSIDE -> new HostRefusal(HostRefusal.Kind.FORBIDDEN, "BACKING_OUTSIDE", e.getMessage()
+            case OUTSIDE -> new HostRefusal(ProblemReason.BACKING_OUTSIDE, e.getMessage()
                     + "; move the backing file into an image directory (and rebase the image onto it).");
-            case FORMAT_REQUIRED -> new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "BACKING_FORMAT_REQUIRED",
+            case FORMAT_REQUIRED -> new HostRefusal(ProblemReason.BACKING_FORMAT_REQUIRED,
                     e.getMessage() + ".");
         };
     }
@@ -303,7 +307,7 @@ public final class DiskTable {
         if (spec.backingFile() != null) {
             Path backing = allowed(spec.backingFile());
             if (spec.backingFormat() == null) {
-                throw new HostRefusal(HostRefusal.Kind.BAD_REQUEST, "BACKING_FORMAT_REQUIRED",
+                throw new HostRefusal(ProblemReason.BACKING_FORMAT_REQUIRED,
                         "Name the format of backing file " + spec.backingFile()
                                 + " in create.backingFormat (qcow2 or raw); formats are never guessed.");
             }
