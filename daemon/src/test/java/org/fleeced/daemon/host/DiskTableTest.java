@@ -123,8 +123,9 @@ class DiskTableTest {
         assertRefused(ProblemReason.IMAGE_EXISTS, () -> create("vm2", "loose.img"));
         assertRefused(ProblemReason.RAW_HAS_NO_BACKING, () -> disks.attach("vm2", images.resolve("r.img").toString(),
                 "raw", new DiskTable.CreateSpec(SIZE, 65536, images.resolve("vm1.qcow2").toString(), "qcow2")));
+        Qcow2Creator.create(images.resolve("base.qcow2"), Qcow2CreateOptions.of(SIZE));
         assertRefused(ProblemReason.BACKING_FORMAT_REQUIRED, () -> disks.attach("vm2", images.resolve("b.qcow2").toString(),
-                "qcow2", new DiskTable.CreateSpec(SIZE, 65536, images.resolve("vm1.qcow2").toString(), null)));
+                "qcow2", new DiskTable.CreateSpec(SIZE, 65536, images.resolve("base.qcow2").toString(), null)));
         Qcow2Creator.create(images.resolve("escape.qcow2"),
                 Qcow2CreateOptions.of(SIZE).withBacking(dir.resolve("outside.img").toString(), "raw"));
         assertRefused(ProblemReason.BACKING_OUTSIDE, () -> disks.attach("vm2", images.resolve("escape.qcow2").toString(),
