@@ -242,7 +242,7 @@ fl_start() {
   [ "$(ps -o comm= -p "$FL_PID")" = java ] || log "warning: pid $FL_PID is $(ps -o comm= -p "$FL_PID"), not java: RSS may be wrong"
   local d j
   for d in disk big; do
-    j=$(rest POST /v1/disks "$(jq -cn --arg n "$d" --arg p "$WORK/fleeced/images/$d.qcow2" '{name:$n,path:$p}')") ||
+    j=$(rest POST /v1/disks "$(jq -cn --arg n "$d" --arg p "$WORK/fleeced/images/$d.qcow2" '{name:$n,path:$p,format:"qcow2"}')") ||
       { fl_fail "POST /v1/disks (attach $d) failed (is the REST API on main yet?)"; return 1; }
     FL_WURI[$d]=$(jq -r '[.exports[] | select(.readOnly==false)][0].uri // empty' <<<"$j")
     [ -n "${FL_WURI[$d]}" ] || { fl_fail "POST /v1/disks returned no writable export: $j"; return 1; }

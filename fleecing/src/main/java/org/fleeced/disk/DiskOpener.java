@@ -59,7 +59,8 @@ public final class DiskOpener {
     }
 
     private static ActiveDisk openQcow2(DiskSpec spec) throws BlockIOException {
-        Qcow2OpenOptions how = spec.readOnly() ? Qcow2OpenOptions.readOnlyDefaults() : Qcow2OpenOptions.readWrite();
+        Qcow2OpenOptions how = (spec.readOnly() ? Qcow2OpenOptions.readOnlyDefaults() : Qcow2OpenOptions.readWrite())
+                .withBackingPolicy(spec.backingPolicy());
         Qcow2ExtensionStorage storage = Qcow2ExtensionStorage.open(spec.path(), how, PersistentBitmaps.AUTOCLEAR_BITS);
         Qcow2Node image = storage.node();
         PersistentBitmaps bitmaps = null;

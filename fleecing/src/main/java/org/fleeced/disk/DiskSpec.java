@@ -2,6 +2,7 @@ package org.fleeced.disk;
 
 import java.nio.file.Path;
 import java.util.Objects;
+import org.fleeced.qcow2.BackingPolicy;
 import org.fleeced.qcow2.ImageOpener;
 import org.fleeced.qcow2.bitmap.BitmapPersistenceOptions;
 
@@ -19,31 +20,38 @@ import org.fleeced.qcow2.bitmap.BitmapPersistenceOptions;
  *                      a qcow2 image's enabled bitmaps record as QEMU records them, and a raw image
  *                      has no dirty tracking at all
  * @param bitmapOptions how a qcow2 image's persistent bitmaps use their intent log
+ * @param backingPolicy which backing files a qcow2 image may reach (the daemon confines them to its
+ *                      image directories; `fleeced serve` does not)
  */
 public record DiskSpec(String name, Path path, ImageOpener.Format format, boolean readOnly, boolean checkpoints,
-        BitmapPersistenceOptions bitmapOptions) {
+        BitmapPersistenceOptions bitmapOptions, BackingPolicy backingPolicy) {
     public DiskSpec {
         Objects.requireNonNull(name);
         Objects.requireNonNull(path);
         Objects.requireNonNull(format);
         Objects.requireNonNull(bitmapOptions);
+        Objects.requireNonNull(backingPolicy);
     }
 
     /** A read-write disk with checkpoints: what the daemon attaches. */
     public static DiskSpec of(String name, Path path, ImageOpener.Format format) {
-        return new DiskSpec(name, path, format, false, true, BitmapPersistenceOptions.defaults());
+        return new DiskSpec(name, path, format, false, true, BitmapPersistenceOptions.defaults(), BackingPolicy.unconfined());
     }
 
     public DiskSpec readOnly(boolean ro) {
-        return new DiskSpec(name, path, format, ro, checkpoints, bitmapOptions);
+        return new DiskSpec(name, path, format, ro, checkpoints, bitmapOptions, backingPolicy);
     }
 
     /** No checkpoints: the image's own bitmaps record as they are (see the class note). */
     public DiskSpec withoutCheckpoints() {
-        return new DiskSpec(name, path, format, readOnly, false, bitmapOptions);
+        return new DiskSpec(name, path, format, readOnly, false, bitmapOptions, backingPolicy);
     }
 
     public DiskSpec withBitmapOptions(BitmapPersistenceOptions options) {
-        return new DiskSpec(name, path, format, readOnly, checkpoints, options);
+        return new DiskSpec(name, path, format, readOnly, checkpoints, options, backingPolicy);
+    }
+
+    public DiskSpec withBackingPolicy(BackingPolicy policy) {
+        return new DiskSpec(name, path, format, readOnly, checkpoints, bitmapOptions, policy);
     }
 }

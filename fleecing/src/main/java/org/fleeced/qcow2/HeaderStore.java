@@ -54,6 +54,17 @@ final class HeaderStore {
      * table") and only names bits that every reader knows from the spec anyway.
      */
     void rewrite(Qcow2Header newHeader) throws BlockIOException {
+        rewriteUnsynced(newHeader);
+        file.sync();
+    }
+
+    /**
+     * Rewrites the first cluster from {@code newHeader} (fitted as {@link #rewrite} fits it) without
+     * syncing: for a caller that syncs with the metadata lock released. Every change the new header
+     * refers to must be durable already; until the caller's sync, a crash leaves the old header or
+     * the new one (one sector-sized write in practice; either references only durable clusters).
+     */
+    void rewriteUnsynced(Qcow2Header newHeader) throws BlockIOException {
         Qcow2Header fitted = newHeader;
         ByteBuffer encoded;
         try {
@@ -67,22 +78,8 @@ final class HeaderStore {
             fitted = fitted.withExtensions(kept);
             encoded = fitted.encode();
         }
-        int used = usedBytes(fitted, encoded);
-        file.writeFully(0, encoded.limit(used));
-        file.sync();
+        file.writeFully(0, encoded.limit(usedBytes(fitted, encoded)));
         header = fitted;
-    }
-
-    /**
-     * Rewrites the first cluster from {@code newHeader} without syncing: for a caller that syncs
-     * with the metadata lock released. Every change the new header refers to must be durable
-     * already; until the caller's sync, a crash leaves the old header or the new one (one
-     * sector-sized write in practice; either references only durable clusters).
-     */
-    void rewriteUnsynced(Qcow2Header newHeader) throws BlockIOException {
-        ByteBuffer encoded = newHeader.encode();
-        file.writeFully(0, encoded.limit(usedBytes(newHeader, encoded)));
-        header = newHeader;
     }
 
     void replaceExtensions(List<HeaderExtension> extensions) throws BlockIOException {

@@ -51,7 +51,28 @@ public final class ImageOpener {
         }
     }
 
-    static BlockNode openBacking(Path path, String format, Set<Path> chain) throws BlockIOException {
+    /**
+     * Opens a member of a backing chain read-only, in {@code format} (null only for a file the
+     * caller chose itself, whose format is then detected), with the chain's {@code policy}.
+     */
+    /**
+     * What the file's first bytes look like, for a person deciding its format ("qcow2 v3", "raw");
+     * never used to choose a format by itself.
+     */
+    public static String describe(Path path) throws BlockIOException {
+        try (InputStream in = Files.newInputStream(path)) {
+            ByteBuffer start = ByteBuffer.wrap(in.readNBytes(8));
+            if (start.remaining() == 8 && start.getInt(0) == Qcow2Header.MAGIC) {
+                return "qcow2 v" + start.getInt(4);
+            }
+            return "raw (no qcow2 header)";
+        } catch (IOException e) {
+            throw new BlockIOException(Errno.EIO, "cannot open image " + path + ": " + e, e);
+        }
+    }
+
+    static BlockNode openBacking(Path path, String format, Set<Path> chain, BackingPolicy policy)
+            throws BlockIOException {
         Path real = realPath(path);
         if (chain.contains(real)) {
             throw new BlockIOException(Errno.EIO, "backing chain loops: " + path + " is already in the chain");
@@ -65,7 +86,7 @@ public final class ImageOpener {
         }
         Format f = format == null ? detect(path) : parseFormat(format, path);
         return switch (f) {
-            case QCOW2 -> Qcow2Opener.open(path, Qcow2OpenOptions.readOnlyDefaults(), chain);
+            case QCOW2 -> Qcow2Opener.open(path, Qcow2OpenOptions.readOnlyDefaults().withBackingPolicy(policy), chain);
             case RAW -> RawFileNode.open(path, true);
         };
     }

@@ -11,9 +11,10 @@ import java.nio.file.Path;
  * @param backingOverride    open this file as the backing file instead of the one the header
  *                           names, or null
  * @param noBacking          ignore the backing file entirely (unallocated clusters read as zeroes)
+ * @param backingPolicy      which backing files the header may name (every member of the chain)
  */
 public record Qcow2OpenOptions(boolean readOnly, long l2CacheBytes, long refcountCacheBytes,
-                               Path backingOverride, boolean noBacking) {
+                               Path backingOverride, boolean noBacking, BackingPolicy backingPolicy) {
     /** Guest (and host) bytes the default caches cover. */
     public static final long DEFAULT_CACHE_COVERAGE = 8L << 30;
 
@@ -21,22 +22,27 @@ public record Qcow2OpenOptions(boolean readOnly, long l2CacheBytes, long refcoun
         if (l2CacheBytes < 0 || refcountCacheBytes < 0) {
             throw new IllegalArgumentException("negative cache size");
         }
+        java.util.Objects.requireNonNull(backingPolicy);
     }
 
     public static Qcow2OpenOptions readWrite() {
-        return new Qcow2OpenOptions(false, 0, 0, null, false);
+        return new Qcow2OpenOptions(false, 0, 0, null, false, BackingPolicy.unconfined());
     }
 
     public static Qcow2OpenOptions readOnlyDefaults() {
-        return new Qcow2OpenOptions(true, 0, 0, null, false);
+        return new Qcow2OpenOptions(true, 0, 0, null, false, BackingPolicy.unconfined());
     }
 
     public Qcow2OpenOptions withCacheBytes(long l2Bytes, long refcountBytes) {
-        return new Qcow2OpenOptions(readOnly, l2Bytes, refcountBytes, backingOverride, noBacking);
+        return new Qcow2OpenOptions(readOnly, l2Bytes, refcountBytes, backingOverride, noBacking, backingPolicy);
     }
 
     public Qcow2OpenOptions withBacking(Path backing) {
-        return new Qcow2OpenOptions(readOnly, l2CacheBytes, refcountCacheBytes, backing, false);
+        return new Qcow2OpenOptions(readOnly, l2CacheBytes, refcountCacheBytes, backing, false, backingPolicy);
+    }
+
+    public Qcow2OpenOptions withBackingPolicy(BackingPolicy policy) {
+        return new Qcow2OpenOptions(readOnly, l2CacheBytes, refcountCacheBytes, backingOverride, noBacking, policy);
     }
 
     int l2CacheTables(Qcow2Layout layout) {

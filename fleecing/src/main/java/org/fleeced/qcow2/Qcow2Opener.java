@@ -110,10 +110,19 @@ final class Qcow2Opener {
         if (options.noBacking() || (h.backingFile() == null && options.backingOverride() == null)) {
             return null;
         }
-        Path backingPath = options.backingOverride() != null ? options.backingOverride()
-                : resolve(path, h.backingFile());
         chain.add(ImageOpener.realPath(path));
-        return ImageOpener.openBacking(backingPath, options.backingOverride() != null ? null : h.backingFormat(), chain);
+        if (options.backingOverride() != null) {
+            // The caller chose this file and its format itself (a test, or a tool given it).
+            return ImageOpener.openBacking(options.backingOverride(), null, chain, options.backingPolicy());
+        }
+        Path named = resolve(path, h.backingFile());
+        if (h.backingFormat() == null) {
+            throw new BackingRefusedException(BackingRefusedException.Reason.FORMAT_REQUIRED, named, path
+                    + " names the backing file " + h.backingFile() + " without its format, and formats are never"
+                    + " guessed; record it with: qemu-img rebase -u -F FORMAT -b " + h.backingFile() + " " + path);
+        }
+        Path admitted = options.backingPolicy().admit(path, named);
+        return ImageOpener.openBacking(admitted, h.backingFormat(), chain, options.backingPolicy());
     }
 
     private static Path resolve(Path image, String backingName) throws BlockIOException {

@@ -116,8 +116,8 @@ final class Qcow2BaseImages {
         own("1 KiB clusters, 8-bit refcounts, qcow2 backing", Qcow2CreateOptions.of(2 << 20).withClusterSize(1024)
                 .withRefcountOrder(3).withBacking(QCOW2_BACKING, "qcow2"), 4);
         own("64 KiB clusters, raw backing", Qcow2CreateOptions.of(2 << 20).withBacking(RAW_BACKING, "raw"), 5);
-        own("256 KiB clusters, 32-bit refcounts, backing without format", Qcow2CreateOptions.of(2 << 20)
-                .withClusterSize(256 << 10).withRefcountOrder(5).withBacking(QCOW2_BACKING, null), 6);
+        own("256 KiB clusters, 32-bit refcounts, qcow2 backing", Qcow2CreateOptions.of(2 << 20)
+                .withClusterSize(256 << 10).withRefcountOrder(5).withBacking(QCOW2_BACKING, "qcow2"), 6);
         own("8 KiB clusters, preallocated metadata, 2-bit refcounts", Qcow2CreateOptions.of(1 << 20).withClusterSize(8192)
                 .withRefcountOrder(1).withPreallocation(Qcow2CreateOptions.Preallocation.METADATA), 7);
         ownWithBitmaps("4 KiB clusters, persistent bitmaps", Qcow2CreateOptions.of(2 << 20).withClusterSize(4096), 8);

@@ -295,7 +295,7 @@ final class DaemonUnderTest implements AutoCloseable {
     JsonNode attachNewQcow2(String name, long sizeBytes) throws IOException, InterruptedException {
         Path image = images().resolve(name + ".qcow2");
         Tool.run("qemu-img", "create", "-q", "-f", "qcow2", image.toString(), Long.toString(sizeBytes)).ok();
-        return rest.attach(name, image);
+        return rest.attach(name, image, "qcow2");
     }
 
     /** Has the daemon create {@code images/NAME.qcow2} ({@code POST /v1/disks} with create); the disk. */

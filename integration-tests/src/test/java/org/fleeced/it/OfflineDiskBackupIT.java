@@ -59,7 +59,7 @@ class OfflineDiskBackupIT {
             Tool.run("qemu-img", "convert", "-f", row.format, "-O", "raw", image.toString(), original.toString()).ok();
 
             RestClient rest = daemon.rest();
-            assertEquals(row.format, rest.attach("vm", image).path("format").asText());
+            assertEquals(row.format, rest.attach("vm", image, row.format).path("format").asText());
             JsonNode full = rest.startJob(RestClient.jobRequest("c1", "vm"));
             assertEquals("full", full.path("disks").get(0).path("mode").asText());
             Path backup = NbdDriver.copy(full.path("disks").get(0).path("uri").asText(), dir.resolve("full.raw"));

@@ -91,9 +91,9 @@ final class RestClient {
         return post("v1/disks", request).expect(201).json();
     }
 
-    /** Attaches an existing image; the disk. */
-    JsonNode attach(String name, Path image) throws IOException, InterruptedException {
-        return post("v1/disks", Map.of("name", name, "path", image.toString())).expect(201).json();
+    /** Attaches an existing image in {@code format} (never guessed by the daemon); the disk. */
+    JsonNode attach(String name, Path image, String format) throws IOException, InterruptedException {
+        return post("v1/disks", Map.of("name", name, "path", image.toString(), "format", format)).expect(201).json();
     }
 
     JsonNode disk(String name) throws IOException, InterruptedException {

@@ -44,7 +44,7 @@ class StartupRecoveryIT {
             daemon.attachNewQcow2("b", DISK);
             Path raw = daemon.images().resolve("r.raw");
             Tool.run("qemu-img", "create", "-q", "-f", "raw", raw.toString(), Long.toString(DISK)).ok();
-            rest.attach("r", raw);
+            rest.attach("r", raw, "raw");
             for (String d : List.of("a", "b")) {
                 NbdDriver.write(daemon.nbdUri(d), "-P 0x11 0 4M");
             }

@@ -74,6 +74,12 @@ public record DaemonConfig(
         if (tempDirs.isEmpty()) {
             throw new UsageException("tempDirs is empty: fleecing jobs need at least one temp directory");
         }
+        for (DiskSpec d : disks) {
+            if (d.format() == null || !(d.format().equals("qcow2") || d.format().equals("raw"))) {
+                throw new UsageException("disks entry '" + d.name() + "' needs format: qcow2 or format: raw"
+                        + " (formats are never guessed)");
+            }
+        }
         if (nbd.tls().enabled() && nbd.tls().key() == null) {
             throw new UsageException("nbd.tls.cert is set but nbd.tls.key is not");
         }

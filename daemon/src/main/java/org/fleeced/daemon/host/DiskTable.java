@@ -22,6 +22,8 @@ import org.fleeced.disk.DiskSpec;
 import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.NbdExport;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
+import org.fleeced.qcow2.BackingPolicy;
+import org.fleeced.qcow2.BackingRefusedException;
 import org.fleeced.qcow2.ImageOpener;
 import org.fleeced.qcow2.Qcow2CreateOptions;
 import org.fleeced.qcow2.Qcow2Creator;
@@ -66,7 +68,7 @@ public final class DiskTable {
 
     /**
      * Attaches the image at {@code requestedPath} as disk {@code name}, creating it first when
-     * {@code create} is given. {@code format} is detected when null.
+     * {@code create} is given. An existing image needs its {@code format}: it is never guessed.
      */
     public AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create)
             throws HostRefusal, BlockIOException {
@@ -88,8 +90,12 @@ public final class DiskTable {
         }
         AttachedDisk disk;
         try {
-            ImageOpener.Format actual = wanted != null ? wanted : ImageOpener.detect(path);
-            disk = open(name, path, actual);
+            disk = open(name, path, wanted);
+        } catch (BackingRefusedException e) {
+            synchronized (this) {
+                attaching.remove(name);
+            }
+            throw backingRefusal(e);
         } catch (BlockIOException | RuntimeException e) {
             synchronized (this) {
                 attaching.remove(name);
@@ -143,6 +149,11 @@ public final class DiskTable {
         if (!Files.isRegularFile(path)) {
             throw new HostRefusal(ProblemReason.IMAGE_NOT_FOUND,
                     "No image file at " + path + "; give an existing image, or 'create' to make one.");
+        }
+        if (wanted == null) {
+            throw new HostRefusal(ProblemReason.FORMAT_REQUIRED, path + " looks like " + ImageOpener.describe(path)
+                    + "; pass \"format\": \"" + ImageOpener.detect(path).name().toLowerCase(java.util.Locale.ROOT)
+                    + "\" to confirm (formats are never guessed: a guest can write any header into its disk).");
         }
         return wanted;
     }
@@ -224,9 +235,22 @@ public final class DiskTable {
         disks.clear();
     }
 
-    /** The disk's whole stack, from {@link DiskOpener}: qcow2 checkpoints persist, raw ones live in memory. */
-    private static AttachedDisk open(String name, Path path, ImageOpener.Format format) throws BlockIOException {
-        return new AttachedDisk(name, path, format, DiskOpener.open(DiskSpec.of(name, path, format)));
+    /**
+     * The disk's whole stack, from {@link DiskOpener}: qcow2 checkpoints persist, raw ones live in
+     * memory. Every backing file must lie in the image directories too.
+     */
+    private AttachedDisk open(String name, Path path, ImageOpener.Format format) throws BlockIOException {
+        DiskSpec spec = DiskSpec.of(name, path, format).withBackingPolicy(BackingPolicy.confinedTo(imageDirs.roots()));
+        return new AttachedDisk(name, path, format, DiskOpener.open(spec));
+    }
+
+    private static HostRefusal backingRefusal(BackingRefusedException e) {
+        return switch (e.reason()) {
+            case OUTSIDE -> new HostRefusal(ProblemReason.BACKING_OUTSIDE, e.getMessage()
+                    + "; move the backing file into an image directory (and rebase the image onto it).");
+            case FORMAT_REQUIRED -> new HostRefusal(ProblemReason.BACKING_FORMAT_REQUIRED,
+                    e.getMessage() + ".");
+        };
     }
 
     /**
@@ -282,6 +306,11 @@ public final class DiskTable {
         Qcow2CreateOptions options = Qcow2CreateOptions.of(spec.sizeBytes()).withClusterSize(spec.clusterSize());
         if (spec.backingFile() != null) {
             Path backing = allowed(spec.backingFile());
+            if (spec.backingFormat() == null) {
+                throw new HostRefusal(ProblemReason.BACKING_FORMAT_REQUIRED,
+                        "Name the format of backing file " + spec.backingFile()
+                                + " in create.backingFormat (qcow2 or raw); formats are never guessed.");
+            }
             options = options.withBacking(backing.toString(), spec.backingFormat());
         }
         Qcow2Creator.create(path, options);

@@ -14,6 +14,8 @@ import org.fleeced.block.WriteFlag;
 import org.fleeced.daemon.nbd.server.NbdExport;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
 import org.fleeced.qcow2.ImageOpener;
+import org.fleeced.qcow2.Qcow2CreateOptions;
+import org.fleeced.qcow2.Qcow2Creator;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -82,17 +84,26 @@ class DiskTableTest {
         assertEquals(List.of(), remembered.getLast());
         assertTrue(disks.find("vm1").isEmpty());
 
-        AttachedDisk again = disks.attach("vm1", images.resolve("vm1.qcow2").toString(), null, null);
+        AttachedDisk again = disks.attach("vm1", images.resolve("vm1.qcow2").toString(), "qcow2", null);
         ByteBuffer first = ByteBuffer.allocate(512);
         again.active().exportNode().read(0, first);
         assertEquals(7, first.get(0));
     }
 
     @Test
-    void aRawImageIsAttachedWithItsFormatDetected() throws Exception {
+    void anExistingImageNeedsItsFormatWhichIsNeverGuessed() throws Exception {
         disks.attach("raw1", images.resolve("raw1.img").toString(), "raw", new DiskTable.CreateSpec(SIZE, 65536, null, null));
         disks.detach("raw1");
-        AttachedDisk raw = disks.attach("raw1", images.resolve("raw1.img").toString(), null, null);
+        HostRefusal refusal = assertThrows(HostRefusal.class,
+                () -> disks.attach("raw1", images.resolve("raw1.img").toString(), null, null));
+        assertEquals(ProblemReason.FORMAT_REQUIRED, refusal.reason());
+        assertTrue(refusal.getMessage().contains("looks like raw"), refusal.getMessage());
+        create("vm1", "vm1.qcow2");
+        disks.detach("vm1");
+        HostRefusal qcow2 = assertThrows(HostRefusal.class,
+                () -> disks.attach("vm1", images.resolve("vm1.qcow2").toString(), null, null));
+        assertTrue(qcow2.getMessage().contains("looks like qcow2 v3; pass \"format\": \"qcow2\""), qcow2.getMessage());
+        AttachedDisk raw = disks.attach("raw1", images.resolve("raw1.img").toString(), "raw", null);
         assertEquals(ImageOpener.Format.RAW, raw.format());
         assertFalse(raw.active().checkpoints().persistent(), "raw images keep their checkpoints in memory");
     }
@@ -112,6 +123,16 @@ class DiskTableTest {
         assertRefused(ProblemReason.IMAGE_EXISTS, () -> create("vm2", "loose.img"));
         assertRefused(ProblemReason.RAW_HAS_NO_BACKING, () -> disks.attach("vm2", images.resolve("r.img").toString(),
                 "raw", new DiskTable.CreateSpec(SIZE, 65536, images.resolve("vm1.qcow2").toString(), "qcow2")));
+        Qcow2Creator.create(images.resolve("base.qcow2"), Qcow2CreateOptions.of(SIZE));
+        assertRefused(ProblemReason.BACKING_FORMAT_REQUIRED, () -> disks.attach("vm2", images.resolve("b.qcow2").toString(),
+                "qcow2", new DiskTable.CreateSpec(SIZE, 65536, images.resolve("base.qcow2").toString(), null)));
+        Qcow2Creator.create(images.resolve("escape.qcow2"),
+                Qcow2CreateOptions.of(SIZE).withBacking(dir.resolve("outside.img").toString(), "raw"));
+        assertRefused(ProblemReason.BACKING_OUTSIDE, () -> disks.attach("vm2", images.resolve("escape.qcow2").toString(),
+                "qcow2", null));
+        Qcow2Creator.create(images.resolve("climb.qcow2"), Qcow2CreateOptions.of(SIZE).withBacking("../outside.img", "raw"));
+        assertRefused(ProblemReason.BACKING_OUTSIDE, () -> disks.attach("vm2", images.resolve("climb.qcow2").toString(),
+                "qcow2", null));
         assertRefused(ProblemReason.DISK_UNKNOWN, () -> disks.detach("vm9"));
         assertEquals(1, disks.list().size(), "no refusal attached anything");
         assertTrue(exports.find("vm2").isEmpty());
