@@ -1,7 +1,6 @@
 package org.fleeced.qcow2;
 
 import org.fleeced.block.file.PositionalFile;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.locks.ReentrantLock;
@@ -51,6 +50,7 @@ public final class Qcow2Metadata {
     private final MetadataRegions regions;
     private final Refcounts refcounts;
     private final ClusterAllocator allocator;
+    private final GuestMapping mapping;
     /** Host clusters whose reference is gone in memory but maybe not yet on disk. Guarded by lock. */
     private final List<Long> pendingFrees = new ArrayList<>();
     /** L2 entry changes since open: a write-back without the lock retries when it moved. Guarded by lock. */
@@ -66,17 +66,13 @@ public final class Qcow2Metadata {
         this.l1 = L1Table.load(file, h.l1TableOffset(), h.l1Size());
         this.regions = new MetadataRegions(layout);
         regions.setL1(h.l1TableOffset(), (long) h.l1Size() * Qcow2Layout.TABLE_ENTRY_BYTES);
-        for (int i = 0; i < l1.size(); i++) {
-            long l2 = l1.l2Offset(i, layout);
-            if (l2 != 0) {
-                regions.addCluster(l2);
-            }
-        }
         this.l2Cache = new TableCache<>(options.l2CacheTables(layout));
         RefcountTable table = RefcountTable.load(file, h.refcountTableOffset(), h.refcountTableClusters(), layout);
         this.refcounts = new Refcounts(layout, file, regions, table, options.refcountCacheBlocks(layout));
         RefcountTableGrower grower = new RefcountTableGrower(layout, file, header, refcounts);
         this.allocator = new ClusterAllocator(layout, refcounts, regions, grower, this::releasePendingFreesLocked, file.size());
+        this.mapping = new GuestMapping(layout, file, l1, l2Cache, regions, allocator, this::zeroFlagSupported,
+                this::corrupt);
     }
 
     public void lock() {
@@ -120,109 +116,24 @@ public final class Qcow2Metadata {
 
     /** The L2 entry of the guest cluster containing {@code guestOffset}. */
     L2Entry entryLocked(long guestOffset) throws BlockIOException {
-        L2Table table = l2TableLocked(guestOffset);
-        if (table == null) {
-            return new L2Entry(L2Entry.Kind.UNALLOCATED, 0, 0, false);
-        }
-        return decodeChecked(table.get(layout.l2Index(guestOffset)));
+        return mapping.entry(guestOffset);
     }
 
-    /**
-     * Maps a prefix of {@code [guestOffset, guestOffset + maxLength)}: clusters of one kind,
-     * contiguous on the host for NORMAL ones, within one L2 table; compressed clusters one at a time.
-     */
+    /** Clusters of one kind from {@code guestOffset}: see {@link GuestMapping#run}. */
     ClusterRun runLocked(long guestOffset, long maxLength) throws BlockIOException {
-        L2Table table = l2TableLocked(guestOffset);
-        int inCluster = layout.offsetInCluster(guestOffset);
-        long tableEnd = (layout.l1Index(guestOffset) + 1) * layout.bytesPerL2Table();
-        long limit = Math.min(guestOffset + maxLength, tableEnd);
-        if (table == null) {
-            return new ClusterRun(guestOffset, limit - guestOffset, new L2Entry(L2Entry.Kind.UNALLOCATED, 0, 0, false), 0);
-        }
-        int index = layout.l2Index(guestOffset);
-        L2Entry first = decodeChecked(table.get(index));
-        long end = layout.clusterStart(guestOffset) + layout.clusterSize();
-        if (first.kind() != L2Entry.Kind.COMPRESSED) {
-            while (end < limit) {
-                L2Entry next = decodeChecked(table.get(++index));
-                boolean continues = next.kind() == first.kind() && (first.kind() != L2Entry.Kind.NORMAL
-                        || next.hostOffset() == first.hostOffset() + (end - layout.clusterStart(guestOffset)));
-                if (!continues) {
-                    break;
-                }
-                end += layout.clusterSize();
-            }
-        }
-        long host = first.kind() == L2Entry.Kind.NORMAL ? first.hostOffset() + inCluster : first.hostOffset();
-        return new ClusterRun(guestOffset, Math.min(end, limit) - guestOffset, first, host);
+        return mapping.run(guestOffset, maxLength);
     }
 
     /** Sets the L2 entry of a guest cluster, allocating its L2 table when there is none. */
     void setEntryLocked(long guestOffset, long raw) throws BlockIOException {
         checkWritableLocked();
         mappingChanges++;
-        L2Table table = l2TableLocked(guestOffset);
-        if (table == null) {
-            long l2Offset = allocator.allocate(1);
-            table = L2Table.empty(l2Offset, layout);
-            l2Cache.put(table);
-            regions.addCluster(l2Offset);
-            l1.setL2Offset(l1Slot(guestOffset), l2Offset);
-        }
-        table.set(layout.l2Index(guestOffset), raw);
+        mapping.setEntry(guestOffset, raw);
     }
 
     /** True when the guest cluster has an L2 table (setting its entry allocates nothing). */
     boolean hasL2TableLocked(long guestOffset) throws BlockIOException {
-        return l1.l2Offset(l1Slot(guestOffset), layout) != 0;
-    }
-
-    private L2Table l2TableLocked(long guestOffset) throws BlockIOException {
-        int slot = l1Slot(guestOffset);
-        long l2Offset = l1.l2Offset(slot, layout);
-        if (l2Offset == 0) {
-            return null;
-        }
-        L2Table table = l2Cache.get(l2Offset);
-        if (table == null) {
-            table = loadL2Locked(l2Offset);
-            l2Cache.put(table);
-        }
-        return table;
-    }
-
-    private L2Table loadL2Locked(long l2Offset) throws BlockIOException {
-        if (l2Offset > allocator.hostEnd() - layout.clusterSize()) {
-            throw corrupt(new CorruptionException("L2 table at " + l2Offset + " lies past the end of the file"));
-        }
-        if (regions.overlapsFixedTables(l2Offset)) {
-            throw corrupt(new CorruptionException("L2 table at " + l2Offset + " overlaps the header, L1 or refcount table"));
-        }
-        ByteBuffer b = ByteBuffer.allocate(layout.clusterSize());
-        file.readZeroFilled(l2Offset, b);
-        return L2Table.decode(l2Offset, b.flip());
-    }
-
-    private int l1Slot(long guestOffset) throws CorruptionException {
-        long slot = layout.l1Index(guestOffset);
-        if (slot >= l1.size()) {
-            throw new CorruptionException("guest offset " + guestOffset + " has no L1 slot");
-        }
-        return (int) slot;
-    }
-
-    private L2Entry decodeChecked(long raw) throws BlockIOException {
-        L2Entry e;
-        try {
-            e = L2Entry.decode(raw, layout, zeroFlagSupported());
-        } catch (CorruptionException ex) {
-            throw corrupt(ex);
-        }
-        if (e.hostOffset() != 0 && e.hostOffset() >= allocator.hostEnd()) {
-            throw corrupt(new CorruptionException(String.format(
-                    "L2 entry 0x%016x points past the end of the file (%d)", raw, allocator.hostEnd())));
-        }
-        return e;
+        return mapping.hasL2Table(guestOffset);
     }
 
     // ---- allocation -------------------------------------------------------------------------
