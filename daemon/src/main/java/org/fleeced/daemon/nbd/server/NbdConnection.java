@@ -44,6 +44,8 @@ import org.fleeced.daemon.nbd.server.NbdExportRegistry.ExportConnection;
  */
 final class NbdConnection implements NbdFrameDecoder.Listener, NbdFrameDecoder.PayloadAdmission, HandshakeChannel,
         ExportConnection {
+    /** How long a shutdown waits for a connection's in-flight requests to be answered. */
+    static final Duration UNANSWERED_CLOSE_AFTER = Duration.ofSeconds(10);
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.nbd");
     private static final int MAX_OPTION_BYTES = 64 << 10;
 
@@ -273,6 +275,16 @@ final class NbdConnection implements NbdFrameDecoder.Listener, NbdFrameDecoder.P
             if (session != null) {
                 decoder.stop();
                 session.finishThenClose();
+                // A client that stops reading its replies keeps them unanswered for ever: the
+                // shutdown must not wait on it.
+                context.vertx().setTimer(UNANSWERED_CLOSE_AFTER.toMillis(), id -> {
+                    if (!closed.get()) {
+                        LOG.warning("closing connection of " + peer + " to export '"
+                                + session.parameters().export().name() + "': replies still unanswered "
+                                + UNANSWERED_CLOSE_AFTER.toSeconds() + " s into the shutdown");
+                        socket.close();
+                    }
+                });
                 return;
             }
             context.vertx().setTimer(Math.max(1, grace.toMillis()), id -> {

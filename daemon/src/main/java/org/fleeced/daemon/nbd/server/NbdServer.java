@@ -139,6 +139,19 @@ public final class NbdServer {
             LOG.info("NBD server closing: waiting for " + open.size() + " connection(s)");
         }
         open.forEach(connection -> connection.shutdown(grace));
+        if (!open.isEmpty()) {
+            // Bounded whatever the clients do: a connection that has not reported its close by then
+            // (each force-closes its socket after NbdConnection.UNANSWERED_CLOSE_AFTER) is given up.
+            vertx.setTimer(grace.plus(NbdConnection.UNANSWERED_CLOSE_AFTER).plusSeconds(5).toMillis(), id -> {
+                if (!drained.future().isComplete()) {
+                    synchronized (lifecycle) {
+                        LOG.warning("NBD server closing: " + connections.size()
+                                + " connection(s) did not close in time; closing without them");
+                    }
+                    drained.tryComplete();
+                }
+            });
+        }
         return closed;
     }
 

@@ -14,7 +14,9 @@ import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 import org.fleeced.daemon.nbd.protocol.NbdCommand;
 import org.fleeced.daemon.nbd.server.NbdServerStats;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -46,6 +48,7 @@ class NbdFuzzTest {
     private final List<String> faults = new CopyOnWriteArrayList<>();
 
     @Test
+    @Timeout(value = 15, unit = TimeUnit.MINUTES) // a hang fails here instead of holding the whole build
     void hostileStreamsGetCleanErrorsOrACloseNeverAnExceptionOrAHang() throws Exception {
         long seed = Long.getLong("fuzz.seed", DEFAULT_SEED);
         long cases = Long.getLong("fuzz.cases", 2000);
