@@ -233,9 +233,11 @@ public final class IntentLog implements AutoCloseable {
     }
 
     /**
-     * Starts a new epoch: later marks go to the clear map; see the class comment.
-     *
-     * @throws IllegalStateException when the previous epoch was not retired yet
+     * Starts a new epoch: later marks go to the clear map; see the class comment. While the
+     * previous ended epoch is not retired (its store failed, or this switch failed in its
+     * carry-over after the maps were swapped), there is no clear map to switch to: that epoch is
+     * returned again, and retiring it after a successful store is still right, since the store
+     * copies the bitmaps after the switch that ended it.
      */
     public Epoch switchEpoch() throws BlockIOException {
         long[] carried;
@@ -243,7 +245,7 @@ public final class IntentLog implements AutoCloseable {
         epochLock.writeLock().lock();
         try {
             if (unretired != null) {
-                throw new IllegalStateException("the previous epoch of " + path + " is not retired yet");
+                return unretired;
             }
             carried = new long[touched.length()];
             for (int w = 0; w < carried.length; w++) {
@@ -268,6 +270,8 @@ public final class IntentLog implements AutoCloseable {
      * in {@link #markSlow}, and find it marked.
      */
     private void carryOver(long[] carried) throws BlockIOException {
+        // On failure the maps are already swapped and the ended epoch is pending (switchEpoch
+        // returns it again); regions not carried are marked anew by their next write.
         markLock.lock();
         try {
             int map = active;

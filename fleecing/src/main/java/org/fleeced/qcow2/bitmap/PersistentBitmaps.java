@@ -58,8 +58,6 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
     private IntentLog intentLog;
     /** The link the image carries while open. Set once during open. */
     private long identity;
-    /** An ended epoch whose retirement failed; retired by the next store. Guarded by storeLock. */
-    private IntentLog.Epoch unretired;
     /** Set by close. Guarded by storeLock. */
     private boolean closed;
     private final StoreAfterFlush storeAfterFlush = new StoreAfterFlush(this);
@@ -290,15 +288,13 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
                 return;
             }
             long token = observer == null ? 0 : observer.beforeStore();
-            if (unretired == null) {
-                unretired = intentLog.switchEpoch();
-            }
+            // an epoch left pending by a failed store or switch comes back and is retired now
+            IntentLog.Epoch ended = intentLog.switchEpoch();
             storeAllLocked(true, List.of());
             if (observer != null) {
                 observer.stored(token);
             }
-            unretired.retire();
-            unretired = null;
+            ended.retire();
         } finally {
             storeLock.unlock();
         }
