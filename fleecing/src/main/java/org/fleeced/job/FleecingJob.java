@@ -22,11 +22,12 @@ import org.fleeced.checkpoint.CheckpointStart;
  *
  * <h2>Start</h2>
  * {@link #start} checks everything that can be checked beforehand (disks free, checkpoint names
- * and bases, temp space for the reserve), creates the temp images, then drains every disk at
- * once ({@link ActiveDisk#drain}) and, with no guest request in flight anywhere, creates the
+ * and bases, temp space for the reserve), creates the temp images, quiesces the guests when the
+ * spec says how ({@link SnapshotQuiescer}), then drains every disk at once
+ * ({@link ActiveDisk#drain}) and, with no guest request in flight anywhere, creates the
  * checkpoint, freezes the changes since the base and inserts the copy-before-write filter on each
- * disk, before letting guest I/O resume. That is the one point in time of the job, for all its
- * disks and for the checkpoint. Nothing is flushed inside the drain.
+ * disk, before letting guest I/O resume, and the guests at once after. That is the one point in
+ * time of the job, for all its disks and for the checkpoint. Nothing is flushed inside the drain.
  *
  * <h2>Finish</h2>
  * {@link #finish} removes the filters the same way, ends the readers' views, deletes the temp
@@ -65,9 +66,11 @@ public final class FleecingJob {
      * @throws BlockIOException    ENOSPC when the temp directory lacks the reserved space, EIO
      *                             when a temp image cannot be created
      * @throws DiskBusyException   a disk already has a job
+     * @throws SnapshotQuiescer.QuiesceRefusedException the guests could not be quiesced, and the spec's
+     *                             quiescer requires it
      */
     public static FleecingJob start(FleecingJobSpec spec) throws BlockIOException, CheckpointException,
-            DiskBusyException {
+            DiskBusyException, SnapshotQuiescer.QuiesceRefusedException {
         FleecingJob job = new FleecingJob(spec);
         List<ActiveDisk> claimed = new ArrayList<>();
         try {
@@ -83,7 +86,8 @@ public final class FleecingJob {
             job.insertFilters();
             job.state = JobState.RUNNING;
             return job;
-        } catch (BlockIOException | CheckpointException | DiskBusyException | RuntimeException e) {
+        } catch (BlockIOException | CheckpointException | DiskBusyException
+                | SnapshotQuiescer.QuiesceRefusedException | RuntimeException e) {
             job.state = JobState.FAILED;
             for (ActiveDisk disk : claimed) {
                 disk.release(job);
@@ -197,17 +201,24 @@ public final class FleecingJob {
         return List.copyOf(disks.values());
     }
 
-    /** Creates the temp images, then, with every disk drained, the checkpoints and the filters. */
-    private synchronized void insertFilters() throws BlockIOException, CheckpointException {
+    /**
+     * Creates the temp images, then, with the guests quiesced and every disk drained, the
+     * checkpoints and the filters.
+     */
+    private synchronized void insertFilters() throws BlockIOException, CheckpointException,
+            SnapshotQuiescer.QuiesceRefusedException {
         Map<ActiveDisk, TempImage> temps = new LinkedHashMap<>();
         List<ActiveDisk.Drain> drains = new ArrayList<>();
         List<CheckpointStart> begun = new ArrayList<>();
+        SnapshotQuiescer.Quiesced quiesced = null;
         boolean inserted = false;
         try {
             for (ActiveDisk disk : spec.disks()) {
                 temps.put(disk, TempImage.create(spec.temp(), "fleece-" + id + "-" + disk.name(),
                         disk.image().size(), settingsFor(spec, disk).clusterBytes()));
             }
+            // everything slow is done: from here to the resume below is the snapshot point only
+            quiesced = spec.quiescer().quiesce(id);
             for (ActiveDisk disk : spec.disks()) {
                 // guests wait while drained: the checkpoints are journaled here, never stored
                 drains.add(disk.drain());
@@ -228,6 +239,9 @@ public final class FleecingJob {
             inserted = true;
         } finally {
             drains.forEach(ActiveDisk.Drain::close);
+            if (quiesced != null) {
+                quiesced.resume();
+            }
             if (!inserted) {
                 undoStart(temps, begun);
             }

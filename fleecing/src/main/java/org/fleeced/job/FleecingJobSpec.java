@@ -21,9 +21,11 @@ import org.fleeced.checkpoint.BackupBase;
  * @param cbwTimeout    how long a guest write waits for copies; {@link Duration#ZERO} for no limit
  * @param clusterBytes  the CBW cluster, or 0 for each disk's default
  * @param allowDiscard  whether the reader may discard (the export then accepts NBD TRIM)
+ * @param quiescer      what quiesces the guests around the snapshot point ({@link SnapshotQuiescer#NONE} by default)
  */
 public record FleecingJobSpec(List<ActiveDisk> disks, String checkpoint, BackupBase base, TempSettings temp,
-        OnCbwError onCbwError, Duration cbwTimeout, long clusterBytes, boolean allowDiscard) {
+        OnCbwError onCbwError, Duration cbwTimeout, long clusterBytes, boolean allowDiscard,
+        SnapshotQuiescer quiescer) {
 
     public static final Duration DEFAULT_CBW_TIMEOUT = Duration.ofSeconds(45);
 
@@ -39,6 +41,7 @@ public record FleecingJobSpec(List<ActiveDisk> disks, String checkpoint, BackupB
         Objects.requireNonNull(temp);
         Objects.requireNonNull(onCbwError);
         Objects.requireNonNull(cbwTimeout);
+        Objects.requireNonNull(quiescer);
         if (cbwTimeout.isNegative()) {
             throw new IllegalArgumentException("negative cbw-timeout");
         }
@@ -58,6 +61,7 @@ public record FleecingJobSpec(List<ActiveDisk> disks, String checkpoint, BackupB
         private Duration cbwTimeout = DEFAULT_CBW_TIMEOUT;
         private long clusterBytes;
         private boolean allowDiscard = true;
+        private SnapshotQuiescer quiescer = SnapshotQuiescer.NONE;
 
         private Builder(List<ActiveDisk> disks, TempSettings temp) {
             this.disks = disks;
@@ -94,9 +98,14 @@ public record FleecingJobSpec(List<ActiveDisk> disks, String checkpoint, BackupB
             return this;
         }
 
+        public Builder quiescer(SnapshotQuiescer quiescer) {
+            this.quiescer = quiescer;
+            return this;
+        }
+
         public FleecingJobSpec build() {
             return new FleecingJobSpec(disks, checkpoint, base, temp, onCbwError, cbwTimeout, clusterBytes,
-                    allowDiscard);
+                    allowDiscard, quiescer);
         }
     }
 }

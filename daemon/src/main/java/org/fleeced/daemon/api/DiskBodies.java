@@ -8,7 +8,11 @@ public final class DiskBodies {
     private DiskBodies() {
     }
 
-    public record AttachDisk(String name, String path, String format, CreateImage create) {
+    public record AttachDisk(String name, String path, String format, CreateImage create, GuestAgent guestAgent) {
+    }
+
+    /** The unix socket of a QEMU guest agent, through which jobs freeze the guest's file systems. */
+    public record GuestAgent(String socket) {
     }
 
     public record CreateImage(long sizeBytes, Integer clusterSize, String backingFile, String backingFormat) {
@@ -20,7 +24,8 @@ public final class DiskBodies {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Disk(String name, String path, String format, long sizeBytes, Long clusterSize, Long allocatedBytes,
-            String allocatedBytesError, List<Export> exports, List<String> jobs, List<Bitmap> bitmaps) {
+            String allocatedBytesError, List<Export> exports, List<String> jobs, List<Bitmap> bitmaps,
+            GuestAgent guestAgent) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -54,7 +54,8 @@ final class DiskOperations {
         if (create != null && Integer.bitCount(create.clusterSize()) != 1) {
             throw new ApiProblem(ProblemReason.INVALID_REQUEST, "create.clusterSize must be a power of two.");
         }
-        return ApiResponse.created(body(disks.attach(a.name(), a.path(), a.format(), create)));
+        String agent = a.guestAgent() == null ? null : a.guestAgent().socket();
+        return ApiResponse.created(body(disks.attach(a.name(), a.path(), a.format(), create, agent)));
     }
 
     private ApiResponse plan(ApiRequest req) throws HostRefusal, BlockIOException {
@@ -93,6 +94,7 @@ final class DiskOperations {
         }
         return new DiskBodies.Disk(disk.name(), disk.path().toString(), disk.formatName(),
                 disk.active().exportNode().size(), disk.clusterBytes(), allocated, allocatedError,
-                exports, jobIds, bitmaps.list(disk));
+                exports, jobIds, bitmaps.list(disk),
+                disk.guestAgent() == null ? null : new DiskBodies.GuestAgent(disk.guestAgent().toString()));
     }
 }

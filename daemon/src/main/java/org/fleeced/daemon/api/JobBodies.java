@@ -11,7 +11,7 @@ public final class JobBodies {
     public record StartJob(List<String> disks, String checkpoint, String incrementalFrom, String differentialFrom,
             Boolean allowFullFallback, String tempFormat, String tempDirectory, Long tempQuotaBytes,
             Long tempReserveBytes, String onCbwError, Double cbwTimeoutSeconds, Long cbwClusterSize,
-            Boolean allowDiscard, String exportName, Long leaseSeconds) {
+            Boolean allowDiscard, String exportName, Long leaseSeconds, String freeze, Double freezeTimeoutSeconds) {
     }
 
     public record RenewLease(Long leaseSeconds) {
@@ -37,6 +37,6 @@ public final class JobBodies {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Job(String id, String state, String checkpoint, String failureReason, String createdAt,
-            String leaseExpiresAt, String endedAt, List<JobDisk> disks) {
+            String leaseExpiresAt, String endedAt, String consistency, long frozenMillis, List<JobDisk> disks) {
     }
 }

@@ -8,6 +8,7 @@ import org.fleeced.cbw.FleeceStats;
 import org.fleeced.cbw.OnCbwError;
 import org.fleeced.job.TempFormat;
 import org.fleeced.checkpoint.BackupOutcome;
+import org.fleeced.daemon.host.FreezeMode;
 import org.fleeced.daemon.host.JobRecord;
 import org.fleeced.daemon.host.JobRequest;
 import org.fleeced.daemon.host.JobTable;
@@ -49,6 +50,8 @@ final class JobOperations {
     private JobRequest request(JobBodies.StartJob s) {
         double timeout = s.cbwTimeoutSeconds() != null ? s.cbwTimeoutSeconds() : defaults.cbwTimeoutSeconds();
         long lease = s.leaseSeconds() != null ? s.leaseSeconds() : defaults.leaseSeconds();
+        double freezeTimeout = s.freezeTimeoutSeconds() != null ? s.freezeTimeoutSeconds()
+                : defaults.freezeTimeoutSeconds();
         String format = s.tempFormat() != null ? s.tempFormat() : defaults.tempFormat();
         String policy = s.onCbwError() != null ? s.onCbwError() : defaults.onCbwError();
         return new JobRequest(s.disks(), s.checkpoint(), s.incrementalFrom(), s.differentialFrom(),
@@ -62,7 +65,9 @@ final class JobOperations {
                 s.cbwClusterSize() != null ? s.cbwClusterSize() : 0,
                 s.allowDiscard() == null || s.allowDiscard(),
                 s.exportName(),
-                Duration.ofSeconds(lease));
+                Duration.ofSeconds(lease),
+                s.freeze() == null ? FreezeMode.OFF : FreezeMode.valueOf(s.freeze().toUpperCase(Locale.ROOT)),
+                Duration.ofMillis((long) (freezeTimeout * 1000)));
     }
 
     JobBodies.Job body(JobRecord job) {
@@ -71,7 +76,7 @@ final class JobOperations {
                 d.metaContext(), stats(d.stats()))).toList();
         return new JobBodies.Job(job.id(), job.state(), job.checkpoint(), job.failureReason(),
                 job.createdAt().toString(), job.leaseExpiresAt().toString(),
-                job.endedAt() == null ? null : job.endedAt().toString(), disks);
+                job.endedAt() == null ? null : job.endedAt().toString(), job.consistency(), job.frozenMillis(), disks);
     }
 
     private static JobBodies.Stats stats(FleeceStats s) {

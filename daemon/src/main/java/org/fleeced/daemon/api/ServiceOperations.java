@@ -8,6 +8,7 @@ import java.util.Map;
 import java.util.Optional;
 import org.fleeced.cbw.FleeceStats;
 import org.fleeced.daemon.host.DiskTable;
+import org.fleeced.daemon.host.GuestFreezer;
 import org.fleeced.daemon.host.JobRecord;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.StartupRecovery;
@@ -79,6 +80,15 @@ final class ServiceOperations {
                 total.writesDelayedByReads());
         p.counter("fleeced_frozen_read_delay_seconds_total", "Time guest writes waited for snapshot reads.",
                 total.readDelayNanos() / 1e9);
+        GuestFreezer guests = jobs.freezer();
+        p.counter("fleeced_guest_freezes_total", "Guest agents frozen for a job's snapshot.", guests.freezes());
+        p.counter("fleeced_guest_freeze_failures_total", "Job starts whose guest freeze failed.",
+                guests.freezeFailures());
+        p.counter("fleeced_guest_thaw_failures_total", "Thaws that failed (each is retried).", guests.thawFailures());
+        p.counter("fleeced_guest_frozen_seconds_total", "Time guests were frozen for snapshots.",
+                guests.frozenMillisTotal() / 1e3);
+        p.gauge("fleeced_guests_frozen", "Guest agents frozen now (or whose thaw is being retried).",
+                guests.frozenAgents().size());
         return p.toString();
     }
 }

@@ -17,6 +17,7 @@ import org.fleeced.daemon.api.DaemonApi;
 import org.fleeced.daemon.api.EventStream;
 import org.fleeced.daemon.host.AllowedPaths;
 import org.fleeced.daemon.host.DiskTable;
+import org.fleeced.daemon.host.GuestFreezer;
 import org.fleeced.daemon.host.JobHistory;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
@@ -66,8 +67,8 @@ final class DaemonCommand {
             config = new DaemonConfig(config.stateDir(), new DaemonConfig.Rest(
                     restBind != null ? restBind : config.rest().bind(),
                     restPort != null ? restPort : config.rest().port(), config.rest().maxBodyBytes()),
-                    config.nbd(), config.tokens(), config.imageDirs(), config.tempDirs(), config.defaults(),
-                    config.disks());
+                    config.nbd(), config.tokens(), config.imageDirs(), config.tempDirs(), config.guestAgentDirs(),
+                    config.defaults(), config.disks());
         }
         config.validate();
         createDirectories(config);
@@ -107,11 +108,14 @@ final class DaemonCommand {
             NbdEndpoints endpoints = new NbdEndpoints(n.bind(), nbdPort, n.socket(), tls.isPresent());
 
             DiskTable disks = new DiskTable(new AllowedPaths("image", config.imageDirs()),
+                    new AllowedPaths("guest agent", config.guestAgentDirs()),
                     new ReservedFiles(config.stateDir(), config.imageDirs(), config.tempDirs()), exports,
                     new RememberedDisksFile(config.stateDir()), events::publish);
             AllowedPaths tempDirs = new AllowedPaths("temp", config.tempDirs());
             JobHistory history = JobHistory.open(config.stateDir(), new JobHistoryJson(), Clock.systemUTC());
-            JobTable jobs = new JobTable(disks, exports, tempDirs, events::publish, Clock.systemUTC(), history);
+            GuestFreezer freezer = new GuestFreezer(events::publish,
+                    Duration.ofMillis((long) (config.defaults().freezeTimeoutSeconds() * 1000)));
+            JobTable jobs = new JobTable(disks, exports, tempDirs, events::publish, Clock.systemUTC(), history, freezer);
             StartupRecovery startup = new StartupRecovery(history, tempDirs, disks, startupDisks(config));
 
             DaemonApi api = new DaemonApi(disks, jobs, endpoints, nbd.stats(), events, config.defaults(), startup);
@@ -137,6 +141,8 @@ final class DaemonCommand {
             vertx.cancelTimer(bitmapTimer);
             await(http.close());
             startup.awaitEnd();
+            // a job start in progress thaws its guests itself; this catches thaws still being retried
+            freezer.thawAll("shutdown");
             jobs.failAll("shutdown");
             await(nbd.close());
             disks.closeAll();
@@ -153,7 +159,8 @@ final class DaemonCommand {
     private static List<RememberedDisks.Entry> startupDisks(DaemonConfig config) throws IOException {
         List<RememberedDisks.Entry> all = new ArrayList<>();
         for (DaemonConfig.DiskSpec d : config.disks()) {
-            all.add(new RememberedDisks.Entry(d.name(), d.path().toString(), d.format()));
+            all.add(new RememberedDisks.Entry(d.name(), d.path().toString(), d.format(),
+                    d.guestAgent() == null ? null : d.guestAgent().socket().toString()));
         }
         for (RememberedDisks.Entry e : new RememberedDisksFile(config.stateDir()).load()) {
             if (all.stream().noneMatch(a -> a.name().equals(e.name()))) {
@@ -169,6 +176,9 @@ final class DaemonCommand {
             Files.createDirectories(p);
         }
         for (Path p : config.tempDirs()) {
+            Files.createDirectories(p);
+        }
+        for (Path p : config.guestAgentDirs()) {
             Files.createDirectories(p);
         }
     }

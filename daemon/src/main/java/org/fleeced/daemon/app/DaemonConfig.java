@@ -21,6 +21,7 @@ public record DaemonConfig(
         List<String> tokens,
         List<Path> imageDirs,
         List<Path> tempDirs,
+        List<Path> guestAgentDirs,
         JobDefaults defaults,
         List<DiskSpec> disks) {
 
@@ -44,7 +45,12 @@ public record DaemonConfig(
         }
     }
 
-    public record DiskSpec(String name, Path path, String format) {
+    /** A disk to attach at start; {@code guestAgent} may be null. */
+    public record DiskSpec(String name, Path path, String format, GuestAgent guestAgent) {
+    }
+
+    /** The unix socket of a disk's QEMU guest agent; relative to stateDir when relative. */
+    public record GuestAgent(Path socket) {
     }
 
     /** Makes every path absolute: stateDir against {@code workDir}, the rest against stateDir. */
@@ -56,8 +62,11 @@ public record DaemonConfig(
         return new DaemonConfig(state, rest, n, tokens,
                 imageDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 tempDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
+                guestAgentDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 defaults,
-                disks.stream().map(d -> new DiskSpec(d.name(), state.resolve(d.path()).normalize(), d.format())).toList());
+                disks.stream().map(d -> new DiskSpec(d.name(), state.resolve(d.path()).normalize(), d.format(),
+                        d.guestAgent() == null ? null : new GuestAgent(state.resolve(d.guestAgent().socket()).normalize())))
+                        .toList());
     }
 
     /** Refuses a configuration that would run unsafely, with a message that says what to change. */

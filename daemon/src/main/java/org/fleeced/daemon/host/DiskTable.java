@@ -41,6 +41,7 @@ public final class DiskTable {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.disks");
 
     private final AllowedPaths imageDirs;
+    private final AllowedPaths agentDirs;
     private final ReservedFiles reserved;
     private final NbdExportRegistry exports;
     private final RememberedDisks remembered;
@@ -53,9 +54,10 @@ public final class DiskTable {
      */
     private final Map<String, Path> attaching = new HashMap<>();
 
-    public DiskTable(AllowedPaths imageDirs, ReservedFiles reserved, NbdExportRegistry exports,
+    public DiskTable(AllowedPaths imageDirs, AllowedPaths agentDirs, ReservedFiles reserved, NbdExportRegistry exports,
             RememberedDisks remembered, Events events) {
         this.imageDirs = imageDirs;
+        this.agentDirs = agentDirs;
         this.reserved = reserved;
         this.exports = exports;
         this.remembered = remembered;
@@ -72,13 +74,24 @@ public final class DiskTable {
      */
     public AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create)
             throws HostRefusal, BlockIOException {
-        return attach(name, requestedPath, format, create, true);
+        return attach(name, requestedPath, format, create, null, true);
     }
 
-    private AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create, boolean remember)
+    /**
+     * Attaches as {@link #attach(String, String, String, CreateSpec)} does, with the unix socket of
+     * the guest's agent (null for none): it must lie inside the guest agent directories, and need
+     * not exist yet (jobs use it at their start).
+     */
+    public AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create, String guestAgent)
             throws HostRefusal, BlockIOException {
+        return attach(name, requestedPath, format, create, guestAgent, true);
+    }
+
+    private AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create,
+            String guestAgent, boolean remember) throws HostRefusal, BlockIOException {
         Path path;
         ImageOpener.Format wanted;
+        Path agent = guestAgent == null ? null : allowedAgent(guestAgent);
         synchronized (this) {
             path = reserveLocked(name, requestedPath);
             try {
@@ -90,7 +103,7 @@ public final class DiskTable {
         }
         AttachedDisk disk;
         try {
-            disk = open(name, path, wanted);
+            disk = open(name, path, wanted, agent);
         } catch (BackingRefusedException e) {
             synchronized (this) {
                 attaching.remove(name);
@@ -200,7 +213,7 @@ public final class DiskTable {
         try (ExecutorService opening = Executors.newVirtualThreadPerTaskExecutor()) {
             Map<RememberedDisks.Entry, Future<AttachedDisk>> attached = new LinkedHashMap<>();
             for (RememberedDisks.Entry e : entries) {
-                attached.put(e, opening.submit(() -> attach(e.name(), e.path(), e.format(), null, false)));
+                attached.put(e, opening.submit(() -> attach(e.name(), e.path(), e.format(), null, e.guestAgent(), false)));
             }
             for (Map.Entry<RememberedDisks.Entry, Future<AttachedDisk>> a : attached.entrySet()) {
                 RememberedDisks.Entry e = a.getKey();
@@ -239,9 +252,18 @@ public final class DiskTable {
      * The disk's whole stack, from {@link DiskOpener}: qcow2 checkpoints persist, raw ones live in
      * memory. Every backing file must lie in the image directories too.
      */
-    private AttachedDisk open(String name, Path path, ImageOpener.Format format) throws BlockIOException {
+    private AttachedDisk open(String name, Path path, ImageOpener.Format format, Path agent) throws BlockIOException {
         DiskSpec spec = DiskSpec.of(name, path, format).withBackingPolicy(BackingPolicy.confinedTo(imageDirs.roots()));
-        return new AttachedDisk(name, path, format, DiskOpener.open(spec));
+        return new AttachedDisk(name, path, format, DiskOpener.open(spec), agent);
+    }
+
+    /** The guest agent socket a request names, refused outside the guest agent directories. */
+    private Path allowedAgent(String requested) throws HostRefusal {
+        try {
+            return agentDirs.check(requested);
+        } catch (AllowedPaths.PathRefused e) {
+            throw new HostRefusal(ProblemReason.PATH_NOT_ALLOWED, "guestAgent.socket: " + e.getMessage() + ".");
+        }
     }
 
     private static HostRefusal backingRefusal(BackingRefusedException e) {
@@ -319,7 +341,8 @@ public final class DiskTable {
 
     private void rememberLocked() {
         List<RememberedDisks.Entry> entries = disks.values().stream()
-                .map(d -> new RememberedDisks.Entry(d.name(), d.path().toString(), d.formatName()))
+                .map(d -> new RememberedDisks.Entry(d.name(), d.path().toString(), d.formatName(),
+                        d.guestAgent() == null ? null : d.guestAgent().toString()))
                 .toList();
         try {
             remembered.save(entries);

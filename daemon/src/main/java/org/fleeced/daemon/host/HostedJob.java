@@ -20,9 +20,12 @@ public final class HostedJob {
     private final Instant createdAt;
     private volatile Instant leaseExpiresAt;
     private final List<Disk> disks;
+    private final JobFreeze freeze;
 
-    HostedJob(FleecingJob job, String checkpoint, Instant createdAt, Instant leaseExpiresAt, List<Disk> disks) {
+    HostedJob(FleecingJob job, String checkpoint, Instant createdAt, Instant leaseExpiresAt, List<Disk> disks,
+            JobFreeze freeze) {
         this.job = job;
+        this.freeze = freeze;
         this.checkpoint = checkpoint;
         this.createdAt = createdAt;
         this.leaseExpiresAt = leaseExpiresAt;
@@ -66,7 +69,8 @@ public final class HostedJob {
                 d.fallbackReason(), d.export(), d.metaContext(), d.fleece().stats())).toList();
         List<String> temps = disks.stream().map(d -> d.fleece().tempImagePath().toString()).toList();
         return new JobRecord(id(), job.state().name().toLowerCase(java.util.Locale.ROOT), checkpoint,
-                job.failureReason(), createdAt, leaseExpiresAt, endedAt, published, temps);
+                job.failureReason(), createdAt, leaseExpiresAt, endedAt, published, temps, freeze.consistency(),
+                freeze.frozenMillis());
     }
 
     public Disk disk(String name) {

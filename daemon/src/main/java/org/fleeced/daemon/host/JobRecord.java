@@ -13,9 +13,12 @@ import org.fleeced.cbw.FleeceStats;
  *                      {@code crash} when the daemon died while it ran; null otherwise
  * @param endedAt       when it ended (for a crash: when the next start found it); null while it runs
  * @param tempImages    the temp image files the job created, so a start can delete what a crash left
+ * @param consistency   {@code application} when the guests were frozen for the snapshot, else {@code crash}
+ * @param frozenMillis  how long the guests were frozen (0 without a freeze)
  */
 public record JobRecord(String id, String state, String checkpoint, String failureReason, Instant createdAt,
-        Instant leaseExpiresAt, Instant endedAt, List<Disk> disks, List<String> tempImages) {
+        Instant leaseExpiresAt, Instant endedAt, List<Disk> disks, List<String> tempImages, String consistency,
+        long frozenMillis) {
 
     /** The failure reason of a job that was running when the daemon died. */
     public static final String CRASH = "crash";
@@ -28,10 +31,12 @@ public record JobRecord(String id, String state, String checkpoint, String failu
     public JobRecord {
         disks = List.copyOf(disks);
         tempImages = tempImages == null ? List.of() : List.copyOf(tempImages);
+        consistency = consistency == null ? "crash" : consistency;
     }
 
     /** This job, which was running when the daemon died, as failed with reason {@link #CRASH}. */
     JobRecord crashed(Instant foundAt) {
-        return new JobRecord(id, "failed", checkpoint, CRASH, createdAt, leaseExpiresAt, foundAt, disks, tempImages);
+        return new JobRecord(id, "failed", checkpoint, CRASH, createdAt, leaseExpiresAt, foundAt, disks, tempImages,
+                consistency, frozenMillis);
     }
 }

@@ -22,6 +22,7 @@ import org.fleeced.cbw.FleeceStats;
 import org.fleeced.job.DiskBusyException;
 import org.fleeced.job.FleecingJob;
 import org.fleeced.job.FleecingJobSpec;
+import org.fleeced.job.SnapshotQuiescer;
 import org.fleeced.job.TempSettings;
 import org.fleeced.checkpoint.BackupBase;
 import org.fleeced.checkpoint.BackupOutcome;
@@ -38,7 +39,8 @@ import org.fleeced.daemon.nbd.server.NbdExportRegistry;
  * export per disk (named with a random suffix, so a stale reader never reads the next job);
  * finishing it (by the caller, an expired lease, or shutdown) removes the exports and ends the
  * checkpoint with the outcome. Ended jobs stay readable, across restarts too, in the
- * {@link JobHistory}.
+ * {@link JobHistory}. A job may freeze its guests' file systems around the snapshot point
+ * through their agents ({@link GuestFreezer}).
  *
  * <p>Thread-safe: the table's monitor guards the maps; the job itself is thread-safe.
  */
@@ -54,6 +56,7 @@ public final class JobTable {
     private final AllowedPaths tempDirs;
     private final Events events;
     private final Clock clock;
+    private final GuestFreezer freezer;
     /** Running jobs by id. Guarded by this. */
     private final Map<String, HostedJob> running = new LinkedHashMap<>();
     /** The ended jobs, and the durable record of which jobs run. */
@@ -66,8 +69,9 @@ public final class JobTable {
     private FleeceStats endedStats = FleeceStats.ZERO;
 
     public JobTable(DiskTable disks, NbdExportRegistry exports, AllowedPaths tempDirs, Events events, Clock clock,
-            JobHistory history) {
+            JobHistory history, GuestFreezer freezer) {
         this.disks = disks;
+        this.freezer = freezer;
         this.history = history;
         this.exports = exports;
         this.tempDirs = tempDirs;
@@ -82,14 +86,20 @@ public final class JobTable {
                     "Give incrementalFrom or differentialFrom, not both.");
         }
         List<ActiveDisk> active = new ArrayList<>();
+        List<AttachedDisk> attached = new ArrayList<>();
         for (String name : request.disks()) {
             AttachedDisk disk = disks.require(name);
             DiskBusy.requireNoJob(disk, "finish it first.");
             active.add(disk.active());
+            attached.add(disk);
         }
+        JobFreeze freeze = freezeFor(request, attached);
         FleecingJob job;
         try {
-            job = FleecingJob.start(spec(request, active));
+            job = FleecingJob.start(spec(request, active, freeze));
+        } catch (SnapshotQuiescer.QuiesceRefusedException e) {
+            throw new HostRefusal(ProblemReason.GUEST_AGENT, e.getMessage()
+                    + ". Nothing was created; retry when the agent answers, or start with freeze: try.");
         } catch (CheckpointException e) {
             if (e.refusal() != null) {
                 throw new HostRefusal(HostRefusal.baseReason(e.refusal()), e.getMessage()
@@ -107,9 +117,15 @@ public final class JobTable {
             // another start claimed the disk after the check above
             throw new DiskBusy(e.disk(), null, "finish it first.");
         }
+        if (freeze.overran() && freeze.mode() == FreezeMode.REQUIRED) {
+            job.finish(BackupOutcome.FAILURE, "the snapshot outlasted the guest freeze");
+            throw new HostRefusal(ProblemReason.GUEST_AGENT, "freeze: required, but the snapshot took longer than"
+                    + " freezeTimeoutSeconds and the guests were thawed before it; nothing was kept. Retry, or raise"
+                    + " freezeTimeoutSeconds.");
+        }
         HostedJob hosted;
         try {
-            hosted = publish(job, request);
+            hosted = publish(job, request, freeze);
         } catch (HostRefusal | RuntimeException e) {
             // a refused name, or a bug (answered as a 500): either way no disk stays claimed by the job
             job.disks().forEach(d -> exports.list().stream()
@@ -122,13 +138,37 @@ public final class JobTable {
         }
         history.started(hosted.record(null));
         LOG.info("job " + job.id() + ": started on " + request.disks() + ", checkpoint " + request.checkpoint()
-                + ", exports " + hosted.disks().stream().map(HostedJob.Disk::export).toList());
+                + ", exports " + hosted.disks().stream().map(HostedJob.Disk::export).toList() + ", "
+                + freeze.consistency() + "-consistent"
+                + (freeze.frozenMillis() > 0 ? " (guests frozen " + freeze.frozenMillis() + " ms)" : ""));
         events.publish("job-started", Map.of("job", job.id(), "disks", request.disks(),
-                "checkpoint", request.checkpoint()));
+                "checkpoint", request.checkpoint(), "consistency", freeze.consistency(),
+                "frozenMillis", freeze.frozenMillis()));
         return hosted;
     }
 
-    private HostedJob publish(FleecingJob job, JobRequest request) throws HostRefusal {
+    /**
+     * The job's guest freeze: every distinct agent of its disks. {@code required} needs an agent
+     * on every disk, since a disk without one cannot be frozen.
+     */
+    private JobFreeze freezeFor(JobRequest request, List<AttachedDisk> attached) throws HostRefusal {
+        List<java.nio.file.Path> agents = new ArrayList<>();
+        List<String> without = new ArrayList<>();
+        for (AttachedDisk disk : attached) {
+            if (disk.guestAgent() != null) {
+                agents.add(disk.guestAgent());
+            } else {
+                without.add(disk.name());
+            }
+        }
+        if (request.freeze() == FreezeMode.REQUIRED && !without.isEmpty()) {
+            throw new HostRefusal(ProblemReason.INVALID_JOB, "freeze: required, but disks " + without
+                    + " name no guest agent; attach them with guestAgent.socket, or start with freeze: try.");
+        }
+        return freezer.forJob(request.freeze(), agents, without.isEmpty(), request.freezeTimeout());
+    }
+
+    private HostedJob publish(FleecingJob job, JobRequest request, JobFreeze freeze) throws HostRefusal {
         byte[] random = new byte[4];
         ExportSuffixes.RANDOM.nextBytes(random);
         String suffix = HexFormat.of().formatHex(random);
@@ -158,14 +198,14 @@ public final class JobTable {
             published.add(new HostedJob.Disk(fleece.diskName(), mode, baseName, fallback, exportName, metaContext, fleece));
         }
         return new HostedJob(job, request.checkpoint(), Instant.now(clock), Instant.now(clock).plus(request.lease()),
-                published);
+                published, freeze);
     }
 
     /**
      * The job's spec. Both kinds of base name a checkpoint, and both read the changes since it on
      * every disk; whether that was incremental (the disk's newest) is what the start reports.
      */
-    private FleecingJobSpec spec(JobRequest request, List<ActiveDisk> active) throws HostRefusal {
+    private FleecingJobSpec spec(JobRequest request, List<ActiveDisk> active, JobFreeze freeze) throws HostRefusal {
         BackupBase base = request.incrementalFrom() != null ? BackupBase.differentialFrom(request.incrementalFrom())
                 : request.differentialFrom() != null ? BackupBase.differentialFrom(request.differentialFrom())
                 : BackupBase.full();
@@ -178,7 +218,8 @@ public final class JobTable {
                 .base(base)
                 .onCbwError(request.onCbwError())
                 .cbwTimeout(request.cbwTimeout())
-                .allowDiscard(request.allowDiscard());
+                .allowDiscard(request.allowDiscard())
+                .quiescer(freeze);
         if (request.clusterBytes() > 0) {
             builder.clusterBytes(request.clusterBytes());
         }
@@ -303,6 +344,11 @@ public final class JobTable {
                 LOG.fine("job " + id + " ended before its lease expired");
             }
         }
+    }
+
+    /** The daemon's guest freezes: for metrics, and for the thaws at shutdown. */
+    public GuestFreezer freezer() {
+        return freezer;
     }
 
     /** Fails every running job (the daemon is stopping); their changes are merged back. */

@@ -10,8 +10,8 @@ import java.util.List;
  */
 @FunctionalInterface
 public interface RememberedDisks {
-    /** One remembered disk. */
-    record Entry(String name, String path, String format) {
+    /** One remembered disk; {@code guestAgent} is the agent's socket, or null. */
+    record Entry(String name, String path, String format, String guestAgent) {
     }
 
     /** Replaces what is remembered with {@code entries}, all or nothing. */

@@ -9,6 +9,7 @@ import java.util.Map;
 import org.fleeced.daemon.app.JobHistoryJson;
 import org.fleeced.daemon.host.AllowedPaths;
 import org.fleeced.daemon.host.DiskTable;
+import org.fleeced.daemon.host.GuestFreezer;
 import org.fleeced.daemon.host.JobHistory;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.StartupRecovery;
@@ -27,15 +28,16 @@ class DaemonApiBindingTest {
     @Test
     void theDaemonBindsExactlyTheOperationsOfTheSpec() throws Exception {
         NbdExportRegistry exports = new NbdExportRegistry();
-        DiskTable disks = new DiskTable(new AllowedPaths("image", List.of(dir)),
+        DiskTable disks = new DiskTable(new AllowedPaths("image", List.of(dir)), new AllowedPaths("guest agent", List.of(dir)),
                 new ReservedFiles(dir.resolve("state"), List.of(dir), List.of(dir.resolve("temp"))), exports, entries -> { },
                 (type, data) -> { });
         JobHistory history = JobHistory.open(dir, new JobHistoryJson(), Clock.systemUTC());
         AllowedPaths temps = new AllowedPaths("temp", List.of(dir));
-        JobTable jobs = new JobTable(disks, exports, temps, (type, data) -> { }, Clock.systemUTC(), history);
+        JobTable jobs = new JobTable(disks, exports, temps, (type, data) -> { }, Clock.systemUTC(), history,
+                new GuestFreezer((type, data) -> { }, java.time.Duration.ofSeconds(10)));
         DaemonApi api = new DaemonApi(disks, jobs, new NbdEndpoints("127.0.0.1", 10809, null, false),
                 new NbdServerStats(), new EventStream(),
-                new JobDefaults("raw", 0, 0, 7200, 45, "break-snapshot"),
+                new JobDefaults("raw", 0, 0, 7200, 45, "break-snapshot", 10),
                 new StartupRecovery(history, temps, disks, List.of()));
         assertEquals(ApiContract.load().operationIds(), api.boundOperations());
         Map<String, ApiOperation> none = Map.of();

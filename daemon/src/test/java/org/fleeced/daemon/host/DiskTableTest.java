@@ -46,7 +46,8 @@ class DiskTableTest {
         // the state and temp directories inside the image directory: only the reservation keeps them out
         state = Files.createDirectories(images.resolve("state"));
         temp = Files.createDirectories(images.resolve("temp"));
-        disks = new DiskTable(new AllowedPaths("image", List.of(images)), new ReservedFiles(state, List.of(images), List.of(temp)),
+        disks = new DiskTable(new AllowedPaths("image", List.of(images)), new AllowedPaths("guest agent", List.of(dir)),
+                new ReservedFiles(state, List.of(images), List.of(temp)),
                 exports, remembered::add,
                 (type, data) -> events.add(type + " " + data.get("disk")));
     }
@@ -70,7 +71,7 @@ class DiskTableTest {
         assertTrue(exports.find("vm1").isPresent(), "the writable export has the disk's name");
         assertFalse(exports.find("vm1").get().refusesWrites());
         assertEquals(List.of(new RememberedDisks.Entry("vm1", images.resolve("vm1.qcow2").toRealPath().toString(),
-                "qcow2")), remembered.getLast());
+                "qcow2", null)), remembered.getLast());
         assertEquals(List.of("disk-attached vm1"), events);
         assertEquals(List.of("vm1"), disks.list().stream().map(AttachedDisk::name).toList());
     }

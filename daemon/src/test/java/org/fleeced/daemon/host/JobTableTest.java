@@ -51,10 +51,11 @@ class JobTableTest {
     void createTables() throws Exception {
         Path images = Files.createDirectories(dir.resolve("images"));
         temps = Files.createDirectories(dir.resolve("tmp"));
-        disks = new DiskTable(new AllowedPaths("image", List.of(images)),
+        disks = new DiskTable(new AllowedPaths("image", List.of(images)), new AllowedPaths("guest agent", List.of(dir)),
                 new ReservedFiles(dir.resolve("state"), List.of(images), List.of(temps)), exports, entries -> { }, (type, data) -> { });
         jobs = new JobTable(disks, exports, new AllowedPaths("temp", List.of(temps)), (type, data) -> { }, clock,
-                JobHistory.open(dir.resolve("state"), new JobHistoryJson(), clock));
+                JobHistory.open(dir.resolve("state"), new JobHistoryJson(), clock),
+                new GuestFreezer((type, data) -> { }, Duration.ofSeconds(10)));
         for (String name : List.of("vm1", "vm2")) {
             disks.attach(name, images.resolve(name + ".qcow2").toString(), null,
                     new DiskTable.CreateSpec(SIZE, 65536, null, null));
@@ -70,7 +71,8 @@ class JobTableTest {
     private static JobRequest request(List<String> disks, String checkpoint, String incrementalFrom,
             String differentialFrom, boolean allowFullFallback, String tempDirectory) {
         return new JobRequest(disks, checkpoint, incrementalFrom, differentialFrom, allowFullFallback, TempFormat.RAW,
-                tempDirectory, 0, 0, OnCbwError.BREAK_SNAPSHOT, Duration.ofSeconds(45), 0, true, null, LEASE);
+                tempDirectory, 0, 0, OnCbwError.BREAK_SNAPSHOT, Duration.ofSeconds(45), 0, true, null, LEASE,
+                FreezeMode.OFF, Duration.ofSeconds(10));
     }
 
     private static JobRequest full(String disk, String checkpoint) {
