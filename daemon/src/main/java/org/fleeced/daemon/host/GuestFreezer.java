@@ -126,6 +126,12 @@ public final class GuestFreezer {
         }
     }
 
+    /** A thaw on the freeze's own session failed: reports it and retries on new sessions. */
+    void thawFailed(Path agent, String job, Duration timeout, GuestAgentException error) {
+        reportThawFailure(agent, job, error);
+        retry(agent, job, timeout, FIRST_RETRY, System.nanoTime() + RETRY_FOR.toNanos(), 1);
+    }
+
     private void retry(Path agent, String job, Duration timeout, Duration gap, long giveUpAt, int attempt) {
         try {
             timers.schedule(() -> Thread.ofVirtual().start(() -> {
@@ -154,10 +160,14 @@ public final class GuestFreezer {
             frozen.remove(agent);
             return true;
         } catch (GuestAgentException e) {
-            thawFailures.incrementAndGet();
-            LOG.severe("guest agent " + agent + " of job " + job + ": thaw failed: " + e.getMessage() + "; retrying");
-            events.publish("guest-thaw-failed", Map.of("job", job, "agent", agent.toString(), "error", e.getMessage()));
+            reportThawFailure(agent, job, e);
             return false;
         }
+    }
+
+    private void reportThawFailure(Path agent, String job, GuestAgentException e) {
+        thawFailures.incrementAndGet();
+        LOG.severe("guest agent " + agent + " of job " + job + ": thaw failed: " + e.getMessage() + "; retrying");
+        events.publish("guest-thaw-failed", Map.of("job", job, "agent", agent.toString(), "error", e.getMessage()));
     }
 }

@@ -168,7 +168,7 @@ public final class JobFreeze implements SnapshotQuiescer {
             client.thaw();
             freezer.thawed(agent);
         } catch (GuestAgentException e) {
-            freezer.thaw(agent, job, timeout);
+            freezer.thawFailed(agent, job, timeout, e);
         }
     }
 }
