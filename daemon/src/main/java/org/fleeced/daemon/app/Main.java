@@ -5,7 +5,8 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Command-line entry point: {@code fleeced daemon [options]} runs the daemon.
+ * Command-line entry point: {@code fleeced daemon [options]} runs the daemon; {@code serve} and
+ * {@code checksum} are the other commands.
  */
 public final class Main {
     private static final Logger LOG = Logger.getLogger(Main.class.getName());
@@ -25,6 +26,7 @@ public final class Main {
                 // a signal during start-up is kept and stops the command once it has started
                 case "daemon" -> DaemonCommand.run(rest, StopSignal.install());
                 case "serve" -> ServeCommand.run(rest, StopSignal.install());
+                case "checksum" -> ChecksumCommand.run(rest);
                 case AotTraining.COMMAND -> AotTraining.run(rest);
                 case "help", "--help", "-h" -> {
                     usage();
@@ -50,6 +52,6 @@ public final class Main {
         System.err.println("""
                 usage: fleeced daemon [--rest-bind ADDR] [--rest-port N]
                   daemon   run the fleecing daemon (REST on 127.0.0.1:8580 by default)
-                """ + ServeOptions.USAGE);
+                """ + ServeOptions.USAGE + ChecksumOptions.USAGE);
     }
 }
