@@ -170,7 +170,7 @@ final class BlockCopy {
         state.lock.lock();
         try {
             copy = state.inFlightCopies.remove(cluster);
-            discardedMeanwhile = !state.access.get(start);
+            discardedMeanwhile = !state.preserved.get(start);
             if (!discardedMeanwhile) {
                 state.done.set(start, len);
                 state.copy.reset(start, len);

@@ -25,7 +25,11 @@ import org.fleeced.block.InFlightRanges;
  *   A C + in-flight copy: a guest write waits for that copy; reads still come from the source
  *   !A !C    outside the snapshot or discarded by the reader: reads fail with EACCES, writes pass
  * </pre>
- * Invariants: C and D are never both set; C implies A; stored implies D and A.
+ * P (preserved) is what the job keeps of the point-in-time view: A, or the whole disk for an
+ * incremental job that keeps its whole snapshot (so that the daemon itself can checksum all of
+ * it, issue 15); there a cluster may be P and C without A: copied before a guest write, never
+ * readable by the reader. A discard clears A, C and P.
+ * Invariants: C and D are never both set; C implies P; A implies P; stored implies D and P.
  *
  * <p>Lock: {@code lock} guards every compound step: a reader's "check D, then register a frozen
  * read" and a copy's "set D" are atomic with respect to each other, which is what makes a guest
@@ -43,6 +47,8 @@ public final class CbwState {
     final ReentrantLock lock = new ReentrantLock();
     /** A: what the reader may read. Only ever cleared (by reader discard). */
     final DirtyBitmap access;
+    /** P: what the job keeps of the snapshot: A, or the whole disk. Only ever cleared (by reader discard). */
+    final DirtyBitmap preserved;
     /** C: clusters whose old data must be copied before a guest change lands. Cleared when copied or discarded. */
     final DirtyBitmap copy;
     /** D: clusters whose old data is in the temp image. Set when a copy completes, under {@code lock}. */
@@ -67,14 +73,17 @@ public final class CbwState {
     /**
      * @param readable the bytes the reader may read at any granularity (null: the whole disk);
      *                 a CBW cluster is readable when it touches a readable byte
+     * @param keepWhole keep the whole snapshot (copy before write everywhere), not only what is readable
      */
-    public CbwState(BlockNode source, BlockNode temp, long clusterBytes, TempQuota quota, BitmapView readable) {
+    public CbwState(BlockNode source, BlockNode temp, long clusterBytes, TempQuota quota, BitmapView readable,
+            boolean keepWhole) {
         this.source = source;
         this.temp = temp;
         this.clusterBytes = clusterBytes;
         this.sizeBytes = source.size();
         this.quota = quota;
         this.access = new DirtyBitmap(sizeBytes, clusterBytes);
+        this.preserved = new DirtyBitmap(sizeBytes, clusterBytes);
         this.copy = new DirtyBitmap(sizeBytes, clusterBytes);
         this.done = new DirtyBitmap(sizeBytes, clusterBytes);
         this.stored = new DirtyBitmap(sizeBytes, clusterBytes);
@@ -85,7 +94,16 @@ public final class CbwState {
                 access.set(r.offset(), r.length());
             }
         }
-        copy.merge(access);
+        if (keepWhole) {
+            preserved.setAll();
+        } else {
+            preserved.merge(access);
+        }
+        copy.merge(preserved);
+    }
+
+    public CbwState(BlockNode source, BlockNode temp, long clusterBytes, TempQuota quota, BitmapView readable) {
+        this(source, temp, clusterBytes, quota, readable, false);
     }
 
     long clusterIndex(long offset) {

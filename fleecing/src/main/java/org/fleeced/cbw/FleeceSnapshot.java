@@ -3,6 +3,7 @@ package org.fleeced.cbw;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import org.fleeced.bitmaps.DirtyBitmap;
 import org.fleeced.bitmaps.RangeStatus;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
@@ -55,10 +56,49 @@ public final class FleeceSnapshot implements SnapshotAccess {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws BlockIOException {
+        read(offset, dst, state.access);
+    }
+
+    /**
+     * The whole point-in-time view the job keeps, for the daemon's own reads (a checksum of the
+     * snapshot, issue 15): readable where the job preserved the data (see {@link CbwState}: the
+     * whole disk for a job that keeps it, otherwise what the reader may read), EACCES elsewhere.
+     * Its reads are not counted as the reader's, and it cannot discard.
+     */
+    public SnapshotAccess wholeView() {
+        return new SnapshotAccess() {
+            @Override
+            public long size() {
+                return state.sizeBytes;
+            }
+
+            @Override
+            public long clusterSize() {
+                return state.clusterBytes;
+            }
+
+            @Override
+            public void read(long offset, ByteBuffer dst) throws BlockIOException {
+                FleeceSnapshot.this.read(offset, dst, state.preserved);
+            }
+
+            @Override
+            public List<Extent> blockStatus(long offset, long length) throws BlockIOException {
+                return FleeceSnapshot.this.blockStatus(offset, length, state.preserved);
+            }
+
+            @Override
+            public void discard(long offset, long length) throws BlockIOException {
+                throw new BlockIOException(Errno.EPERM, "the whole view of a snapshot is not discarded");
+            }
+        };
+    }
+
+    private void read(long offset, ByteBuffer dst, DirtyBitmap readable) throws BlockIOException {
         long end = offset + dst.remaining();
         long pos = offset;
         while (pos < end) {
-            Piece piece = startPiece(pos, end);
+            Piece piece = startPiece(pos, end, readable);
             try (InFlightRanges.Ticket ticket = piece.ticket) {
                 ByteBuffer slice = dst.slice(dst.position(), (int) piece.length);
                 piece.node.read(pos, slice);
@@ -67,23 +107,29 @@ public final class FleeceSnapshot implements SnapshotAccess {
             pos += piece.length;
         }
         state.breakage.check();
-        state.bytesRead.add(end - offset);
+        if (readable == state.access) {
+            state.bytesRead.add(end - offset);
+        }
     }
 
     @Override
     public List<Extent> blockStatus(long offset, long length) throws BlockIOException {
+        return blockStatus(offset, length, state.access);
+    }
+
+    private List<Extent> blockStatus(long offset, long length, DirtyBitmap readableSet) throws BlockIOException {
         long end = offset + length;
         List<Extent> out = new ArrayList<>();
         long pos = offset;
         while (pos < end && out.size() < MAX_EXTENTS) {
-            RangeStatus readable = state.access.status(pos, end - pos);
+            RangeStatus readable = readableSet.status(pos, end - pos);
             if (!readable.dirty()) {
                 checkUsable();
                 append(out, new Extent(pos, readable.length(), true, false, 1));
                 pos += readable.length();
                 continue;
             }
-            Piece piece = startPiece(pos, pos + readable.length());
+            Piece piece = startPiece(pos, pos + readable.length(), readableSet);
             List<Extent> extents;
             try (InFlightRanges.Ticket ticket = piece.ticket) {
                 extents = piece.node.blockStatus(pos, piece.length);
@@ -115,6 +161,7 @@ public final class FleeceSnapshot implements SnapshotAccess {
                 throw ended();
             }
             state.access.reset(start, end - start);
+            state.preserved.reset(start, end - start);
             state.copy.reset(start, end - start);
             long before = state.stored.dirtyBytes();
             state.stored.reset(start, end - start);
@@ -153,11 +200,11 @@ public final class FleeceSnapshot implements SnapshotAccess {
     }
 
     /** Checks and registers the longest piece from {@code pos} on one side of a copied boundary. */
-    private Piece startPiece(long pos, long end) throws BlockIOException {
+    private Piece startPiece(long pos, long end, DirtyBitmap readable) throws BlockIOException {
         state.lock.lock();
         try {
             checkUsable();
-            long unreadable = state.access.nextClean(pos, end);
+            long unreadable = readable.nextClean(pos, end);
             if (unreadable >= 0) {
                 throw new BlockIOException(Errno.EACCES, "the snapshot of " + state.source.describe()
                         + " may not be read at " + unreadable + ": outside the job's changes, or discarded");

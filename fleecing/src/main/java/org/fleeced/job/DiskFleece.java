@@ -49,6 +49,16 @@ public final class DiskFleece {
     }
 
     /**
+     * The whole snapshot as a read-only node, for the daemon's own reads (a checksum): EACCES
+     * where the job did not keep it (outside the changes of an incremental job that does not
+     * keep its whole snapshot, or discarded by the reader).
+     */
+    public SnapshotAccessNode wholeSnapshotNode() {
+        return new SnapshotAccessNode(snapshot.wholeView(), disk.image().capabilities(), false,
+                disk.name() + "-whole");
+    }
+
+    /**
      * For an incremental or differential job, the changes since the base up to the snapshot point
      * at the checkpoint's granularity, frozen: the {@code qemu:dirty-bitmap} context to export.
      * Null for a full job.

@@ -228,7 +228,7 @@ public final class FleecingJob {
                 CheckpointStart start = disk.checkpoints().begin(spec.checkpoint(), spec.base());
                 begun.add(start);
                 CbwState cbw = new CbwState(disk.image(), temps.get(disk).node(), settingsFor(spec, disk).clusterBytes(),
-                        quota, start.changes());
+                        quota, start.changes(), spec.keepWholeSnapshot());
                 CopyBeforeWriteFilter filter = new CopyBeforeWriteFilter(cbw, settingsFor(spec, disk));
                 disks.put(disk.name(), new DiskFleece(disk, temps.get(disk), cbw, filter, start, spec.allowDiscard()));
             }

@@ -22,10 +22,12 @@ import org.fleeced.checkpoint.BackupBase;
  * @param clusterBytes  the CBW cluster, or 0 for each disk's default
  * @param allowDiscard  whether the reader may discard (the export then accepts NBD TRIM)
  * @param quiescer      what quiesces the guests around the snapshot point ({@link SnapshotQuiescer#NONE} by default)
+ * @param keepWholeSnapshot an incremental job keeps (copies before write) the whole snapshot, not
+ *                      only the changes its reader reads, so that the daemon can checksum all of it
  */
 public record FleecingJobSpec(List<ActiveDisk> disks, String checkpoint, BackupBase base, TempSettings temp,
         OnCbwError onCbwError, Duration cbwTimeout, long clusterBytes, boolean allowDiscard,
-        SnapshotQuiescer quiescer) {
+        SnapshotQuiescer quiescer, boolean keepWholeSnapshot) {
 
     public static final Duration DEFAULT_CBW_TIMEOUT = Duration.ofSeconds(45);
 
@@ -62,6 +64,7 @@ public record FleecingJobSpec(List<ActiveDisk> disks, String checkpoint, BackupB
         private long clusterBytes;
         private boolean allowDiscard = true;
         private SnapshotQuiescer quiescer = SnapshotQuiescer.NONE;
+        private boolean keepWholeSnapshot;
 
         private Builder(List<ActiveDisk> disks, TempSettings temp) {
             this.disks = disks;
@@ -103,9 +106,14 @@ public record FleecingJobSpec(List<ActiveDisk> disks, String checkpoint, BackupB
             return this;
         }
 
+        public Builder keepWholeSnapshot(boolean keep) {
+            this.keepWholeSnapshot = keep;
+            return this;
+        }
+
         public FleecingJobSpec build() {
             return new FleecingJobSpec(disks, checkpoint, base, temp, onCbwError, cbwTimeout, clusterBytes,
-                    allowDiscard, quiescer);
+                    allowDiscard, quiescer, keepWholeSnapshot);
         }
     }
 }
