@@ -26,6 +26,17 @@ public final class ApiRequest {
         return ctx.queryParams().get(name);
     }
 
+    /**
+     * Runs {@code action} once the client's connection closes before the answer was sent (a
+     * long-running request whose caller gave up), or at once when it already has.
+     */
+    public void onClientGone(Runnable action) {
+        ctx.response().closeHandler(v -> action.run());
+        if (ctx.response().closed()) {
+            action.run();
+        }
+    }
+
     /** The JSON body as a DTO record; an absent body gives {@code fallback}. */
     public <T> T body(Class<T> type, T fallback) throws ApiProblem {
         String text = ctx.body() == null ? null : ctx.body().asString();

@@ -10,6 +10,7 @@ import java.util.Map;
 import org.fleeced.daemon.host.DiskTable;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.ProblemReason;
+import org.fleeced.daemon.host.SnapshotChecksums;
 import org.fleeced.daemon.host.NbdEndpoints;
 import org.fleeced.daemon.host.StartupRecovery;
 import org.fleeced.daemon.nbd.server.NbdServerStats;
@@ -24,7 +25,9 @@ public final class DaemonApi {
         BitmapOperations bitmaps = new BitmapOperations(disks);
         bitmaps.bind(operations);
         new DiskOperations(disks, jobs, nbd, bitmaps).bind(operations);
-        new JobOperations(jobs, nbd, defaults).bind(operations);
+        SnapshotChecksums checksums = new SnapshotChecksums(events::publish, Runtime.getRuntime().availableProcessors());
+        new ChecksumOperations(disks, jobs, checksums).bind(operations);
+        new JobOperations(jobs, nbd, defaults, checksums).bind(operations);
         new ServiceOperations(disks, jobs, nbdStats, events, startup).bind(operations, streams);
         // until the start has attached the remembered disks and cleaned up, only /health answers
         operations.replaceAll((id, op) -> id.equals("getHealth") ? op : req -> {

@@ -11,7 +11,8 @@ public final class JobBodies {
     public record StartJob(List<String> disks, String checkpoint, String incrementalFrom, String differentialFrom,
             Boolean allowFullFallback, String tempFormat, String tempDirectory, Long tempQuotaBytes,
             Long tempReserveBytes, String onCbwError, Double cbwTimeoutSeconds, Long cbwClusterSize,
-            Boolean allowDiscard, String exportName, Long leaseSeconds, String freeze, Double freezeTimeoutSeconds) {
+            Boolean allowDiscard, String exportName, Long leaseSeconds, String freeze, Double freezeTimeoutSeconds,
+            Boolean keepWholeSnapshot) {
     }
 
     public record RenewLease(Long leaseSeconds) {
@@ -26,8 +27,14 @@ public final class JobBodies {
     public record FinishJob(String outcome) {
     }
 
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Checksum(String algorithm, int blockSize, String checksum, long sizeBytes) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Stats(long readableBytes, long readBytes, long discardedBytes, long clustersCopied, long tempBytes,
-            long cbwDelayedWrites, long cbwDelayNanos, long frozenReadDelayedWrites, long frozenReadDelayNanos) {
+            long cbwDelayedWrites, long cbwDelayNanos, long frozenReadDelayedWrites, long frozenReadDelayNanos,
+            Long checksumDoneBytes, Long checksumSizeBytes) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -13,17 +13,20 @@ import org.fleeced.daemon.host.JobRecord;
 import org.fleeced.daemon.host.JobRequest;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
+import org.fleeced.daemon.host.SnapshotChecksums;
 
 /** The handlers of the job operations: startJob, listJobs, getJob, renewLease, discardRanges, finishJob. */
 final class JobOperations {
     private final JobTable jobs;
     private final NbdEndpoints nbd;
     private final JobDefaults defaults;
+    private final SnapshotChecksums checksums;
 
-    JobOperations(JobTable jobs, NbdEndpoints nbd, JobDefaults defaults) {
+    JobOperations(JobTable jobs, NbdEndpoints nbd, JobDefaults defaults, SnapshotChecksums checksums) {
         this.jobs = jobs;
         this.nbd = nbd;
         this.defaults = defaults;
+        this.checksums = checksums;
     }
 
     void bind(Map<String, ApiOperation> ops) {
@@ -67,20 +70,23 @@ final class JobOperations {
                 s.exportName(),
                 Duration.ofSeconds(lease),
                 s.freeze() == null ? FreezeMode.OFF : FreezeMode.valueOf(s.freeze().toUpperCase(Locale.ROOT)),
-                Duration.ofMillis((long) (freezeTimeout * 1000)));
+                Duration.ofMillis((long) (freezeTimeout * 1000)),
+                Boolean.TRUE.equals(s.keepWholeSnapshot()));
     }
 
     JobBodies.Job body(JobRecord job) {
         List<JobBodies.JobDisk> disks = job.disks().stream().map(d -> new JobBodies.JobDisk(d.disk(), d.mode(),
                 d.base(), d.fallbackReason(), d.export(), nbd.tcpUri(d.export()), nbd.unixUri(d.export()),
-                d.metaContext(), stats(d.stats()))).toList();
+                d.metaContext(), stats(d.stats(), job.endedAt() == null ? checksums.progress(job.id(), d.disk()) : null)))
+                .toList();
         return new JobBodies.Job(job.id(), job.state(), job.checkpoint(), job.failureReason(),
                 job.createdAt().toString(), job.leaseExpiresAt().toString(),
                 job.endedAt() == null ? null : job.endedAt().toString(), job.consistency(), job.frozenMillis(), disks);
     }
 
-    private static JobBodies.Stats stats(FleeceStats s) {
+    private static JobBodies.Stats stats(FleeceStats s, SnapshotChecksums.Progress checksum) {
         return new JobBodies.Stats(s.bytesReadable(), s.bytesRead(), s.bytesDiscarded(), s.clustersCopied(),
-                s.tempBytes(), s.writesDelayedByCbw(), s.cbwDelayNanos(), s.writesDelayedByReads(), s.readDelayNanos());
+                s.tempBytes(), s.writesDelayedByCbw(), s.cbwDelayNanos(), s.writesDelayedByReads(), s.readDelayNanos(),
+                checksum == null ? null : checksum.doneBytes(), checksum == null ? null : checksum.sizeBytes());
     }
 }

@@ -15,9 +15,11 @@ import org.fleeced.job.TempFormat;
  * @param exportName       the export name to use (a random suffix is added), or null
  * @param freeze           whether to freeze the guests' file systems around the snapshot point
  * @param freezeTimeout    how long a guest agent may take to answer, and the longest the guests stay frozen
+ * @param keepWholeSnapshot an incremental job keeps its whole snapshot (for a checksum of all of it)
  */
 public record JobRequest(List<String> disks, String checkpoint, String incrementalFrom, String differentialFrom,
         boolean allowFullFallback, TempFormat tempFormat, String tempDirectory, long tempQuotaBytes,
         long tempReserveBytes, OnCbwError onCbwError, Duration cbwTimeout, long clusterBytes, boolean allowDiscard,
-        String exportName, Duration lease, FreezeMode freeze, Duration freezeTimeout) {
+        String exportName, Duration lease, FreezeMode freeze, Duration freezeTimeout,
+        boolean keepWholeSnapshot) {
 }

@@ -219,7 +219,8 @@ public final class JobTable {
                 .onCbwError(request.onCbwError())
                 .cbwTimeout(request.cbwTimeout())
                 .allowDiscard(request.allowDiscard())
-                .quiescer(freeze);
+                .quiescer(freeze)
+                .keepWholeSnapshot(request.keepWholeSnapshot());
         if (request.clusterBytes() > 0) {
             builder.clusterBytes(request.clusterBytes());
         }
@@ -278,14 +279,20 @@ public final class JobTable {
         return job;
     }
 
-    /** Discards ranges of one disk's snapshot for a reader that cannot send TRIM. */
-    public HostedJob discard(String id, String disk, List<long[]> ranges) throws HostRefusal, BlockIOException {
-        HostedJob job = requireRunning(id);
-        HostedJob.Disk d = job.disk(disk);
+    /** One disk of a running job. */
+    public HostedJob.Disk requireRunningDisk(String id, String disk) throws HostRefusal {
+        HostedJob.Disk d = requireRunning(id).disk(disk);
         if (d == null) {
             throw new HostRefusal(ProblemReason.DISK_NOT_IN_JOB,
                     "Job '" + id + "' does not cover disk '" + disk + "'.");
         }
+        return d;
+    }
+
+    /** Discards ranges of one disk's snapshot for a reader that cannot send TRIM. */
+    public HostedJob discard(String id, String disk, List<long[]> ranges) throws HostRefusal, BlockIOException {
+        HostedJob job = requireRunning(id);
+        HostedJob.Disk d = requireRunningDisk(id, disk);
         long size = d.fleece().snapshot().size();
         for (long[] r : ranges) {
             if (r[0] > size || r[1] > size - r[0]) {
