@@ -30,9 +30,10 @@ import org.junit.jupiter.api.Test;
  *   app ──▶ api ──▶ host ──▶ nbd          app: main, configuration, composition root
  *    └──────────────┴────────▶ nbd         nothing points up
  *                    host ──▶ guest        guest: the QEMU guest agent protocol
+ *   app ──▶ cli                            cli: the command-line client, a REST client only
  * </pre>
  * Jackson appears only in {@code api} (the REST bodies), in {@code guest} (the agent speaks JSON
- * lines) and in the loading of the configuration and the state directory ({@link #JACKSON_IN_APP}).
+ * lines), in {@code cli} (it reads the API's JSON) and in the loading of the configuration and the state directory ({@link #JACKSON_IN_APP}).
  */
 class DaemonLayersTest {
     private static final String DAEMON = "org/fleeced/daemon/";
@@ -48,7 +49,8 @@ class DaemonLayersTest {
             "api", List.of(DAEMON + "app/"),
             "host", List.of(DAEMON + "app/", DAEMON + "api/"),
             "nbd", List.of(DAEMON + "app/", DAEMON + "api/", DAEMON + "host/", DAEMON + "guest/"),
-            "guest", List.of(DAEMON + "app/", DAEMON + "api/", DAEMON + "host/", DAEMON + "nbd/"));
+            "guest", List.of(DAEMON + "app/", DAEMON + "api/", DAEMON + "host/", DAEMON + "nbd/"),
+            "cli", List.of(DAEMON + "app/", DAEMON + "api/", DAEMON + "host/", DAEMON + "nbd/", DAEMON + "guest/"));
 
     @Test
     void noPackageNamesALayerAboveIt() throws Exception {
@@ -70,7 +72,7 @@ class DaemonLayersTest {
         Set<String> users = new TreeSet<>();
         for (Path file : classFiles()) {
             String name = className(file);
-            boolean allowed = layer(name).equals("api") || layer(name).equals("guest")
+            boolean allowed = List.of("api", "guest", "cli").contains(layer(name))
                     || layer(name).equals("app") && JACKSON_IN_APP.contains(outerSimpleName(name));
             if (!allowed && namedIn(file).stream().anyMatch(n -> n.contains(JACKSON))) {
                 users.add(name);

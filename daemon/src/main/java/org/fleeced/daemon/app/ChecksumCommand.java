@@ -23,8 +23,7 @@ final class ChecksumCommand {
     private ChecksumCommand() {
     }
 
-    static int run(String[] args) throws UsageException, BlockIOException, InterruptedException {
-        ChecksumOptions options = ChecksumOptions.parse(args);
+    static int run(ChecksumOptions options) throws UsageException, BlockIOException, InterruptedException {
         try (BlockNode source = open(options)) {
             ChecksumRun.Result result = new ChecksumRun(source, new BlockChecksum(options.blockSize()),
                     Runtime.getRuntime().availableProcessors()).run();

@@ -28,6 +28,7 @@ import org.fleeced.daemon.nbd.server.NbdExportRegistry;
 import org.fleeced.daemon.nbd.server.NbdServer;
 import org.fleeced.daemon.nbd.server.NbdServerConfig;
 import org.fleeced.daemon.nbd.server.NbdTlsConfig;
+import picocli.CommandLine;
 
 /**
  * {@code fleeced daemon [--config FILE]}: the composition root. Starts NBD (TCP and a Unix
@@ -49,25 +50,24 @@ final class DaemonCommand {
     private DaemonCommand() {
     }
 
-    /** Runs until {@code stop} is requested (by SIGTERM or SIGINT when it is {@link StopSignal#install installed}). */
+    /** Runs with the command line {@code args} (the AOT training run starts it this way). */
     static int run(String[] args, StopSignal stop) throws Exception {
-        Path configFile = null;
-        Integer restPort = null;
-        String restBind = null;
-        for (int i = 0; i < args.length; i++) {
-            switch (args[i]) {
-                case "--config" -> configFile = Path.of(value(args, ++i, "--config"));
-                case "--rest-port" -> restPort = Integer.parseInt(value(args, ++i, "--rest-port"));
-                case "--rest-bind" -> restBind = value(args, ++i, "--rest-bind");
-                default -> throw new UsageException("unknown option '" + args[i] + "' for 'fleeced daemon'");
-            }
-        }
-        DaemonConfig config = ConfigLoader.load(configFile).resolved(Path.of("").toAbsolutePath());
-        if (restPort != null || restBind != null) {
+        return run(CommandLine.populateCommand(new DaemonCli(), args), stop);
+    }
+
+    /** Runs until {@code stop} is requested (by SIGTERM or SIGINT when it is {@link StopSignal#install installed}). */
+    static int run(DaemonCli cli, StopSignal stop) throws Exception {
+        cli.check();
+        DaemonConfig config = ConfigLoader.load(cli.config).resolved(Path.of("").toAbsolutePath());
+        if (cli.restPort != null || cli.restBind != null || cli.nbdPort != null) {
+            DaemonConfig.Nbd n = config.nbd();
             config = new DaemonConfig(config.stateDir(), new DaemonConfig.Rest(
-                    restBind != null ? restBind : config.rest().bind(),
-                    restPort != null ? restPort : config.rest().port(), config.rest().maxBodyBytes()),
-                    config.nbd(), config.tokens(), config.imageDirs(), config.tempDirs(), config.guestAgentDirs(),
+                    cli.restBind != null ? cli.restBind : config.rest().bind(),
+                    cli.restPort != null ? cli.restPort : config.rest().port(), config.rest().maxBodyBytes()),
+                    new DaemonConfig.Nbd(n.bind(), cli.nbdPort != null ? cli.nbdPort : n.port(), n.socket(),
+                            n.maxConnections(), n.handshakeTimeoutSeconds(), n.maxInFlightBytesTotal(),
+                            n.requestTimeoutSeconds(), n.allowInsecure(), n.tls()),
+                    config.tokens(), config.imageDirs(), config.tempDirs(), config.guestAgentDirs(),
                     config.defaults(), config.disks());
         }
         config.validate();
@@ -181,12 +181,5 @@ final class DaemonCommand {
         for (Path p : config.guestAgentDirs()) {
             Files.createDirectories(p);
         }
-    }
-
-    private static String value(String[] args, int i, String option) throws UsageException {
-        if (i >= args.length) {
-            throw new UsageException(option + " needs a value");
-        }
-        return args[i];
     }
 }

@@ -25,6 +25,7 @@ import org.fleeced.daemon.nbd.server.NbdExport;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
 import org.fleeced.daemon.nbd.server.NbdServer;
 import org.fleeced.daemon.nbd.server.NbdServerConfig;
+import picocli.CommandLine;
 
 /**
  * {@code fleeced serve IMAGE}: one image on one NBD export, in the style of qemu-nbd, for people
@@ -41,7 +42,11 @@ final class ServeCommand {
 
     /** Runs until {@code stop} is requested (by SIGTERM or SIGINT when it is {@link StopSignal#install installed}). */
     static int run(String[] args, StopSignal stop) throws Exception {
-        ServeOptions options = ServeOptions.parse(args);
+        return run(CommandLine.populateCommand(new ServeCli(), args).options(), stop);
+    }
+
+    /** Runs until {@code stop} is requested. */
+    static int run(ServeOptions options, StopSignal stop) throws Exception {
         ActiveDisk disk = openImage(options);
         Vertx vertx = Vertx.vertx();
         try {
