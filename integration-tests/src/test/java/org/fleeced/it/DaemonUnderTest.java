@@ -313,6 +313,43 @@ final class DaemonUnderTest implements AutoCloseable {
         throw new AssertionError("job has no disk " + disk + ": " + job);
     }
 
+    /** What a {@link #cli} run printed, and how it exited. */
+    record CliRun(int exit, String out, String err) {
+        CliRun ok() {
+            if (exit != 0) {
+                throw new AssertionError("exit " + exit + "\nstdout: " + out + "\nstderr: " + err);
+            }
+            return this;
+        }
+
+        JsonNode json() throws IOException {
+            return RestClient.JSON.readTree(out);
+        }
+    }
+
+    /**
+     * {@code bin/fleeced ARGS --url URL} as an operator runs it against this daemon, with the
+     * token in {@code FLEECED_TOKEN}; waits for it to exit.
+     */
+    CliRun cli(String... args) throws IOException, InterruptedException {
+        List<String> command = new ArrayList<>(List.of(FleecedProcess.checkout().resolve("bin/fleeced").toString()));
+        command.addAll(List.of(args));
+        command.addAll(List.of("--url", restBase.toString()));
+        Path out = Files.createTempFile(dir, "cli", ".out");
+        Path err = Files.createTempFile(dir, "cli", ".err");
+        ProcessBuilder builder = new ProcessBuilder(command).directory(dir.toFile())
+                .redirectOutput(out.toFile()).redirectError(err.toFile());
+        builder.environment().remove("FLEECED_JAVA_OPTS");
+        builder.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        builder.environment().put("FLEECED_TOKEN", token);
+        Process process = builder.start();
+        if (!process.waitFor(2, java.util.concurrent.TimeUnit.MINUTES)) {
+            process.destroyForcibly();
+            throw new AssertionError("fleeced " + List.of(args) + " did not exit");
+        }
+        return new CliRun(process.exitValue(), Files.readString(out), Files.readString(err));
+    }
+
     @Override
     public void close() throws InterruptedException {
         if (process != null) {

@@ -35,8 +35,8 @@ final class FleecedCommandLine {
         });
         line.setExecutionExceptionHandler((e, failed, parsed) -> {
             if (e instanceof UsageException) {
-                failed.getErr().println(failed.getCommandSpec().qualifiedName() + ": " + e.getMessage());
-                failed.getErr().flush();
+                // one line of the operator log: daemon and serve log there, and it says why they did not start
+                LOG.severe(failed.getCommandSpec().qualifiedName() + ": " + e.getMessage());
                 return ExitStatus.USAGE.code();
             }
             LOG.log(Level.SEVERE, failed.getCommandSpec().qualifiedName() + " failed: " + e.getMessage(), e);

@@ -53,9 +53,7 @@ class FleecedCommandLineTest {
         assertEquals(1, err.toString().strip().lines().count(), err.toString());
         assertTrue(err.toString().contains("--frobnicate"), err.toString());
 
-        err.getBuffer().setLength(0);
-        assertEquals(2, run("serve", "disk.img", "--port", "70000"));
-        assertEquals("fleeced serve: --port takes a port from 0 to 65535, not 70000", err.toString().strip());
+        assertEquals(2, run("serve", "disk.img", "--port", "70000"), "checked after parsing: logged as the daemon logs");
 
         err.getBuffer().setLength(0);
         assertEquals(2, run("finish", "some-job", "maybe"));
