@@ -20,8 +20,9 @@
  *        ▼                                                  │ copied, else the image
  *   policy filters, named .... disk.StackFilter             │
  *     DirtyTrackingFilter .... tracking ──▶ ChangeRecorder  │
- *        │     raw:   CheckpointSet.track (checkpoint, in memory)
  *        │     qcow2: PersistentBitmaps (qcow2.bitmap): IntentLog mark (tracking), then bitmaps
+ *        │     raw:   SidecarBitmaps (checkpoint): IntentLog mark, then bitmaps
+ *        │     raw read-only: CheckpointSet.track (checkpoints in memory)
  *        ▼                                                  │
  *   [CopyBeforeWriteFilter] .. cbw, only while a job runs ──┼──▶ temp image (job.TempImage)
  *        │                     (org.fleeced.job puts it in and takes it out)
@@ -30,11 +31,12 @@
  *        │                                                  ▲
  *        ▼                                                  │
  *   image file (+ read-only backing chain)  ◀───────────────┘
- *   beside it: IMAGE.fleeced-intent, the intent log sidecar of a qcow2 image
+ *   beside it: IMAGE.fleeced-intent (intent log), IMAGE.fleeced-journal (checkpoint journal),
+ *              raw only: IMAGE.fleeced-bitmaps (the checkpoints' bitmaps)
  * </pre>
  * The checkpoints ({@link org.fleeced.checkpoint.CheckpointSet}) hold the bitmaps the tracking
  * filter records into; on qcow2 they are the image's persistent bitmaps, through
- * {@code disk.Qcow2CheckpointStore}. The daemon's {@code host.DiskTable} and
+ * {@code disk.Qcow2CheckpointStore}; on raw, {@code checkpoint.SidecarBitmaps}. The daemon's {@code host.DiskTable} and
  * {@code fleeced serve} get their disks from the factory, and so do the tests.
  */
 package org.fleeced.block;

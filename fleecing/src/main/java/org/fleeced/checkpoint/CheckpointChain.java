@@ -45,8 +45,14 @@ final class CheckpointChain {
         return c;
     }
 
-    /** Adds {@code name} as the newest, recording; the previous newest freezes. */
+    /**
+     * Adds {@code name} as the newest, recording; the previous newest freezes. The new bitmap
+     * records before the previous one stops: a guest write racing a creation outside a job (the
+     * disk is not drained then) lands in one of them or in both, never in neither.
+     */
     void addNewest(String name) throws BlockIOException {
+        Checkpoint created = new Checkpoint(name, store.create(name, sizeBytes, granularity), CheckpointState.RECORDING);
+        created.bitmap.setEnabled(true);
         if (!list.isEmpty()) {
             Checkpoint previous = list.getLast();
             previous.bitmap.setEnabled(false);
@@ -55,8 +61,6 @@ final class CheckpointChain {
             }
             store.put(previous.stored());
         }
-        Checkpoint created = new Checkpoint(name, store.create(name, sizeBytes, granularity), CheckpointState.RECORDING);
-        created.bitmap.setEnabled(true);
         list.add(created);
         store.put(created.stored());
     }

@@ -10,11 +10,12 @@ import org.fleeced.block.SwappableNode;
 import org.fleeced.checkpoint.CheckpointSet;
 import org.fleeced.job.FleecingJob;
 import org.fleeced.qcow2.bitmap.PersistentBitmaps;
+import org.fleeced.tracking.PersistentRecorder;
 
 /**
  * A disk the daemon owns, as {@link DiskOpener} assembled it: its image (the format node), the
- * policy filters over it, its checkpoints, its persistent bitmaps (qcow2), and the node its
- * writable export uses. The stack is drawn in {@link org.fleeced.block}.
+ * policy filters over it, its checkpoints, where their bitmaps persist (a qcow2 image's persistent
+ * bitmaps, a raw image's bitmap sidecar), and the node its writable export uses. The stack is drawn in {@link org.fleeced.block}.
  *
  * <p>The export's gate ({@link SwappableNode}) sits above the policy filters, so a write is
  * recorded in the same checkpoint as the stack it lands in: a job's swap drains both. A fleecing
@@ -32,8 +33,8 @@ public final class ActiveDisk implements AutoCloseable {
     private final long imageClusterBytes;
     /** Null when the disk was opened without checkpoints ({@code fleeced serve}). */
     private final CheckpointSet checkpoints;
-    /** The qcow2 image's persistent bitmaps; null for other images. */
-    private final PersistentBitmaps bitmaps;
+    /** Where the bitmaps persist (qcow2 image, raw image's sidecar); null when they live in memory or nowhere. */
+    private final PersistentRecorder bitmaps;
     /** The policy filters over the image, top first. */
     private final List<StackFilter> filters;
     private final SwappableNode exportNode;
@@ -41,7 +42,7 @@ public final class ActiveDisk implements AutoCloseable {
     private final AtomicReference<FleecingJob> job = new AtomicReference<>();
 
     ActiveDisk(String name, BlockNode image, long imageClusterBytes, CheckpointSet checkpoints,
-            PersistentBitmaps bitmaps, List<StackFilter> filters) {
+            PersistentRecorder bitmaps, List<StackFilter> filters) {
         this.name = requireValidName(name);
         this.image = image;
         this.imageClusterBytes = imageClusterBytes;
@@ -80,14 +81,15 @@ public final class ActiveDisk implements AutoCloseable {
         return checkpoints;
     }
 
-    /** The qcow2 image's persistent bitmaps; empty for a raw image. */
+    /** The qcow2 image's persistent bitmaps (what {@code fleeced serve} exports); empty for a raw image. */
     public Optional<PersistentBitmaps> persistentBitmaps() {
-        return Optional.ofNullable(bitmaps);
+        return bitmaps instanceof PersistentBitmaps qcow2 ? Optional.of(qcow2) : Optional.empty();
     }
 
     /**
-     * Stores the persistent bitmaps into the image (IN_USE kept) and retires the intent log's
-     * epoch, so that recovery after a crash starts from here; nothing for a raw image.
+     * Stores the persistent bitmaps into the image or the raw image's bitmap sidecar (in use
+     * kept) and retires the intent log's epoch, so that recovery after a crash starts from here;
+     * nothing when the checkpoints live in memory.
      */
     public void storeBitmaps() throws BlockIOException {
         if (bitmaps != null) {
@@ -165,7 +167,7 @@ public final class ActiveDisk implements AutoCloseable {
     }
 
     /**
-     * The clean close: the persistent bitmaps stored (IN_USE clear, sidecar deleted), then the
+     * The clean close: the persistent bitmaps stored (not in use, intent log deleted), then the
      * stack closed down to the image, even when the store failed (the intent log then recovers
      * the bitmaps at the next open). A running job must have been finished.
      */

@@ -5,12 +5,15 @@ import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.file.RawFileNode;
 import org.fleeced.checkpoint.CheckpointSet;
+import org.fleeced.checkpoint.SidecarBitmaps;
 import org.fleeced.qcow2.Qcow2ExtensionStorage;
 import org.fleeced.qcow2.Qcow2Node;
 import org.fleeced.qcow2.Qcow2OpenOptions;
 import org.fleeced.qcow2.bitmap.PersistentBitmaps;
 import org.fleeced.tracking.ChangeRecorder;
 import org.fleeced.tracking.DirtyTrackingFilter;
+import org.fleeced.tracking.IntentLog;
+import org.fleeced.tracking.PersistentRecorder;
 
 /**
  * The one place a disk's stack is assembled (QEMU's {@code blockdev-add}, for a whole disk):
@@ -23,8 +26,10 @@ import org.fleeced.tracking.DirtyTrackingFilter;
  *       {@link PersistentBitmaps} loaded (intent log sidecar beside the image), checkpoints
  *       stored as those bitmaps; dirty tracking records through the persistent bitmaps (intent
  *       log first, then every enabled bitmap).</li>
- *   <li><b>raw</b>: the file node is the image; checkpoints live in memory and dirty tracking
- *       records into them directly.</li>
+ *   <li><b>raw</b>: the file node is the image; read-write, its checkpoints live in a bitmap
+ *       sidecar beside it ({@link SidecarBitmaps}: same intent log, journal and recovery as a
+ *       qcow2 image's bitmaps), which dirty tracking records through. Read-only, they live in
+ *       memory (nothing may be written beside the image).</li>
  * </ul>
  * On any failure, everything opened so far is closed again and nothing is left behind.
  */
@@ -80,14 +85,27 @@ public final class DiskOpener {
 
     private static ActiveDisk openRaw(DiskSpec spec) throws BlockIOException {
         RawFileNode image = spec.readOnly() ? RawFileNode.open(spec.path(), true) : RawFileNode.openExclusive(spec.path());
+        SidecarBitmaps bitmaps = null;
         try {
             if (!spec.checkpoints()) {
                 return new ActiveDisk(spec.name(), image, RAW_CLUSTER_BYTES, null, null, List.of());
             }
-            CheckpointSet checkpoints = CheckpointSet.inMemory(image.size(), DEFAULT_GRANULARITY);
-            return new ActiveDisk(spec.name(), image, RAW_CLUSTER_BYTES, checkpoints, null,
-                    policyFilters(checkpoints::track));
-        } catch (RuntimeException e) {
+            if (spec.readOnly()) {
+                CheckpointSet checkpoints = CheckpointSet.inMemory(image.size(), DEFAULT_GRANULARITY);
+                return new ActiveDisk(spec.name(), image, RAW_CLUSTER_BYTES, checkpoints, null,
+                        policyFilters(checkpoints::track));
+            }
+            int regionBits = spec.bitmapOptions().regionBits() != 0 ? spec.bitmapOptions().regionBits()
+                    : IntentLog.defaultRegionBits(image.size());
+            bitmaps = SidecarBitmaps.open(spec.path(), image.size(), regionBits,
+                    spec.bitmapOptions().checkpointAfterRegions());
+            CheckpointSet checkpoints = CheckpointSet.open(image.size(), DEFAULT_GRANULARITY, bitmaps);
+            return new ActiveDisk(spec.name(), image, RAW_CLUSTER_BYTES, checkpoints, bitmaps, policyFilters(bitmaps));
+        } catch (BlockIOException | RuntimeException e) {
+            // no clean close: the sidecars stay as they are, for the next open to recover
+            if (bitmaps != null) {
+                bitmaps.abandon(e);
+            }
             closeAfterFailure(null, image, e);
             throw e;
         }
@@ -102,7 +120,7 @@ public final class DiskOpener {
         return List.of(new StackFilter(DIRTY_TRACKING, below -> new DirtyTrackingFilter(below, recorder)));
     }
 
-    private static void closeAfterFailure(PersistentBitmaps bitmaps, BlockNode image, Exception primary) {
+    private static void closeAfterFailure(PersistentRecorder bitmaps, BlockNode image, Exception primary) {
         try {
             if (bitmaps != null) {
                 bitmaps.close();

@@ -4,12 +4,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import org.fleeced.checkpoint.CheckpointJournal;
+import org.fleeced.checkpoint.SidecarBitmaps;
 import org.fleeced.tracking.IntentLog;
 
 /**
  * The files fleeced keeps beside a disk's image, and the temp files it writes them through: the
- * intent log ({@code IMAGE.fleeced-intent}) and the checkpoint journal
- * ({@code IMAGE.fleeced-journal}). They are fleeced's own: nobody may attach one as a disk,
+ * intent log ({@code IMAGE.fleeced-intent}), the checkpoint journal
+ * ({@code IMAGE.fleeced-journal}) and, for a raw image, its checkpoints' bitmaps
+ * ({@code IMAGE.fleeced-bitmaps}). They are fleeced's own: nobody may attach one as a disk,
  * copy, move or delete one while the image is in use.
  */
 public final class DiskSidecars {
@@ -19,7 +21,8 @@ public final class DiskSidecars {
     /** Every sidecar path of the image at {@code image}, whether it exists or not. */
     public static List<Path> of(Path image) {
         List<Path> paths = new ArrayList<>();
-        for (Path p : List.of(IntentLog.sidecarFor(image), CheckpointJournal.sidecarFor(image))) {
+        for (Path p : List.of(IntentLog.sidecarFor(image), CheckpointJournal.sidecarFor(image),
+                SidecarBitmaps.sidecarFor(image))) {
             paths.add(p);
             paths.add(p.resolveSibling(p.getFileName() + ".new"));
         }

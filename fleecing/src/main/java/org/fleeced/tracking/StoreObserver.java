@@ -22,4 +22,26 @@ public interface StoreObserver {
 
     /** The recorder closed cleanly: the image holds every bitmap and nothing is left to recover. */
     void closedCleanly() throws BlockIOException;
+
+    /** What a recorder's background store does itself: copy the bitmaps and make them durable. */
+    @FunctionalInterface
+    interface Store {
+        void run() throws BlockIOException;
+    }
+
+    /**
+     * One background store in the order above, for a recorder holding its store lock:
+     * {@code observer}'s token (null: none), the switch of {@code log}'s epoch, {@code store},
+     * {@link #stored}, then the ended epoch retired. A failure leaves the epoch pending: the next
+     * switch returns it, and the next successful store retires it.
+     */
+    static void storeInOrder(StoreObserver observer, IntentLog log, Store store) throws BlockIOException {
+        long token = observer == null ? 0 : observer.beforeStore();
+        IntentLog.Epoch ended = log.switchEpoch();
+        store.run();
+        if (observer != null) {
+            observer.stored(token);
+        }
+        ended.retire();
+    }
 }

@@ -46,15 +46,34 @@ class DiskOpenerTest {
     }
 
     @Test
-    void aRawDiskKeepsItsCheckpointsInMemory() throws Exception {
+    void aRawDiskRecordsEachWriteOnceInACheckpointBesideTheImage() throws Exception {
         Path image = dir.resolve("vdb.raw");
         RawFileNode.create(image, SIZE).close();
         try (ActiveDisk disk = DiskOpener.open(DiskSpec.of("vdb", image, ImageOpener.Format.RAW))) {
-            assertFalse(disk.checkpoints().persistent());
-            assertTrue(disk.persistentBitmaps().isEmpty());
+            assertEquals(1, count(disk.describe(), "dirty-tracking("), disk.describe());
+            assertTrue(disk.checkpoints().persistent());
+            assertTrue(disk.persistentBitmaps().isEmpty(), "no qcow2 bitmaps to export");
+            assertTrue(Files.exists(IntentLog.sidecarFor(image)), "the intent log exists while the disk is open");
             disk.checkpoints().create("c1");
             disk.exportNode().write(0, ByteBuffer.allocate(2 * (int) G), WriteFlag.NONE);
             assertEquals(2 * G, only(disk).dirtyBytes());
+        }
+        assertFalse(Files.exists(IntentLog.sidecarFor(image)), "the clean close deletes the intent log");
+        try (ActiveDisk again = DiskOpener.open(DiskSpec.of("vdb", image, ImageOpener.Format.RAW))) {
+            assertEquals("c1", only(again).name());
+            assertEquals(2 * G, only(again).dirtyBytes(), "the checkpoint was stored in the bitmap sidecar at close");
+        }
+    }
+
+    @Test
+    void aReadOnlyRawDiskKeepsItsCheckpointsInMemoryAndWritesNothingBesideIt() throws Exception {
+        Path image = dir.resolve("vdr.raw");
+        RawFileNode.create(image, SIZE).close();
+        try (ActiveDisk disk = DiskOpener.open(DiskSpec.of("vdr", image, ImageOpener.Format.RAW).readOnly(true))) {
+            assertFalse(disk.checkpoints().persistent());
+        }
+        for (Path sidecar : DiskSidecars.of(image)) {
+            assertFalse(Files.exists(sidecar), sidecar + " was written beside a read-only image");
         }
     }
 

@@ -12,6 +12,8 @@ class DiskSidecarsTest {
         Path image = Path.of("/images/vm1.qcow2");
         assertTrue(DiskSidecars.of(image).contains(Path.of("/images/vm1.qcow2.fleeced-journal")));
         assertTrue(DiskSidecars.of(image).contains(Path.of("/images/vm1.qcow2.fleeced-intent")));
+        assertTrue(DiskSidecars.of(Path.of("/images/vm1.raw")).contains(Path.of("/images/vm1.raw.fleeced-bitmaps")),
+                "a raw image's checkpoints are a sidecar too");
         for (Path p : DiskSidecars.of(image)) {
             assertTrue(DiskSidecars.isSidecarName(p), p.toString());
             assertTrue(p.getParent().equals(image.getParent()), p.toString());

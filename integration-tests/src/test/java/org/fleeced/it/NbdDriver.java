@@ -36,6 +36,17 @@ final class NbdDriver {
         public String toString() {
             return "[" + offset + ", +" + length + ")";
         }
+
+        /** Whether {@code extents} (ascending, as a map lists them) cover this range, adjacent ones together. */
+        boolean coveredBy(List<Extent> extents) {
+            long at = offset;
+            for (Extent x : extents) {
+                if (x.offset <= at && at < x.offset + x.length) {
+                    at = x.offset + x.length;
+                }
+            }
+            return at >= offset + length;
+        }
     }
 
     /** How one libnbd operation ended: errno null on success; the server's message when it sent one. */

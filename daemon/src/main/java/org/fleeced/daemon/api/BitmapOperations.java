@@ -63,8 +63,8 @@ final class BitmapOperations {
         }
         if (c.persistent() != null && c.persistent() != set.persistent()) {
             throw new HostRefusal(ProblemReason.PERSISTENCE, "Disk '" + disk.name() + "' keeps its"
-                    + " checkpoints " + (set.persistent() ? "in the qcow2 image" : "in memory (raw images cannot"
-                    + " store bitmaps)") + "; omit persistent or give " + set.persistent() + ".");
+                    + " checkpoints " + (set.persistent() ? "persistently (in the qcow2 image, or in a bitmap sidecar"
+                    + " beside a raw one)" : "in memory") + "; omit persistent or give " + set.persistent() + ".");
         }
         try {
             set.create(c.name());

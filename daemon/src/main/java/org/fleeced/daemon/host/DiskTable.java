@@ -249,8 +249,8 @@ public final class DiskTable {
     }
 
     /**
-     * The disk's whole stack, from {@link DiskOpener}: qcow2 checkpoints persist, raw ones live in
-     * memory. Every backing file must lie in the image directories too.
+     * The disk's whole stack, from {@link DiskOpener}: checkpoints persist in a qcow2 image, and
+     * beside a raw one in its bitmap sidecar. Every backing file must lie in the image directories too.
      */
     private AttachedDisk open(String name, Path path, ImageOpener.Format format, Path agent) throws BlockIOException {
         DiskSpec spec = DiskSpec.of(name, path, format).withBackingPolicy(BackingPolicy.confinedTo(imageDirs.roots()));
@@ -276,8 +276,9 @@ public final class DiskTable {
     }
 
     /**
-     * Stores the bitmaps of every qcow2 disk into its image (IN_USE kept) and retires the intent
-     * log epoch: after a crash, recovery then starts from here. Called on a timer.
+     * Stores the bitmaps of every disk into its qcow2 image or raw image's bitmap sidecar (in use
+     * kept) and retires the intent log epoch: after a crash, recovery then starts from here.
+     * Called on a timer.
      */
     public void storeBitmaps() {
         for (AttachedDisk disk : list()) {

@@ -106,7 +106,7 @@ class DiskTableTest {
         assertTrue(qcow2.getMessage().contains("looks like qcow2 v3; pass \"format\": \"qcow2\""), qcow2.getMessage());
         AttachedDisk raw = disks.attach("raw1", images.resolve("raw1.img").toString(), "raw", null);
         assertEquals(ImageOpener.Format.RAW, raw.format());
-        assertFalse(raw.active().checkpoints().persistent(), "raw images keep their checkpoints in memory");
+        assertTrue(raw.active().checkpoints().persistent(), "raw images keep their checkpoints in a sidecar beside them");
     }
 
     @Test

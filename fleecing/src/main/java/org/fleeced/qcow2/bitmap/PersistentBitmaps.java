@@ -15,7 +15,9 @@ import org.fleeced.qcow2.Qcow2ExtensionStorage;
 import org.fleeced.qcow2.Qcow2Metadata;
 import org.fleeced.tracking.ChangeRecorder;
 import org.fleeced.tracking.IntentLog;
+import org.fleeced.tracking.PersistentRecorder;
 import org.fleeced.tracking.RecoveredIntents;
+import org.fleeced.tracking.StoreAfterFlush;
 import org.fleeced.tracking.StoreObserver;
 
 /**
@@ -34,7 +36,7 @@ import org.fleeced.tracking.StoreObserver;
  * holds {@code storeLock}; stores take the image's metadata lock only for short in-memory steps
  * and never across a sync ({@link BitmapStore}), so a store does not hold guest I/O.
  */
-public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
+public final class PersistentBitmaps implements PersistentRecorder {
 
     /** Made when an image first needs an identity, not when the class loads (it loads the security providers). */
     private static final class Identities {
@@ -280,6 +282,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
      * log's previous epoch, so that a crash from now on only adds regions marked after this
      * call. The daemon calls it on a timer; a flush calls it when enough regions were marked.
      */
+    @Override
     public void checkpointToImage() throws BlockIOException {
         storeLock.lock();
         try {
@@ -287,14 +290,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
             if (!writable) {
                 return;
             }
-            long token = observer == null ? 0 : observer.beforeStore();
-            // an epoch left pending by a failed store or switch comes back and is retired now
-            IntentLog.Epoch ended = intentLog.switchEpoch();
-            storeAllLocked(true, List.of());
-            if (observer != null) {
-                observer.stored(token);
-            }
-            ended.retire();
+            StoreObserver.storeInOrder(observer, intentLog, () -> storeAllLocked(true, List.of()));
         } finally {
             storeLock.unlock();
         }
@@ -316,6 +312,7 @@ public final class PersistentBitmaps implements ChangeRecorder, AutoCloseable {
     }
 
     /** The image file. */
+    @Override
     public Path path() {
         return image;
     }

@@ -8,7 +8,7 @@
  *   PersistentBitmaps ── load, list/add/remove/get, recordChange, checkpointToImage, close
  *     ├─ BitmapLoader ── at open: directory + tables checked, IN_USE bitmaps recovered or not
  *     ├─ BitmapStore ─── whole-directory stores: new clusters, flush, one header write, free old
- *     ├─ StoreAfterFlush ── the store a guest flush starts in the background
+ *     ├─ tracking.StoreAfterFlush ── the store a guest flush starts in the background
  *     │    └─ BitmapTable ── one bitmap's table and data clusters (bits: bitmaps.Qcow2BitmapLayout)
  *     ├─ BitmapDirectory / BitmapDirectoryEntry / BitmapsExtension / BitmapTableEntry ── format
  *     ├─ IntentLogLink ── identity + autoclear bit 63 tying the image to its sidecar

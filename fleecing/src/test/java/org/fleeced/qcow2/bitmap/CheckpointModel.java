@@ -2,6 +2,7 @@ package org.fleeced.qcow2.bitmap;
 
 import java.util.ArrayList;
 import java.util.List;
+import org.fleeced.bitmaps.BitmapView;
 import org.fleeced.bitmaps.DirtyBitmap;
 
 /**
@@ -85,5 +86,17 @@ final class CheckpointModel {
     /** The granules of {@code name}'s model changes missing from {@code bitmap}. */
     List<Long> missing(String name, DirtyBitmap bitmap) {
         return find(name).changes.missingFrom(bitmap);
+    }
+
+    /**
+     * The granules changed since {@code name} (its changes and every newer checkpoint's: what an
+     * incremental from it must read) missing from {@code changes}.
+     */
+    List<Long> missingSince(String name, BitmapView changes) {
+        ClusterRuns since = new ClusterRuns(size, granularity);
+        for (Entry e : entries.subList(entries.indexOf(find(name)), entries.size())) {
+            since.addAll(e.changes);
+        }
+        return since.missingFrom(changes);
     }
 }

@@ -3,8 +3,8 @@ package org.fleeced.qcow2.bitmap;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import org.fleeced.bitmaps.BitmapView;
 import org.fleeced.bitmaps.ByteRange;
-import org.fleeced.bitmaps.DirtyBitmap;
 
 /** The test's own model of a dirty bitmap: written ranges rounded out to granules, as merged runs. */
 final class ClusterRuns {
@@ -43,7 +43,7 @@ final class ClusterRuns {
     }
 
     /** The granule indices of the model that {@code bitmap} does not have dirty, or an empty list. */
-    List<Long> missingFrom(DirtyBitmap bitmap) {
+    List<Long> missingFrom(BitmapView bitmap) {
         List<Long> missing = new ArrayList<>();
         for (int g = granules.nextSetBit(0); g >= 0; g = granules.nextSetBit(g + 1)) {
             if (!bitmap.get(g * granularity)) {

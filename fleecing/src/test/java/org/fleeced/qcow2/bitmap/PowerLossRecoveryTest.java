@@ -31,6 +31,8 @@ class PowerLossRecoveryTest {
     private static final long SIZE = 32L << 20;
     private static final long GRANULARITY = 1 << 16;
     private static final int ROUNDS = 25;
+    /** Workload ops below this (of 20) are guest requests ({@link #guestRequest}); the rest store or add bitmaps. */
+    static final int GUEST_OPS = 17;
     @TempDir
     Path dir;
 
@@ -78,27 +80,18 @@ class PowerLossRecoveryTest {
                 long offset = random.nextLong(SIZE) & ~511L;
                 int length = (int) Math.min(SIZE - offset, 512 * (1 + random.nextInt(256)));
                 int op = random.nextInt(20);
-                if (op < 12) {
-                    random.nextBytes(data.array());
-                    node.write(offset, data.clear().limit(length), WriteFlag.NONE);
-                } else if (op < 14) {
-                    node.writeZeroes(offset, length, WriteFlag.of(WriteFlag.MAY_UNMAP));
-                } else if (op < 15) {
-                    node.discard(offset, length);
-                } else if (op < 17) {
-                    node.flush();
-                    continue;
+                if (op < GUEST_OPS) {
+                    if (guestRequest(node, data, random, op, offset, length)) {
+                        for (ClusterRuns runs : expected.values()) {
+                            runs.add(offset, length);
+                        }
+                    }
                 } else if (op < 19) {
                     bitmaps.checkpointToImage();
-                    continue;
                 } else {
                     String name = "c" + round + "-" + i;
                     bitmaps.add(name, GRANULARITY, true, true);
                     expected.put(name, new ClusterRuns(SIZE, GRANULARITY));
-                    continue;
-                }
-                for (ClusterRuns runs : expected.values()) {
-                    runs.add(offset, length);
                 }
             }
         } catch (BlockIOException e) {
@@ -106,5 +99,25 @@ class PowerLossRecoveryTest {
         }
         fs.powerLoss(random, keep);
         return expected;
+    }
+
+    /**
+     * Guest request {@code op} of the workload, {@code op < GUEST_OPS}: a write, a zero write or
+     * a discard of {@code [offset, offset + length)}, or a flush. True when it changed the range.
+     */
+    static boolean guestRequest(BlockNode node, ByteBuffer data, Random random, int op, long offset, int length)
+            throws BlockIOException {
+        if (op < 12) {
+            random.nextBytes(data.array());
+            node.write(offset, data.clear().limit(length), WriteFlag.NONE);
+        } else if (op < 14) {
+            node.writeZeroes(offset, length, WriteFlag.of(WriteFlag.MAY_UNMAP));
+        } else if (op < 15) {
+            node.discard(offset, length);
+        } else {
+            node.flush();
+            return false;
+        }
+        return true;
     }
 }

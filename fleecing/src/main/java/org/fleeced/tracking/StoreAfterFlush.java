@@ -1,4 +1,4 @@
-package org.fleeced.qcow2.bitmap;
+package org.fleeced.tracking;
 
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.fleeced.block.BlockIOException;
@@ -9,18 +9,18 @@ import org.fleeced.block.Errno;
  * one at a time. The flush does not wait for it, since the guest's data is durable without it;
  * the store only bounds what a crash would add to the bitmaps.
  */
-final class StoreAfterFlush {
+public final class StoreAfterFlush {
     private static final System.Logger LOG = System.getLogger(StoreAfterFlush.class.getName());
 
-    private final PersistentBitmaps bitmaps;
+    private final PersistentRecorder bitmaps;
     private final AtomicBoolean running = new AtomicBoolean();
 
-    StoreAfterFlush(PersistentBitmaps bitmaps) {
+    public StoreAfterFlush(PersistentRecorder bitmaps) {
         this.bitmaps = bitmaps;
     }
 
     /** Starts the store unless one is running already. */
-    void start() {
+    public void start() {
         if (!running.compareAndSet(false, true)) {
             return;
         }
