@@ -2,6 +2,7 @@ package org.fleeced.daemon.api;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
+import java.util.Map;
 
 /** The JSON bodies of the fleecing job operations, as openapi.yaml names them. */
 public final class JobBodies {
@@ -12,7 +13,16 @@ public final class JobBodies {
             Boolean allowFullFallback, String tempFormat, String tempDirectory, Long tempQuotaBytes,
             Long tempReserveBytes, String onCbwError, Double cbwTimeoutSeconds, Long cbwClusterSize,
             Boolean allowDiscard, String exportName, Long leaseSeconds, String freeze, Double freezeTimeoutSeconds,
-            Boolean keepWholeSnapshot) {
+            Boolean keepWholeSnapshot, Map<String, Target> targets, Boolean keepPartial, Integer copiesInFlight) {
+    }
+
+    /** Where a push job writes one disk (request), and what it wrote (response). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Target(String path, String format, String backingFile, String backingFormat, Long bytesWritten) {
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Progress(long doneBytes, long totalBytes, long bytesPerSecond, Long etaSeconds) {
     }
 
     public record RenewLease(Long leaseSeconds) {
@@ -39,11 +49,12 @@ public final class JobBodies {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record JobDisk(String disk, String mode, String base, String fallbackReason, String export, String uri,
-            String unixUri, String metaContext, Stats stats) {
+            String unixUri, String metaContext, Stats stats, Target target) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Job(String id, String state, String checkpoint, String failureReason, String createdAt,
-            String leaseExpiresAt, String endedAt, String consistency, long frozenMillis, List<JobDisk> disks) {
+            String leaseExpiresAt, String endedAt, String consistency, long frozenMillis, List<JobDisk> disks,
+            Progress progress) {
     }
 }

@@ -7,7 +7,8 @@ package org.fleeced.daemon.api;
  * @param tempFormat        {@code raw} or {@code qcow2}
  * @param onCbwError        {@code break-snapshot} or {@code break-guest-write}
  * @param freezeTimeoutSeconds how long a guest agent may take to freeze, and the longest a guest stays frozen
+ * @param copiesInFlight    copy requests a push job keeps in flight per disk
  */
 public record JobDefaults(String tempFormat, long tempQuotaBytes, long tempReserveBytes, long leaseSeconds,
-        double cbwTimeoutSeconds, String onCbwError, double freezeTimeoutSeconds) {
+        double cbwTimeoutSeconds, String onCbwError, double freezeTimeoutSeconds, int copiesInFlight) {
 }

@@ -1,6 +1,7 @@
 package org.fleeced.daemon.api;
 
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -13,6 +14,7 @@ import org.fleeced.daemon.host.JobRecord;
 import org.fleeced.daemon.host.JobRequest;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
+import org.fleeced.daemon.host.PushTargetRequest;
 import org.fleeced.daemon.host.SnapshotChecksums;
 
 /** The handlers of the job operations: startJob, listJobs, getJob, renewLease, discardRanges, finishJob. */
@@ -71,17 +73,36 @@ final class JobOperations {
                 Duration.ofSeconds(lease),
                 s.freeze() == null ? FreezeMode.OFF : FreezeMode.valueOf(s.freeze().toUpperCase(Locale.ROOT)),
                 Duration.ofMillis((long) (freezeTimeout * 1000)),
-                Boolean.TRUE.equals(s.keepWholeSnapshot()));
+                Boolean.TRUE.equals(s.keepWholeSnapshot()),
+                targets(s.targets()),
+                Boolean.TRUE.equals(s.keepPartial()),
+                s.copiesInFlight() != null ? s.copiesInFlight() : defaults.copiesInFlight());
+    }
+
+    private static Map<String, PushTargetRequest> targets(Map<String, JobBodies.Target> targets) {
+        Map<String, PushTargetRequest> out = new LinkedHashMap<>();
+        if (targets != null) {
+            targets.forEach((disk, t) -> out.put(disk, new PushTargetRequest(t.path(), t.format(), t.backingFile(),
+                    t.backingFormat())));
+        }
+        return out;
     }
 
     JobBodies.Job body(JobRecord job) {
         List<JobBodies.JobDisk> disks = job.disks().stream().map(d -> new JobBodies.JobDisk(d.disk(), d.mode(),
-                d.base(), d.fallbackReason(), d.export(), nbd.tcpUri(d.export()), nbd.unixUri(d.export()),
-                d.metaContext(), stats(d.stats(), job.endedAt() == null ? checksums.progress(job.id(), d.disk()) : null)))
-                .toList();
+                d.base(), d.fallbackReason(), d.export(), d.export() == null ? null : nbd.tcpUri(d.export()),
+                d.export() == null ? null : nbd.unixUri(d.export()),
+                d.metaContext(), stats(d.stats(), job.endedAt() == null ? checksums.progress(job.id(), d.disk()) : null),
+                target(d.target()))).toList();
+        JobRecord.Progress p = job.progress();
         return new JobBodies.Job(job.id(), job.state(), job.checkpoint(), job.failureReason(),
-                job.createdAt().toString(), job.leaseExpiresAt().toString(),
-                job.endedAt() == null ? null : job.endedAt().toString(), job.consistency(), job.frozenMillis(), disks);
+                job.createdAt().toString(), job.leaseExpiresAt() == null ? null : job.leaseExpiresAt().toString(),
+                job.endedAt() == null ? null : job.endedAt().toString(), job.consistency(), job.frozenMillis(), disks,
+                p == null ? null : new JobBodies.Progress(p.doneBytes(), p.totalBytes(), p.bytesPerSecond(), p.etaSeconds()));
+    }
+
+    private static JobBodies.Target target(JobRecord.Target t) {
+        return t == null ? null : new JobBodies.Target(t.path(), t.format(), t.backingFile(), null, t.bytesWritten());
     }
 
     private static JobBodies.Stats stats(FleeceStats s, SnapshotChecksums.Progress checksum) {

@@ -16,6 +16,7 @@ import org.fleeced.daemon.api.ApiContract;
 import org.fleeced.daemon.api.DaemonApi;
 import org.fleeced.daemon.api.EventStream;
 import org.fleeced.daemon.host.AllowedPaths;
+import org.fleeced.daemon.host.BackupChains;
 import org.fleeced.daemon.host.DiskTable;
 import org.fleeced.daemon.host.GuestFreezer;
 import org.fleeced.daemon.host.JobHistory;
@@ -68,7 +69,7 @@ final class DaemonCommand {
                             n.maxConnections(), n.handshakeTimeoutSeconds(), n.maxInFlightBytesTotal(),
                             n.requestTimeoutSeconds(), n.allowInsecure(), n.tls()),
                     config.tokens(), config.imageDirs(), config.tempDirs(), config.guestAgentDirs(),
-                    config.defaults(), config.disks());
+                    config.backupDirs(), config.defaults(), config.disks());
         }
         config.validate();
         createDirectories(config);
@@ -115,7 +116,8 @@ final class DaemonCommand {
             JobHistory history = JobHistory.open(config.stateDir(), new JobHistoryJson(), Clock.systemUTC());
             GuestFreezer freezer = new GuestFreezer(events::publish,
                     Duration.ofMillis((long) (config.defaults().freezeTimeoutSeconds() * 1000)));
-            JobTable jobs = new JobTable(disks, exports, tempDirs, events::publish, Clock.systemUTC(), history, freezer);
+            JobTable jobs = new JobTable(disks, exports, tempDirs, new AllowedPaths("backup", config.backupDirs()),
+                    BackupChains.open(config.stateDir()), events::publish, Clock.systemUTC(), history, freezer);
             StartupRecovery startup = new StartupRecovery(history, tempDirs, disks, startupDisks(config));
 
             DaemonApi api = new DaemonApi(disks, jobs, endpoints, nbd.stats(), events, config.defaults(), startup);
@@ -123,7 +125,10 @@ final class DaemonCommand {
                     vertx.createHttpServer()
                             .requestHandler(api.router(vertx, ApiContract.load(), config.tokens(), config.rest().maxBodyBytes()))
                             .listen(config.rest().port(), config.rest().bind()));
-            long leaseTimer = vertx.setPeriodic(1000, t -> Thread.ofVirtual().start(jobs::expireLeases));
+            long leaseTimer = vertx.setPeriodic(1000, t -> Thread.ofVirtual().start(() -> {
+                jobs.expireLeases();
+                jobs.publishProgress();
+            }));
             // bitmaps stored in the images now and then, so crash recovery starts from a recent point
             long bitmapTimer = vertx.setPeriodic(BITMAP_STORE_PERIOD_MS, t -> Thread.ofVirtual().start(disks::storeBitmaps));
 
@@ -133,7 +138,7 @@ final class DaemonCommand {
                     : " and " + endpoints.unixUri("")) + (tls.isPresent() ? " (TLS)" : ""));
             config.startWarnings().forEach(LOG::warning);
             LOG.info("state in " + config.stateDir() + "; images allowed in " + config.imageDirs()
-                    + ", temp images in " + config.tempDirs());
+                    + ", temp images in " + config.tempDirs() + ", push backups in " + config.backupDirs());
             startup.start();
 
             LOG.info("stopping: " + stop.await());
@@ -179,6 +184,9 @@ final class DaemonCommand {
             Files.createDirectories(p);
         }
         for (Path p : config.guestAgentDirs()) {
+            Files.createDirectories(p);
+        }
+        for (Path p : config.backupDirs()) {
             Files.createDirectories(p);
         }
     }

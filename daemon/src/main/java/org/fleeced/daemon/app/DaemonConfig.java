@@ -22,6 +22,7 @@ public record DaemonConfig(
         List<Path> imageDirs,
         List<Path> tempDirs,
         List<Path> guestAgentDirs,
+        List<Path> backupDirs,
         JobDefaults defaults,
         List<DiskSpec> disks) {
 
@@ -63,6 +64,7 @@ public record DaemonConfig(
                 imageDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 tempDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 guestAgentDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
+                backupDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 defaults,
                 disks.stream().map(d -> new DiskSpec(d.name(), state.resolve(d.path()).normalize(), d.format(),
                         d.guestAgent() == null ? null : new GuestAgent(state.resolve(d.guestAgent().socket()).normalize())))
@@ -79,6 +81,9 @@ public record DaemonConfig(
             throw new UsageException("nbd.bind is " + nbd.bind() + ", not a loopback address, and NBD without TLS has no"
                     + " authentication: configure nbd.tls (cert, key, required: true), or bind to 127.0.0.1, or set"
                     + " nbd.allowInsecure: true to export every disk to anyone who can reach the port");
+        }
+        if (defaults.copiesInFlight() < 1 || defaults.copiesInFlight() > 64) {
+            throw new UsageException("defaults.copiesInFlight is " + defaults.copiesInFlight() + ": give 1 to 64");
         }
         if (tempDirs.isEmpty()) {
             throw new UsageException("tempDirs is empty: fleecing jobs need at least one temp directory");

@@ -5,7 +5,10 @@ import java.util.List;
 import org.fleeced.job.DiskFleece;
 import org.fleeced.job.FleecingJob;
 
-/** A fleecing job as the daemon hosts it: the job, its lease, and what it published per disk. */
+/**
+ * A fleecing job as the daemon hosts it: the job, its lease, and what it published per disk; or,
+ * for a push job, its {@link PushRun} instead of a lease and exports.
+ */
 public final class HostedJob {
     /**
      * One disk of the job as published: the backup mode it got, its base checkpoint (null for
@@ -21,11 +24,14 @@ public final class HostedJob {
     private volatile Instant leaseExpiresAt;
     private final List<Disk> disks;
     private final JobFreeze freeze;
+    /** The copying side of a push job; null for a pull job. */
+    private final PushRun push;
 
     HostedJob(FleecingJob job, String checkpoint, Instant createdAt, Instant leaseExpiresAt, List<Disk> disks,
-            JobFreeze freeze) {
+            JobFreeze freeze, PushRun push) {
         this.job = job;
         this.freeze = freeze;
+        this.push = push;
         this.checkpoint = checkpoint;
         this.createdAt = createdAt;
         this.leaseExpiresAt = leaseExpiresAt;
@@ -48,6 +54,12 @@ public final class HostedJob {
         return createdAt;
     }
 
+    /** The push of a push job, or null. */
+    PushRun push() {
+        return push;
+    }
+
+    /** When the lease runs out; null for a push job, which has none. */
     public Instant leaseExpiresAt() {
         return leaseExpiresAt;
     }
@@ -66,11 +78,12 @@ public final class HostedJob {
      */
     public JobRecord record(Instant endedAt) {
         List<JobRecord.Disk> published = disks.stream().map(d -> new JobRecord.Disk(d.disk(), d.mode(), d.base(),
-                d.fallbackReason(), d.export(), d.metaContext(), d.fleece().stats())).toList();
+                d.fallbackReason(), d.export(), d.metaContext(), d.fleece().stats(),
+                push == null ? null : push.target(d.disk()))).toList();
         List<String> temps = disks.stream().map(d -> d.fleece().tempImagePath().toString()).toList();
         return new JobRecord(id(), job.state().name().toLowerCase(java.util.Locale.ROOT), checkpoint,
                 job.failureReason(), createdAt, leaseExpiresAt, endedAt, published, temps, freeze.consistency(),
-                freeze.frozenMillis());
+                freeze.frozenMillis(), push == null ? null : push.progress());
     }
 
     public Disk disk(String name) {

@@ -15,17 +15,42 @@ import org.fleeced.cbw.FleeceStats;
  * @param tempImages    the temp image files the job created, so a start can delete what a crash left
  * @param consistency   {@code application} when the guests were frozen for the snapshot, else {@code crash}
  * @param frozenMillis  how long the guests were frozen (0 without a freeze)
+ * @param leaseExpiresAt when the lease runs out; null for a push job, which has none
+ * @param progress      a push job's progress; null for a pull job
  */
 public record JobRecord(String id, String state, String checkpoint, String failureReason, Instant createdAt,
         Instant leaseExpiresAt, Instant endedAt, List<Disk> disks, List<String> tempImages, String consistency,
-        long frozenMillis) {
+        long frozenMillis, Progress progress) {
 
     /** The failure reason of a job that was running when the daemon died. */
     public static final String CRASH = "crash";
 
     /** One disk of the job as published, with its counters. */
     public record Disk(String disk, String mode, String base, String fallbackReason, String export, String metaContext,
-            FleeceStats stats) {
+            FleeceStats stats, Target target) {
+    }
+
+    /**
+     * Where a push job writes one disk.
+     *
+     * @param backingFile  the previous backup the file names as its backing file, or null
+     * @param keepPartial  whether a failed push leaves the file (otherwise it is deleted)
+     * @param bytesWritten bytes written to it in write requests
+     */
+    public record Target(String path, String format, String backingFile, boolean keepPartial, long bytesWritten) {
+    }
+
+    /**
+     * How far a push job is: data bytes copied of those it copies (zeroes written without data
+     * not counted), the mean rate since it started, and the seconds left at that rate (null until
+     * it is known).
+     */
+    public record Progress(long doneBytes, long totalBytes, long bytesPerSecond, Long etaSeconds) {
+    }
+
+    /** Whether this is a push job (it writes targets itself instead of exporting snapshots). */
+    public boolean push() {
+        return progress != null;
     }
 
     public JobRecord {
@@ -37,6 +62,6 @@ public record JobRecord(String id, String state, String checkpoint, String failu
     /** This job, which was running when the daemon died, as failed with reason {@link #CRASH}. */
     JobRecord crashed(Instant foundAt) {
         return new JobRecord(id, "failed", checkpoint, CRASH, createdAt, leaseExpiresAt, foundAt, disks, tempImages,
-                consistency, frozenMillis);
+                consistency, frozenMillis, progress);
     }
 }

@@ -2,6 +2,7 @@ package org.fleeced.daemon.host;
 
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.fleeced.cbw.OnCbwError;
 import org.fleeced.job.TempFormat;
 
@@ -16,10 +17,18 @@ import org.fleeced.job.TempFormat;
  * @param freeze           whether to freeze the guests' file systems around the snapshot point
  * @param freezeTimeout    how long a guest agent may take to answer, and the longest the guests stay frozen
  * @param keepWholeSnapshot an incremental job keeps its whole snapshot (for a checksum of all of it)
+ * @param targets          by disk name, where a push job writes; empty for a pull job
+ * @param keepPartial      a failed push leaves its target files instead of deleting them
+ * @param copiesInFlight   how many copy requests a push keeps in flight per disk
  */
 public record JobRequest(List<String> disks, String checkpoint, String incrementalFrom, String differentialFrom,
         boolean allowFullFallback, TempFormat tempFormat, String tempDirectory, long tempQuotaBytes,
         long tempReserveBytes, OnCbwError onCbwError, Duration cbwTimeout, long clusterBytes, boolean allowDiscard,
         String exportName, Duration lease, FreezeMode freeze, Duration freezeTimeout,
-        boolean keepWholeSnapshot) {
+        boolean keepWholeSnapshot, Map<String, PushTargetRequest> targets, boolean keepPartial,
+        int copiesInFlight) {
+
+    public JobRequest {
+        targets = targets == null ? Map.of() : Map.copyOf(targets);
+    }
 }

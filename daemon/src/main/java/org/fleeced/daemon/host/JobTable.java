@@ -42,6 +42,11 @@ import org.fleeced.daemon.nbd.server.NbdExportRegistry;
  * {@link JobHistory}. A job may freeze its guests' file systems around the snapshot point
  * through their agents ({@link GuestFreezer}).
  *
+ * <p>A push job (one with {@code targets}) publishes no export and has no lease: its backup
+ * files are created before the snapshot is taken ({@link PushJobs}), its {@link PushRun} copies the
+ * snapshot into them and ends the job by itself. A caller's failure, or a shutdown, cancels the
+ * push and waits for it to end the job.
+ *
  * <p>Thread-safe: the table's monitor guards the maps; the job itself is thread-safe.
  */
 public final class JobTable {
@@ -57,6 +62,7 @@ public final class JobTable {
     private final Events events;
     private final Clock clock;
     private final GuestFreezer freezer;
+    private final PushJobs pushes;
     /** Running jobs by id. Guarded by this. */
     private final Map<String, HostedJob> running = new LinkedHashMap<>();
     /** The ended jobs, and the durable record of which jobs run. */
@@ -68,9 +74,10 @@ public final class JobTable {
      */
     private FleeceStats endedStats = FleeceStats.ZERO;
 
-    public JobTable(DiskTable disks, NbdExportRegistry exports, AllowedPaths tempDirs, Events events, Clock clock,
-            JobHistory history, GuestFreezer freezer) {
+    public JobTable(DiskTable disks, NbdExportRegistry exports, AllowedPaths tempDirs, AllowedPaths backupDirs,
+            BackupChains chains, Events events, Clock clock, JobHistory history, GuestFreezer freezer) {
         this.disks = disks;
+        this.pushes = new PushJobs(backupDirs, chains, events);
         this.freezer = freezer;
         this.history = history;
         this.exports = exports;
@@ -79,7 +86,7 @@ public final class JobTable {
         this.clock = clock;
     }
 
-    /** Takes the snapshot and exports it; see the class comment. */
+    /** Takes the snapshot and exports it, or starts pushing it; see the class comment. */
     public HostedJob start(JobRequest request) throws HostRefusal, BlockIOException {
         if (request.incrementalFrom() != null && request.differentialFrom() != null) {
             throw new HostRefusal(ProblemReason.BASE_AMBIGUOUS,
@@ -94,9 +101,44 @@ public final class JobTable {
             attached.add(disk);
         }
         JobFreeze freeze = freezeFor(request, attached);
+        PushRun push = request.targets().isEmpty() ? null : pushes.prepare(request, active);
         FleecingJob job;
         try {
-            job = FleecingJob.start(spec(request, active, freeze));
+            job = startJob(request, active, freeze);
+            if (freeze.overran() && freeze.mode() == FreezeMode.REQUIRED) {
+                job.finish(BackupOutcome.FAILURE, "the snapshot outlasted the guest freeze");
+                throw new HostRefusal(ProblemReason.GUEST_AGENT, "freeze: required, but the snapshot took longer than"
+                        + " freezeTimeoutSeconds and the guests were thawed before it; nothing was kept. Retry, or raise"
+                        + " freezeTimeoutSeconds.");
+            }
+        } catch (HostRefusal | BlockIOException | RuntimeException e) {
+            if (push != null) {
+                push.abandon(e);
+            }
+            throw e;
+        }
+        if (push != null) {
+            return startPush(job, request, freeze, push);
+        }
+        HostedJob hosted;
+        try {
+            hosted = publish(job, request, freeze);
+        } catch (HostRefusal | RuntimeException e) {
+            // a refused name, or a bug (answered as a 500): either way no disk stays claimed by the job
+            job.disks().forEach(d -> exports.list().stream()
+                    .filter(x -> x.node() == d.exportNode()).forEach(x -> exports.unregister(x.name())));
+            job.finish(BackupOutcome.FAILURE, "its exports could not be published: " + e.getMessage());
+            throw e;
+        }
+        started(hosted, request, freeze);
+        return hosted;
+    }
+
+    /** Starts the fleecing job, its refusals turned into the API's reasons. */
+    private FleecingJob startJob(JobRequest request, List<ActiveDisk> active, JobFreeze freeze)
+            throws HostRefusal, BlockIOException {
+        try {
+            return FleecingJob.start(spec(request, active, freeze));
         } catch (SnapshotQuiescer.QuiesceRefusedException e) {
             throw new HostRefusal(ProblemReason.GUEST_AGENT, e.getMessage()
                     + ". Nothing was created; retry when the agent answers, or start with freeze: try.");
@@ -117,33 +159,40 @@ public final class JobTable {
             // another start claimed the disk after the check above
             throw new DiskBusy(e.disk(), null, "finish it first.");
         }
-        if (freeze.overran() && freeze.mode() == FreezeMode.REQUIRED) {
-            job.finish(BackupOutcome.FAILURE, "the snapshot outlasted the guest freeze");
-            throw new HostRefusal(ProblemReason.GUEST_AGENT, "freeze: required, but the snapshot took longer than"
-                    + " freezeTimeoutSeconds and the guests were thawed before it; nothing was kept. Retry, or raise"
-                    + " freezeTimeoutSeconds.");
-        }
-        HostedJob hosted;
-        try {
-            hosted = publish(job, request, freeze);
-        } catch (HostRefusal | RuntimeException e) {
-            // a refused name, or a bug (answered as a 500): either way no disk stays claimed by the job
-            job.disks().forEach(d -> exports.list().stream()
-                    .filter(x -> x.node() == d.exportNode()).forEach(x -> exports.unregister(x.name())));
-            job.finish(BackupOutcome.FAILURE, "its exports could not be published: " + e.getMessage());
-            throw e;
-        }
+    }
+
+    private void started(HostedJob hosted, JobRequest request, JobFreeze freeze) {
         synchronized (this) {
-            running.put(job.id(), hosted);
+            running.put(hosted.id(), hosted);
         }
         history.started(hosted.record(null));
-        LOG.info("job " + job.id() + ": started on " + request.disks() + ", checkpoint " + request.checkpoint()
-                + ", exports " + hosted.disks().stream().map(HostedJob.Disk::export).toList() + ", "
+        LOG.info("job " + hosted.id() + ": started on " + request.disks() + ", checkpoint " + request.checkpoint()
+                + (hosted.push() == null ? ", exports " + hosted.disks().stream().map(HostedJob.Disk::export).toList()
+                : ", pushing to " + request.targets().values().stream().map(PushTargetRequest::path).toList()) + ", "
                 + freeze.consistency() + "-consistent"
                 + (freeze.frozenMillis() > 0 ? " (guests frozen " + freeze.frozenMillis() + " ms)" : ""));
-        events.publish("job-started", Map.of("job", job.id(), "disks", request.disks(),
+        events.publish("job-started", Map.of("job", hosted.id(), "disks", request.disks(),
                 "checkpoint", request.checkpoint(), "consistency", freeze.consistency(),
                 "frozenMillis", freeze.frozenMillis()));
+    }
+
+    /** Hosts a push job (no exports, no lease) and starts its copy, which ends the job. */
+    private HostedJob startPush(FleecingJob job, JobRequest request, JobFreeze freeze, PushRun push)
+            throws BlockIOException {
+        HostedJob hosted = new HostedJob(job, request.checkpoint(), Instant.now(clock), null, PushJobs.disks(job),
+                freeze, push);
+        try {
+            started(hosted, request, freeze);
+        } catch (RuntimeException e) {
+            // a bug (answered as a 500): the job never happened, and no file claims to be its backup
+            synchronized (this) {
+                running.remove(hosted.id());
+            }
+            job.finish(BackupOutcome.FAILURE, "it could not be hosted: " + e);
+            push.abandon(e);
+            throw e;
+        }
+        push.start(job.disks(), job.id(), request.checkpoint(), (outcome, why) -> end(hosted, outcome, why));
         return hosted;
     }
 
@@ -198,7 +247,7 @@ public final class JobTable {
             published.add(new HostedJob.Disk(fleece.diskName(), mode, baseName, fallback, exportName, metaContext, fleece));
         }
         return new HostedJob(job, request.checkpoint(), Instant.now(clock), Instant.now(clock).plus(request.lease()),
-                published, freeze);
+                published, freeze, null);
     }
 
     /**
@@ -275,13 +324,16 @@ public final class JobTable {
 
     public synchronized HostedJob renew(String id, Duration lease) throws HostRefusal {
         HostedJob job = requireRunning(id);
+        requirePull(job, "has no lease");
         job.renew(Instant.now(clock).plus(lease));
         return job;
     }
 
     /** One disk of a running job. */
     public HostedJob.Disk requireRunningDisk(String id, String disk) throws HostRefusal {
-        HostedJob.Disk d = requireRunning(id).disk(disk);
+        HostedJob job = requireRunning(id);
+        requirePull(job, "exports no snapshot");
+        HostedJob.Disk d = job.disk(disk);
         if (d == null) {
             throw new HostRefusal(ProblemReason.DISK_NOT_IN_JOB,
                     "Job '" + id + "' does not cover disk '" + disk + "'.");
@@ -315,8 +367,34 @@ public final class JobTable {
                 return require(id);
             }
         }
+        if (job.push() == null) {
+            return end(job, outcome, why);
+        }
+        if (outcome == BackupOutcome.SUCCESS) {
+            throw new HostRefusal(ProblemReason.PUSH_JOB, "Job '" + id + "' is a push job: it finishes by itself"
+                    + " when every disk is copied; finish it with failure to cancel it.");
+        }
+        job.push().cancel(why);
+        try {
+            job.push().awaitEnd();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return require(id);
+    }
+
+    /** Ends a running job: its exports, the job, the history; an ended job is returned as it ended. */
+    private JobRecord end(HostedJob job, BackupOutcome outcome, String why) throws HostRefusal {
+        String id = job.id();
+        synchronized (this) {
+            if (!running.containsKey(id)) {
+                return require(id);
+            }
+        }
         for (HostedJob.Disk d : job.disks()) {
-            exports.unregister(d.export());
+            if (d.export() != null) {
+                exports.unregister(d.export());
+            }
         }
         try {
             job.job().finish(outcome, why);
@@ -329,6 +407,7 @@ public final class JobTable {
             endedStats = endedStats.plus(diskStats(job));
             history.ended(record);
         }
+        pushes.ended(job, record);
         String state = job.job().state().name().toLowerCase(Locale.ROOT);
         LOG.info("job " + id + ": " + state + " (" + why + ")"
                 + (job.job().failureReason() == null ? "" : ": " + job.job().failureReason()));
@@ -342,7 +421,8 @@ public final class JobTable {
         Instant now = Instant.now(clock);
         List<String> expired;
         synchronized (this) {
-            expired = running.values().stream().filter(j -> j.leaseExpiresAt().isBefore(now)).map(HostedJob::id).toList();
+            expired = running.values().stream().filter(j -> j.leaseExpiresAt() != null && j.leaseExpiresAt().isBefore(now))
+                    .map(HostedJob::id).toList();
         }
         for (String id : expired) {
             try {
@@ -394,6 +474,22 @@ public final class JobTable {
             sum = sum.plus(d.fleece().stats());
         }
         return sum;
+    }
+
+    /** Bytes push jobs wrote since the daemon started, by target file: what the metrics count. */
+    public Map<String, Long> pushBytesWritten() {
+        return pushes.bytesWritten(running());
+    }
+
+    /** Publishes a {@code job-progress} event per running push job. Called once a second. */
+    public void publishProgress() {
+        pushes.publishProgress(running());
+    }
+
+    private static void requirePull(HostedJob job, String what) throws HostRefusal {
+        if (job.push() != null) {
+            throw new HostRefusal(ProblemReason.PUSH_JOB, "Job '" + job.id() + "' is a push job: it " + what + ".");
+        }
     }
 
     public synchronized int runningCount() {

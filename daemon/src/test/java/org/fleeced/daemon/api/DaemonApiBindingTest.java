@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import org.fleeced.daemon.app.JobHistoryJson;
 import org.fleeced.daemon.host.AllowedPaths;
+import org.fleeced.daemon.host.BackupChains;
 import org.fleeced.daemon.host.DiskTable;
 import org.fleeced.daemon.host.GuestFreezer;
 import org.fleeced.daemon.host.JobHistory;
@@ -33,11 +34,12 @@ class DaemonApiBindingTest {
                 (type, data) -> { });
         JobHistory history = JobHistory.open(dir, new JobHistoryJson(), Clock.systemUTC());
         AllowedPaths temps = new AllowedPaths("temp", List.of(dir));
-        JobTable jobs = new JobTable(disks, exports, temps, (type, data) -> { }, Clock.systemUTC(), history,
+        JobTable jobs = new JobTable(disks, exports, temps, new AllowedPaths("backup", List.of(dir)),
+                BackupChains.open(dir), (type, data) -> { }, Clock.systemUTC(), history,
                 new GuestFreezer((type, data) -> { }, java.time.Duration.ofSeconds(10)));
         DaemonApi api = new DaemonApi(disks, jobs, new NbdEndpoints("127.0.0.1", 10809, null, false),
                 new NbdServerStats(), new EventStream(),
-                new JobDefaults("raw", 0, 0, 7200, 45, "break-snapshot", 10),
+                new JobDefaults("raw", 0, 0, 7200, 45, "break-snapshot", 10, 4),
                 new StartupRecovery(history, temps, disks, List.of()));
         assertEquals(ApiContract.load().operationIds(), api.boundOperations());
         Map<String, ApiOperation> none = Map.of();

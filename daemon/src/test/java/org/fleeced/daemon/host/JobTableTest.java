@@ -53,7 +53,9 @@ class JobTableTest {
         temps = Files.createDirectories(dir.resolve("tmp"));
         disks = new DiskTable(new AllowedPaths("image", List.of(images)), new AllowedPaths("guest agent", List.of(dir)),
                 new ReservedFiles(dir.resolve("state"), List.of(images), List.of(temps)), exports, entries -> { }, (type, data) -> { });
-        jobs = new JobTable(disks, exports, new AllowedPaths("temp", List.of(temps)), (type, data) -> { }, clock,
+        jobs = new JobTable(disks, exports, new AllowedPaths("temp", List.of(temps)),
+                new AllowedPaths("backup", List.of(Files.createDirectories(dir.resolve("backups")))),
+                BackupChains.open(dir.resolve("state")), (type, data) -> { }, clock,
                 JobHistory.open(dir.resolve("state"), new JobHistoryJson(), clock),
                 new GuestFreezer((type, data) -> { }, Duration.ofSeconds(10)));
         for (String name : List.of("vm1", "vm2")) {
@@ -72,7 +74,7 @@ class JobTableTest {
             String differentialFrom, boolean allowFullFallback, String tempDirectory) {
         return new JobRequest(disks, checkpoint, incrementalFrom, differentialFrom, allowFullFallback, TempFormat.RAW,
                 tempDirectory, 0, 0, OnCbwError.BREAK_SNAPSHOT, Duration.ofSeconds(45), 0, true, null, LEASE,
-                FreezeMode.OFF, Duration.ofSeconds(10), false);
+                FreezeMode.OFF, Duration.ofSeconds(10), false, null, false, 4);
     }
 
     private static JobRequest full(String disk, String checkpoint) {

@@ -1,0 +1,13 @@
+package org.fleeced.daemon.host;
+
+/**
+ * Where a push job writes one disk's backup, as the caller asked.
+ *
+ * @param path        a new file inside a backup directory
+ * @param format      {@code qcow2} or {@code raw}
+ * @param backingFile for an incremental push whose base the daemon has no backup file for (its
+ *                    base came from a pull job): the previous backup file of the chain; else null
+ * @param backingFormat the format of {@code backingFile}, or null for qcow2 (never probed)
+ */
+public record PushTargetRequest(String path, String format, String backingFile, String backingFormat) {
+}

@@ -1,0 +1,124 @@
+package org.fleeced.daemon.host;
+
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.BlockNode;
+import org.fleeced.push.BackupFile;
+import org.fleeced.qcow2.BackingPolicy;
+
+/**
+ * Checks a push job's targets before the job starts, and creates the backup files.
+ *
+ * <p>A target file must be a new file inside a configured backup directory, resolved exactly as
+ * image paths are ({@link AllowedPaths}: links and {@code ..} resolved, never outside); an
+ * existing name (a dangling link included) is refused, so a push never overwrites anything. An
+ * incremental push writes a qcow2 whose backing file is the previous backup of the chain: the
+ * file the daemon remembers for the base checkpoint ({@link BackupChains}), or the one the caller
+ * names, which must exist inside a backup directory; neither is 422 BASE_TARGET_UNKNOWN.
+ */
+final class PushTargets {
+    private final AllowedPaths backupDirs;
+    private final BackupChains chains;
+
+    PushTargets(AllowedPaths backupDirs, BackupChains chains) {
+        this.backupDirs = backupDirs;
+        this.chains = chains;
+    }
+
+    /** One disk's checked target: the file to create, its format, and its backing file or null. */
+    record Target(String disk, Path file, BackupFile.Format format, BackupFile.Backing backing) {
+    }
+
+    /**
+     * Checks every disk's target; {@code base} is the checkpoint an incremental push starts from,
+     * or null for a full push.
+     */
+    Map<String, Target> check(List<String> disks, Map<String, PushTargetRequest> requested, String base)
+            throws HostRefusal {
+        for (String name : requested.keySet()) {
+            if (!disks.contains(name)) {
+                throw new HostRefusal(ProblemReason.INVALID_JOB, "targets names disk '" + name
+                        + "', which the job does not cover.");
+            }
+        }
+        Map<String, Target> targets = new LinkedHashMap<>();
+        for (String disk : disks) {
+            PushTargetRequest t = requested.get(disk);
+            if (t == null) {
+                throw new HostRefusal(ProblemReason.INVALID_JOB, "targets has no entry for disk '" + disk
+                        + "': a push job needs a target for every disk.");
+            }
+            BackupFile.Format format = BackupFile.Format.valueOf(t.format().toUpperCase(Locale.ROOT));
+            Path file = newFile(disk, t.path());
+            BackupFile.Backing backing = null;
+            if (base != null) {
+                if (format != BackupFile.Format.QCOW2) {
+                    throw new HostRefusal(ProblemReason.INVALID_JOB, "Disk '" + disk + "': an incremental push"
+                            + " needs a qcow2 target (its backing file is the previous backup); use format: qcow2.");
+                }
+                backing = backing(disk, base, t.backingFile(), t.backingFormat());
+            }
+            targets.put(disk, new Target(disk, file, format, backing));
+        }
+        if (targets.values().stream().map(Target::file).distinct().count() != targets.size()) {
+            throw new HostRefusal(ProblemReason.INVALID_JOB, "Two disks have the same target file.");
+        }
+        return targets;
+    }
+
+    /** Creates one target's file and opens it for writing. */
+    BlockNode create(Target target, long sizeBytes) throws BlockIOException {
+        return BackupFile.create(target.file(), target.format(), sizeBytes, target.backing(),
+                BackingPolicy.confinedTo(backupDirs.roots()));
+    }
+
+    private Path newFile(String disk, String requested) throws HostRefusal {
+        if (requested.indexOf('\n') >= 0 || requested.indexOf('\t') >= 0) {
+            throw new HostRefusal(ProblemReason.INVALID_JOB, "Disk '" + disk + "': a target path has no tab or newline.");
+        }
+        Path file;
+        try {
+            file = backupDirs.check(requested);
+        } catch (AllowedPaths.PathRefused e) {
+            throw new HostRefusal(ProblemReason.PATH_NOT_ALLOWED, e.getMessage() + ".");
+        }
+        if (Files.exists(Path.of(requested), LinkOption.NOFOLLOW_LINKS) || Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+            throw new HostRefusal(ProblemReason.TARGET_EXISTS, "Disk '" + disk + "': " + requested
+                    + " exists; a push writes a new file only. Choose a new name.");
+        }
+        return file;
+    }
+
+    private BackupFile.Backing backing(String disk, String base, String named, String namedFormat) throws HostRefusal {
+        if (named == null) {
+            BackupFile.Backing known = chains.find(disk, base).orElseThrow(() -> new HostRefusal(
+                    ProblemReason.BASE_TARGET_UNKNOWN, "Disk '" + disk + "': no push job wrote a backup for checkpoint '"
+                    + base + "'; name the previous backup file of the chain in targets." + disk + ".backingFile."));
+            if (!Files.isRegularFile(known.file())) {
+                throw new HostRefusal(ProblemReason.BASE_TARGET_UNKNOWN, "Disk '" + disk + "': the backup of checkpoint '"
+                        + base + "', " + known.file() + ", is gone; name the previous backup file in targets." + disk
+                        + ".backingFile.");
+            }
+            return known;
+        }
+        Path file;
+        try {
+            file = backupDirs.check(named);
+        } catch (AllowedPaths.PathRefused e) {
+            throw new HostRefusal(ProblemReason.PATH_NOT_ALLOWED, e.getMessage() + ".");
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new HostRefusal(ProblemReason.BASE_TARGET_UNKNOWN, "Disk '" + disk + "': the backing file " + named
+                    + " does not exist.");
+        }
+        // never probed: the caller says what it is, or it is what every push writes for a chain
+        return new BackupFile.Backing(file, namedFormat == null ? BackupFile.Format.QCOW2
+                : BackupFile.Format.valueOf(namedFormat.toUpperCase(Locale.ROOT)));
+    }
+}
