@@ -17,9 +17,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The README's walkthrough, {@code integration-tests/src/test/resources/walkthrough.sh}, run as it
- * stands from the top of the checkout (the README includes that file verbatim): one full and one
- * incremental backup with curl, qemu-io, nbdcopy and nbdsh, in under five minutes. Only the ports
+ * The README's walkthroughs, {@code integration-tests/src/test/resources/walkthrough.sh} and
+ * {@code push-walkthrough.sh}, run as they stand from the top of the checkout (the README includes
+ * both files verbatim): one full and one incremental pull backup with curl, qemu-io, nbdcopy and
+ * nbdsh; a full and two incremental push backups restored with qemu-img; each in under five
+ * minutes. Only the ports
  * are chosen by the test, through the script's REST and NBD variables, and its mktemp directory
  * goes under the test's TMPDIR.
  *
@@ -35,15 +37,41 @@ class ReadmeWalkthroughIT {
 
     @Test
     void theWalkthroughBacksUpInFullThenIncrementally() throws Exception {
-        for (String tool : new String[] {"curl", "jq", "qemu-io", "qemu-img", "nbdcopy", "nbdsh"}) {
-            Tool.require(tool);
-        }
+        Tool.require("curl", "jq", "qemu-io", "qemu-img", "nbdcopy", "nbdsh");
         NbdDriver.requireLibnbd();
+        String output = runAsTheReadmeShowsIt("walkthrough.sh");
+        assertTrue(output.contains("\"mode\":\"incremental\""), output);
+        assertTrue(output.contains("incremental: 1048576 bytes in 1 extents"), "only the changed MiB is read: " + output);
+        assertTrue(output.contains("Images are identical."), output);
+        assertTrue(output.contains("daemon stopped"), output);
+    }
+
+    /** The push-mode walkthrough: a full and two incremental pushes into a qcow2 chain, restored with qemu-img. */
+    @Test
+    void thePushWalkthroughWritesAChainThatRestoresToTheDisk() throws Exception {
+        Tool.require("curl", "jq", "qemu-io", "qemu-img");
+        String output = runAsTheReadmeShowsIt("push-walkthrough.sh");
+        assertEquals(3, output.split("\"state\":\"finished\"", -1).length - 1, "three pushes finished: " + output);
+        assertEquals(2, output.split("\"mode\":\"incremental\"", -1).length - 1, output);
+        assertTrue(output.contains("backing file: vm1.c2.qcow2") && output.contains("backing file: vm1.c1.qcow2"),
+                "each file names the previous one: " + output);
+        for (String f : new String[] {"vm1.c1.qcow2", "vm1.c2.qcow2", "vm1.c3.qcow2"}) {
+            assertTrue(output.contains(f + ": no errors"), "qemu-img check " + f + ": " + output);
+        }
+        assertTrue(output.contains("Images are identical."), output);
+        assertTrue(output.contains("daemon stopped"), output);
+    }
+
+    /**
+     * Runs {@code integration-tests/src/test/resources/SCRIPT} from the top of the checkout, after
+     * checking the README carries it verbatim; its output, once it exited 0 in under five minutes.
+     */
+    private String runAsTheReadmeShowsIt(String name) throws Exception {
         Path top = FleecedProcess.checkout();
-        Path script = top.resolve("integration-tests/src/test/resources/walkthrough.sh");
+        Path script = top.resolve("integration-tests/src/test/resources/" + name);
         assertTrue(Files.isRegularFile(script), script.toString());
         assertTrue(Files.readString(top.resolve("README.md")).contains("```bash\n" + Files.readString(script) + "```"),
-                "README.md carries walkthrough.sh verbatim");
+                "README.md carries " + name + " verbatim");
 
         ProcessBuilder builder = new ProcessBuilder("bash", script.toString()).directory(top.toFile())
                 .redirectErrorStream(true);
@@ -64,12 +92,9 @@ class ReadmeWalkthroughIT {
         if (!ended) {
             p.destroyForcibly();
         }
-        assertTrue(ended && took.compareTo(LIMIT) < 0, "the walkthrough takes under 5 minutes: " + took + "\n" + output);
+        assertTrue(ended && took.compareTo(LIMIT) < 0, name + " takes under 5 minutes: " + took + "\n" + output);
         assertEquals(0, p.exitValue(), output);
-        assertTrue(output.contains("\"mode\":\"incremental\""), output);
-        assertTrue(output.contains("incremental: 1048576 bytes in 1 extents"), "only the changed MiB is read: " + output);
-        assertTrue(output.contains("Images are identical."), output);
-        assertTrue(output.contains("daemon stopped"), output);
+        return output;
     }
 
     /** A port in [10000, first ephemeral port) that nothing listens on now. */
