@@ -18,7 +18,8 @@ public final class JobBodies {
 
     /** Where a push job writes one disk (request), and what it wrote (response). */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Target(String path, String format, String backingFile, String backingFormat, Long bytesWritten) {
+    public record Target(String path, String format, String backingFile, String backingFormat, String uri,
+            Long bytesWritten) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -83,7 +83,7 @@ final class JobOperations {
         Map<String, PushTargetRequest> out = new LinkedHashMap<>();
         if (targets != null) {
             targets.forEach((disk, t) -> out.put(disk, new PushTargetRequest(t.path(), t.format(), t.backingFile(),
-                    t.backingFormat())));
+                    t.backingFormat(), t.uri())));
         }
         return out;
     }
@@ -102,7 +102,8 @@ final class JobOperations {
     }
 
     private static JobBodies.Target target(JobRecord.Target t) {
-        return t == null ? null : new JobBodies.Target(t.path(), t.format(), t.backingFile(), null, t.bytesWritten());
+        return t == null ? null : new JobBodies.Target(t.path(), t.format(), t.backingFile(), null, t.uri(),
+                t.bytesWritten());
     }
 
     private static JobBodies.Stats stats(FleeceStats s, SnapshotChecksums.Progress checksum) {

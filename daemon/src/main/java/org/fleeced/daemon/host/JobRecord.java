@@ -36,8 +36,10 @@ public record JobRecord(String id, String state, String checkpoint, String failu
      * @param backingFile  the previous backup the file names as its backing file, or null
      * @param keepPartial  whether a failed push leaves the file (otherwise it is deleted)
      * @param bytesWritten bytes written to it in write requests
+     * @param uri          the NBD export written instead of a file (path, format and backing file null)
      */
-    public record Target(String path, String format, String backingFile, boolean keepPartial, long bytesWritten) {
+    public record Target(String path, String format, String backingFile, boolean keepPartial, long bytesWritten,
+            String uri) {
     }
 
     /**

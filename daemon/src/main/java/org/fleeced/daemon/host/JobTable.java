@@ -168,7 +168,8 @@ public final class JobTable {
         history.started(hosted.record(null));
         LOG.info("job " + hosted.id() + ": started on " + request.disks() + ", checkpoint " + request.checkpoint()
                 + (hosted.push() == null ? ", exports " + hosted.disks().stream().map(HostedJob.Disk::export).toList()
-                : ", pushing to " + request.targets().values().stream().map(PushTargetRequest::path).toList()) + ", "
+                : ", pushing to " + request.targets().values().stream().map(t -> t.path() != null ? t.path() : t.uri())
+                        .toList()) + ", "
                 + freeze.consistency() + "-consistent"
                 + (freeze.frozenMillis() > 0 ? " (guests frozen " + freeze.frozenMillis() + " ms)" : ""));
         events.publish("job-started", Map.of("job", hosted.id(), "disks", request.disks(),

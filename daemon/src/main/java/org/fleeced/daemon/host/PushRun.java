@@ -28,7 +28,8 @@ import org.fleeced.push.PushCopy;
  * ({@link BackupChains}): a checkpoint is never committed ahead of the backup that holds it. On
  * the first failure (a read of the snapshot, a write or flush of a target, {@link #cancel}), every
  * copy stops, the job is finished as a failure naming the cause (its checkpoint as if the job
- * never ran), and the target files are deleted unless the caller asked to keep partial ones.
+ * never ran), and the target files are deleted unless the caller asked to keep partial ones (an
+ * NBD target is left as it is: the daemon did not create it, so it does not delete it).
  *
  * <p>Thread safety: {@link #start} once; the rest from any thread.
  */
@@ -79,9 +80,13 @@ final class PushRun {
     JobRecord.Target target(String disk) {
         Part p = parts.get(disk);
         PushCopy copy = p.copy;
+        if (p.target.file() == null) {
+            return new JobRecord.Target(null, null, null, keepPartial, copy == null ? 0 : copy.bytesWritten(),
+                    p.target.name());
+        }
         return new JobRecord.Target(p.target.file().toString(), p.target.format().name().toLowerCase(java.util.Locale.ROOT),
                 p.target.backing() == null ? null : p.target.backing().file().toString(), keepPartial,
-                copy == null ? 0 : copy.bytesWritten());
+                copy == null ? 0 : copy.bytesWritten(), null);
     }
 
     /** Progress over every disk, now. */
@@ -112,7 +117,7 @@ final class PushRun {
         Map<String, Long> out = new LinkedHashMap<>();
         for (Part p : parts.values()) {
             PushCopy copy = p.copy;
-            out.put(p.target.file().toString(), copy == null ? 0 : copy.bytesWritten());
+            out.put(p.target.name(), copy == null ? 0 : copy.bytesWritten());
         }
         return out;
     }
@@ -141,7 +146,9 @@ final class PushRun {
             } catch (BlockIOException e) {
                 cause.addSuppressed(e);
             }
-            BackupFile.delete(p.target.file(), cause);
+            if (p.target.file() != null) {
+                BackupFile.delete(p.target.file(), cause);
+            }
         }
     }
 
@@ -192,8 +199,10 @@ final class PushRun {
             remember(jobId, checkpoint);
         } else if (!keepPartial) {
             for (Part p : parts.values()) {
-                BackupFile.delete(p.target.file(), new IOException("push failed"));
-                LOG.info("job " + jobId + ": deleted the partial backup " + p.target.file());
+                if (p.target.file() != null) {
+                    BackupFile.delete(p.target.file(), new IOException("push failed"));
+                    LOG.info("job " + jobId + ": deleted the partial backup " + p.target.file());
+                }
             }
         }
     }
@@ -243,6 +252,9 @@ final class PushRun {
             return;
         }
         for (Part p : parts.values()) {
+            if (p.target.file() == null) {
+                continue;
+            }
             try {
                 chains.remember(p.target.disk(), checkpoint, new BackupFile.Backing(p.target.file(), p.target.format()));
             } catch (IOException e) {
@@ -253,7 +265,7 @@ final class PushRun {
     }
 
     private static BlockIOException prefixed(Part p, BlockIOException e) {
-        return new BlockIOException(e.errno(), "disk " + p.target.disk() + " to " + p.target.file() + ": "
+        return new BlockIOException(e.errno(), "disk " + p.target.disk() + " to " + p.target.name() + ": "
                 + e.getMessage(), e);
     }
 }

@@ -9,6 +9,9 @@ import java.util.Locale;
 import java.util.Map;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
+import org.fleeced.block.Errno;
+import org.fleeced.daemon.nbd.client.NbdClientNode;
+import org.fleeced.daemon.nbd.client.NbdUri;
 import org.fleeced.push.BackupFile;
 import org.fleeced.qcow2.BackingPolicy;
 
@@ -21,6 +24,12 @@ import org.fleeced.qcow2.BackingPolicy;
  * incremental push writes a qcow2 whose backing file is the previous backup of the chain: the
  * file the daemon remembers for the base checkpoint ({@link BackupChains}), or the one the caller
  * names, which must exist inside a backup directory; neither is 422 BASE_TARGET_UNKNOWN.
+ *
+ * <p>An NBD target ({@code uri}) is an export on a backup host (nbdkit, qemu-nbd): it must be
+ * writable and of the disk's size, and the push writes into it as it is (an incremental push
+ * writes the changes only, so the export must already hold the previous backup, e.g. a qcow2
+ * overlay that qemu-nbd serves over it). TLS ({@code nbds://}) is not offered: the daemon's NBD
+ * client speaks plain NBD only.
  */
 final class PushTargets {
     private final AllowedPaths backupDirs;
@@ -31,8 +40,15 @@ final class PushTargets {
         this.chains = chains;
     }
 
-    /** One disk's checked target: the file to create, its format, and its backing file or null. */
-    record Target(String disk, Path file, BackupFile.Format format, BackupFile.Backing backing) {
+    /**
+     * One disk's checked target: the file to create, its format, and its backing file or null; or
+     * the NBD export to write into (then file, format and backing are null).
+     */
+    record Target(String disk, Path file, BackupFile.Format format, BackupFile.Backing backing, NbdUri uri) {
+        /** The file or the URI, as logs, metrics and the API name the target. */
+        String name() {
+            return file != null ? file.toString() : uri.text();
+        }
     }
 
     /**
@@ -54,6 +70,14 @@ final class PushTargets {
                 throw new HostRefusal(ProblemReason.INVALID_JOB, "targets has no entry for disk '" + disk
                         + "': a push job needs a target for every disk.");
             }
+            if (t.uri() != null) {
+                targets.put(disk, new Target(disk, null, null, null, nbdUri(disk, t)));
+                continue;
+            }
+            if (t.path() == null || t.format() == null) {
+                throw new HostRefusal(ProblemReason.INVALID_JOB, "Disk '" + disk + "': a target needs path and format,"
+                        + " or uri.");
+            }
             BackupFile.Format format = BackupFile.Format.valueOf(t.format().toUpperCase(Locale.ROOT));
             Path file = newFile(disk, t.path());
             BackupFile.Backing backing = null;
@@ -64,18 +88,44 @@ final class PushTargets {
                 }
                 backing = backing(disk, base, t.backingFile(), t.backingFormat());
             }
-            targets.put(disk, new Target(disk, file, format, backing));
+            targets.put(disk, new Target(disk, file, format, backing, null));
         }
-        if (targets.values().stream().map(Target::file).distinct().count() != targets.size()) {
-            throw new HostRefusal(ProblemReason.INVALID_JOB, "Two disks have the same target file.");
+        if (targets.values().stream().map(Target::name).distinct().count() != targets.size()) {
+            throw new HostRefusal(ProblemReason.INVALID_JOB, "Two disks have the same target.");
         }
         return targets;
     }
 
-    /** Creates one target's file and opens it for writing. */
+    /**
+     * Creates one target's file and opens it for writing, or connects to its NBD export: EIO when it
+     * cannot be reached, EINVAL when it is read-only or not of the disk's size.
+     */
     BlockNode create(Target target, long sizeBytes) throws BlockIOException {
-        return BackupFile.create(target.file(), target.format(), sizeBytes, target.backing(),
-                BackingPolicy.confinedTo(backupDirs.roots()));
+        if (target.uri() == null) {
+            return BackupFile.create(target.file(), target.format(), sizeBytes, target.backing(),
+                    BackingPolicy.confinedTo(backupDirs.roots()));
+        }
+        NbdClientNode export = NbdClientNode.connect(target.uri());
+        String wrong = !export.capabilities().canWrite() ? "is read-only"
+                : export.size() != sizeBytes ? "has " + export.size() + " bytes, the disk " + sizeBytes : null;
+        if (wrong != null) {
+            export.close();
+            throw new BlockIOException(Errno.EINVAL, "disk " + target.disk() + ": the NBD export " + target.name() + " "
+                    + wrong);
+        }
+        return export;
+    }
+
+    private static NbdUri nbdUri(String disk, PushTargetRequest t) throws HostRefusal {
+        if (t.path() != null || t.format() != null || t.backingFile() != null) {
+            throw new HostRefusal(ProblemReason.INVALID_JOB, "Disk '" + disk + "': a target is a file (path, format)"
+                    + " or an NBD export (uri), not both.");
+        }
+        try {
+            return NbdUri.parse(t.uri());
+        } catch (IllegalArgumentException e) {
+            throw new HostRefusal(ProblemReason.INVALID_JOB, "Disk '" + disk + "': " + e.getMessage() + ".");
+        }
     }
 
     private Path newFile(String disk, String requested) throws HostRefusal {

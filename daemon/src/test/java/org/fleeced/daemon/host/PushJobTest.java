@@ -61,7 +61,7 @@ class PushJobTest {
         Path temps = Files.createDirectories(dir.resolve("tmp"));
         backups = Files.createDirectories(dir.resolve("backups"));
         NbdExportRegistry exports = new NbdExportRegistry();
-        disks = new DiskTable(new AllowedPaths("image", List.of(images)),
+        disks = new DiskTable(new AllowedPaths("image", List.of(images)), new AllowedPaths("guest agent", List.of(dir)),
                 new ReservedFiles(dir.resolve("state"), List.of(images), List.of(temps)), exports, entries -> { },
                 (type, data) -> { });
         jobs = new JobTable(disks, exports, new AllowedPaths("temp", List.of(temps)),
@@ -149,8 +149,9 @@ class PushJobTest {
                 dir.resolve("images/elsewhere.qcow2"), "qcow2")));
         assertRefused(ProblemReason.INVALID_JOB, () -> jobs.start(new JobRequest(List.of("vm"), "c1", null, null,
                 false, TempFormat.RAW, null, 0, 0, OnCbwError.BREAK_SNAPSHOT, Duration.ofSeconds(45), 0, true, null,
-                Duration.ofMinutes(1), FreezeMode.OFF, Duration.ofSeconds(10), false, Map.of("rawvm", new PushTargetRequest(backups.resolve("x").toString(), "qcow2",
-                null, null)), false, 4)));
+                Duration.ofMinutes(1), FreezeMode.OFF, Duration.ofSeconds(10), false,
+                Map.of("rawvm", new PushTargetRequest(backups.resolve("x").toString(), "qcow2", null, null, null)), false,
+                4)));
 
         // c1 from a pull job: the daemon has no file for it
         jobs.finish(jobs.start(request("vm", "c1", null, null, null)).id(), BackupOutcome.SUCCESS, "test");
@@ -177,7 +178,8 @@ class PushJobTest {
         Path next = backups.resolve("next.qcow2");
         HostedJob job = jobs.start(new JobRequest(List.of("vm"), "c2", "c0", null, false, TempFormat.RAW, null, 0, 0,
                 OnCbwError.BREAK_SNAPSHOT, Duration.ofSeconds(45), 0, true, null, Duration.ofMinutes(1), FreezeMode.OFF,
-                Duration.ofSeconds(10), false, Map.of("vm", new PushTargetRequest(next.toString(), "qcow2", full.toString(), "qcow2")), false, 4));
+                Duration.ofSeconds(10), false,
+                Map.of("vm", new PushTargetRequest(next.toString(), "qcow2", full.toString(), "qcow2", null)), false, 4));
         job.push().awaitEnd();
         assertEquals("finished", jobs.require(job.id()).state());
         assertArrayEquals(expected, chainContents(next));
@@ -212,7 +214,7 @@ class PushJobTest {
     /** A push (file given) or pull (file null) request for one disk. */
     private static JobRequest request(String disk, String checkpoint, String base, Path file, String format) {
         Map<String, PushTargetRequest> targets = file == null ? Map.of()
-                : Map.of(disk, new PushTargetRequest(file.toString(), format, null, null));
+                : Map.of(disk, new PushTargetRequest(file.toString(), format, null, null, null));
         return new JobRequest(List.of(disk), checkpoint, base, null, false, TempFormat.RAW, null, 0, 0,
                 OnCbwError.BREAK_SNAPSHOT, Duration.ofSeconds(45), 0, true, null, Duration.ofMinutes(1), FreezeMode.OFF,
                 Duration.ofSeconds(10), false, targets, false, 3);

@@ -20,6 +20,7 @@ import org.fleeced.block.Extent;
 import org.fleeced.block.WriteFlag;
 import org.fleeced.daemon.nbd.protocol.NbdClientFlag;
 import org.fleeced.daemon.nbd.protocol.NbdCommand;
+import org.fleeced.daemon.nbd.protocol.NbdCommandFlag;
 import org.fleeced.daemon.nbd.protocol.NbdError;
 import org.fleeced.daemon.nbd.protocol.NbdHandshakeFlag;
 import org.fleeced.daemon.nbd.protocol.NbdInfo;
@@ -27,10 +28,14 @@ import org.fleeced.daemon.nbd.protocol.NbdMagic;
 import org.fleeced.daemon.nbd.protocol.NbdOption;
 import org.fleeced.daemon.nbd.protocol.NbdOptionReply;
 import org.fleeced.daemon.nbd.protocol.NbdReplyType;
+import org.fleeced.daemon.nbd.protocol.NbdTransmissionFlag;
 
 /**
- * An NBD export as a read-only {@link BlockNode}: one connection, one request at a time (a lock
- * serializes them; callers hash while others read).
+ * An NBD export as a {@link BlockNode}: one connection, one request at a time (a lock serializes
+ * them; callers hash, or read the next piece, while another request is on the wire). It writes
+ * when the server did not flag the export read-only: write, writeZeroes (WRITE_ZEROES when the
+ * server offers it, else zero buffers), discard (TRIM when offered, else nothing) and flush
+ * (FLUSH when offered), as the transmission flags say.
  *
  * <p>Handshake (NBD proto "Fixed newstyle negotiation"): the server must offer fixed newstyle;
  * the client asks for structured replies and, when they are granted, the {@code base:allocation}
@@ -45,8 +50,8 @@ public final class NbdClientNode implements BlockNode {
     private static final int STATE_ZERO = 2;
     /** Option replies beyond this are refused: nothing this client asks for is longer. */
     private static final int MAX_OPTION_REPLY = 64 << 10;
-    /** Block status asks for at most this much at once (a u32 length on the wire). */
-    private static final long MAX_STATUS_BYTES = 1L << 30;
+    /** A block status, write zeroes or trim covers at most this much at once (a u32 length on the wire). */
+    private static final long MAX_LENGTH_BYTES = 1L << 30;
 
     private final SocketChannel channel;
     private final String name;
@@ -58,6 +63,8 @@ public final class NbdClientNode implements BlockNode {
     private int minBlock = 1;
     private int preferredBlock = 4096;
     private int maxRequest = Capabilities.DEFAULT_MAX_REQUEST_BYTES;
+    /** The export's transmission flags (NBD proto "Transmission flags"). */
+    private int transmissionFlags = NbdTransmissionFlag.READ_ONLY.mask();
     /** Guarded by lock. */
     private long nextHandle = 1;
 
@@ -137,6 +144,7 @@ public final class NbdClientNode implements BlockNode {
                 int info = r.data.getShort() & 0xffff;
                 if (info == NbdInfo.EXPORT.code() && r.data.remaining() >= 10) {
                     sizeBytes = r.data.getLong();
+                    transmissionFlags = r.data.getShort() & 0xffff;
                     haveSize = true;
                 } else if (info == NbdInfo.BLOCK_SIZE.code() && r.data.remaining() >= 12) {
                     int min = r.data.getInt();
@@ -187,7 +195,14 @@ public final class NbdClientNode implements BlockNode {
 
     @Override
     public Capabilities capabilities() {
-        return new Capabilities(false, false, false, false, false, false, minBlock, preferredBlock, maxRequest);
+        boolean write = !has(NbdTransmissionFlag.READ_ONLY);
+        return new Capabilities(write, write && has(NbdTransmissionFlag.SEND_WRITE_ZEROES), false,
+                write && has(NbdTransmissionFlag.SEND_TRIM), has(NbdTransmissionFlag.SEND_FLUSH),
+                write && has(NbdTransmissionFlag.SEND_FUA), minBlock, preferredBlock, maxRequest);
+    }
+
+    private boolean has(NbdTransmissionFlag flag) {
+        return (transmissionFlags & flag.mask()) != 0;
     }
 
     @Override
@@ -234,7 +249,7 @@ public final class NbdClientNode implements BlockNode {
 
     @Override
     public List<Extent> blockStatus(long offset, long length) throws BlockIOException {
-        long asked = Math.min(length, MAX_STATUS_BYTES);
+        long asked = Math.min(length, MAX_LENGTH_BYTES);
         if (allocationContext < 0) {
             return List.of(new Extent(offset, asked, true, false, 1));
         }
@@ -330,9 +345,13 @@ public final class NbdClientNode implements BlockNode {
     }
 
     private long send(NbdCommand command, long offset, int length) throws IOException {
+        return send(command, 0, offset, length);
+    }
+
+    private long send(NbdCommand command, int commandFlags, long offset, int length) throws IOException {
         long handle = nextHandle++;
         ByteBuffer request = ByteBuffer.allocate(28);
-        request.putInt(NbdMagic.REQUEST_MAGIC.intValue()).putShort((short) 0).putShort((short) command.code())
+        request.putInt(NbdMagic.REQUEST_MAGIC.intValue()).putShort((short) commandFlags).putShort((short) command.code())
                 .putLong(handle).putLong(offset).putInt(length);
         writeFully(request.flip());
         return handle;
@@ -373,22 +392,101 @@ public final class NbdClientNode implements BlockNode {
 
     @Override
     public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws BlockIOException {
-        throw new BlockIOException(Errno.EROFS, name + " is read by this client only");
+        requireWritable();
+        int length = src.remaining();
+        if (length == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            long handle = send(NbdCommand.WRITE, fuaFlag(flags), offset, length);
+            writeFully(src);
+            readChunks(handle, "write", (type, payload) -> { }, 64);
+        } catch (IOException e) {
+            throw lost(e);
+        } finally {
+            lock.unlock();
+        }
     }
 
+    /**
+     * WRITE_ZEROES in requests of at most 1 GiB (a u32 on the wire), NO_HOLE unless MAY_UNMAP; a
+     * server without it gets zero buffers.
+     */
     @Override
     public void writeZeroes(long offset, long length, Set<WriteFlag> flags) throws BlockIOException {
-        throw new BlockIOException(Errno.EROFS, name + " is read by this client only");
+        requireWritable();
+        if (!has(NbdTransmissionFlag.SEND_WRITE_ZEROES)) {
+            ByteBuffer zeroes = ByteBuffer.allocate((int) Math.min(length, maxRequest));
+            for (long pos = offset; pos < offset + length; pos += zeroes.limit()) {
+                zeroes.clear().limit((int) Math.min(zeroes.capacity(), offset + length - pos));
+                write(pos, zeroes, flags);
+            }
+            return;
+        }
+        int commandFlags = fuaFlag(flags) | (flags.contains(WriteFlag.MAY_UNMAP) ? 0 : NbdCommandFlag.NO_HOLE.mask());
+        lock.lock();
+        try {
+            for (long pos = offset; pos < offset + length; ) {
+                int piece = (int) Math.min(MAX_LENGTH_BYTES, offset + length - pos);
+                long handle = send(NbdCommand.WRITE_ZEROES, commandFlags, pos, piece);
+                readChunks(handle, "write zeroes", (type, payload) -> { }, 64);
+                pos += piece;
+            }
+        } catch (IOException e) {
+            throw lost(e);
+        } finally {
+            lock.unlock();
+        }
     }
 
+    /** TRIM when the server offers it; otherwise a discard (a hint) does nothing. */
     @Override
     public void discard(long offset, long length) throws BlockIOException {
-        throw new BlockIOException(Errno.EROFS, name + " is read by this client only");
+        requireWritable();
+        if (!has(NbdTransmissionFlag.SEND_TRIM)) {
+            return;
+        }
+        lock.lock();
+        try {
+            for (long pos = offset; pos < offset + length; ) {
+                int piece = (int) Math.min(MAX_LENGTH_BYTES, offset + length - pos);
+                long handle = send(NbdCommand.TRIM, 0, pos, piece);
+                readChunks(handle, "trim", (type, payload) -> { }, 64);
+                pos += piece;
+            }
+        } catch (IOException e) {
+            throw lost(e);
+        } finally {
+            lock.unlock();
+        }
     }
 
+    /** FLUSH when the server offers it (a server that does not has nothing to make durable). */
     @Override
-    public void flush() {
-        // nothing is written
+    public void flush() throws BlockIOException {
+        if (!has(NbdTransmissionFlag.SEND_FLUSH)) {
+            return;
+        }
+        lock.lock();
+        try {
+            long handle = send(NbdCommand.FLUSH, 0, 0, 0);
+            readChunks(handle, "flush", (type, payload) -> { }, 64);
+        } catch (IOException e) {
+            throw lost(e);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void requireWritable() throws BlockIOException {
+        if (has(NbdTransmissionFlag.READ_ONLY)) {
+            throw new BlockIOException(Errno.EROFS, name + " is a read-only export");
+        }
+    }
+
+    private int fuaFlag(Set<WriteFlag> flags) {
+        return flags.contains(WriteFlag.FUA) && has(NbdTransmissionFlag.SEND_FUA) ? NbdCommandFlag.FUA.mask() : 0;
     }
 
     @Override

@@ -19,6 +19,15 @@ public record NbdUri(SocketAddress address, String exportName) {
         return text.startsWith("nbd://") || text.startsWith("nbd+unix://") || text.startsWith("nbds");
     }
 
+    /** The URI as the NBD URI specification writes it (what {@link #parse} reads back). */
+    public String text() {
+        if (address instanceof UnixDomainSocketAddress unix) {
+            return "nbd+unix:///" + exportName + "?socket=" + unix.getPath();
+        }
+        InetSocketAddress inet = (InetSocketAddress) address;
+        return "nbd://" + inet.getHostString() + ":" + inet.getPort() + "/" + exportName;
+    }
+
     public static NbdUri parse(String text) {
         URI uri;
         try {
