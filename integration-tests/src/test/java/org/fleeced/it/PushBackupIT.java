@@ -123,7 +123,7 @@ class PushBackupIT {
      * One burst of 4 KiB random writes, verified: burst 0 writes 32 MiB over the whole disk, each
      * later one 2 MiB in its own 8 MiB window (so an incremental holds a part of the disk).
      */
-    private static Tool fio(String uri, int burst) {
+    static Tool fio(String uri, int burst) {
         try {
             return NbdDriver.fio("burst-" + burst, uri, "--rw=randwrite", "--bs=4k", "--iodepth=8",
                     "--offset=" + (burst == 0 ? 0 : burst * (16 << 20)), "--size=" + (burst == 0 ? DISK : 8 << 20),

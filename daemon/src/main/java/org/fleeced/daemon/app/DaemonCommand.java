@@ -116,9 +116,10 @@ final class DaemonCommand {
             JobHistory history = JobHistory.open(config.stateDir(), new JobHistoryJson(), Clock.systemUTC());
             GuestFreezer freezer = new GuestFreezer(events::publish,
                     Duration.ofMillis((long) (config.defaults().freezeTimeoutSeconds() * 1000)));
-            JobTable jobs = new JobTable(disks, exports, tempDirs, new AllowedPaths("backup", config.backupDirs()),
+            AllowedPaths backupDirs = new AllowedPaths("backup", config.backupDirs());
+            JobTable jobs = new JobTable(disks, exports, tempDirs, backupDirs,
                     BackupChains.open(config.stateDir()), events::publish, Clock.systemUTC(), history, freezer);
-            StartupRecovery startup = new StartupRecovery(history, tempDirs, disks, startupDisks(config));
+            StartupRecovery startup = new StartupRecovery(history, tempDirs, backupDirs, disks, startupDisks(config));
 
             DaemonApi api = new DaemonApi(disks, jobs, endpoints, nbd.stats(), events, config.defaults(), startup);
             HttpServer http = Listening.await("REST", config.rest().bind() + ":" + config.rest().port(),

@@ -20,7 +20,9 @@ import org.fleeced.checkpoint.CheckpointState;
  * <ol>
  *   <li>Jobs the history found running (the daemon died under them) are failed with reason
  *       {@code crash} ({@link JobHistory#open} did that); their temp images, and any other file
- *       in a temp root named like a job's temp image, are deleted, one log line each.</li>
+ *       in a temp root named like a job's temp image, are deleted, one log line each; so are the
+ *       backup files crashed push jobs were writing (unless they asked to keep partial ones),
+ *       which would otherwise look like backups.</li>
  *   <li>The remembered disks are attached again, in parallel; opening a qcow2 image that was not
  *       closed cleanly recovers its bitmaps from the intent log.</li>
  * </ol>
@@ -37,19 +39,22 @@ public final class StartupRecovery {
 
     /** What the start found and did. */
     public record Report(List<String> crashedJobs, List<String> deletedTempImages,
-            List<DiskTable.NotAttached> disksNotAttached, List<RecoveredBitmap> bitmaps) {
+            List<String> deletedPartialBackups, List<DiskTable.NotAttached> disksNotAttached,
+            List<RecoveredBitmap> bitmaps) {
     }
 
     private final JobHistory history;
     private final AllowedPaths tempDirs;
+    private final AllowedPaths backupDirs;
     private final DiskTable disks;
     private final List<RememberedDisks.Entry> remembered;
     private final CompletableFuture<Report> done = new CompletableFuture<>();
 
-    public StartupRecovery(JobHistory history, AllowedPaths tempDirs, DiskTable disks,
+    public StartupRecovery(JobHistory history, AllowedPaths tempDirs, AllowedPaths backupDirs, DiskTable disks,
             List<RememberedDisks.Entry> remembered) {
         this.history = history;
         this.tempDirs = tempDirs;
+        this.backupDirs = backupDirs;
         this.disks = disks;
         this.remembered = List.copyOf(remembered);
     }
@@ -88,6 +93,7 @@ public final class StartupRecovery {
     private Report run() {
         Map<Path, String> recorded = new LinkedHashMap<>();
         List<String> crashedJobs = new ArrayList<>();
+        List<String> partialBackups = new ArrayList<>();
         for (JobRecord job : history.crashed()) {
             LOG.warning("job " + job.id() + " was running when the daemon stopped without a clean stop: failed ("
                     + JobRecord.CRASH + ")");
@@ -100,6 +106,7 @@ public final class StartupRecovery {
                     LOG.warning("job " + job.id() + ": its temp image is not deleted: " + e.getMessage());
                 }
             }
+            deletePartialBackups(job, partialBackups);
         }
         List<String> deleted = LeftoverTempImages.delete(recorded, tempDirs.roots()).stream().map(Path::toString).toList();
         List<DiskTable.NotAttached> notAttached = disks.restore(remembered);
@@ -117,6 +124,26 @@ public final class StartupRecovery {
                 : ", " + deleted.size() + " leftover temp image(s) deleted") + (notAttached.isEmpty() ? ""
                 : ", " + notAttached.size() + " disk(s) not attached again") + (bitmaps.isEmpty() ? ""
                 : ", " + bitmaps.size() + " bitmap(s) recovered or inconsistent"));
-        return new Report(crashedJobs, deleted, notAttached, bitmaps);
+        return new Report(crashedJobs, deleted, partialBackups, notAttached, bitmaps);
+    }
+
+    /** The files a crashed push job was writing, unless it kept partial ones: they are not backups. */
+    private void deletePartialBackups(JobRecord job, List<String> deleted) {
+        for (JobRecord.Disk d : job.disks()) {
+            JobRecord.Target t = d.target();
+            if (t == null || t.path() == null || t.keepPartial()) {
+                continue;
+            }
+            try {
+                // only what lies in a backup directory: the history never widens what may be deleted
+                Path file = backupDirs.check(t.path());
+                if (java.nio.file.Files.deleteIfExists(file)) {
+                    LOG.info("job " + job.id() + ": deleted the partial backup " + file + " it was writing");
+                    deleted.add(file.toString());
+                }
+            } catch (AllowedPaths.PathRefused | java.io.IOException e) {
+                LOG.warning("job " + job.id() + ": its partial backup " + t.path() + " is not deleted: " + e.getMessage());
+            }
+        }
     }
 }

@@ -40,7 +40,7 @@ class DaemonApiBindingTest {
         DaemonApi api = new DaemonApi(disks, jobs, new NbdEndpoints("127.0.0.1", 10809, null, false),
                 new NbdServerStats(), new EventStream(),
                 new JobDefaults("raw", 0, 0, 7200, 45, "break-snapshot", 10, 4),
-                new StartupRecovery(history, temps, disks, List.of()));
+                new StartupRecovery(history, temps, new AllowedPaths("backup", List.of(dir)), disks, List.of()));
         assertEquals(ApiContract.load().operationIds(), api.boundOperations());
         Map<String, ApiOperation> none = Map.of();
         RestApi.checkBindings(api.boundOperations(), api.boundOperations(), none.keySet());

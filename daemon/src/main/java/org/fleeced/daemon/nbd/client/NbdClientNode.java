@@ -293,16 +293,19 @@ public final class NbdClientNode implements BlockNode {
     private void readChunks(long handle, String what, ChunkHandler handler, long maxChunk)
             throws IOException, BlockIOException {
         while (true) {
-            ByteBuffer head = readExactly(20);
-            int magic = head.getInt();
+            // a simple reply (16 bytes) may answer any command that returns no data, also with
+            // structured replies negotiated: read the magic first, then the rest of its header
+            int magic = readExactly(4).getInt();
             if (magic == NbdMagic.SIMPLE_REPLY_MAGIC.intValue()) {
-                head.position(0);
-                checkSimple(head, handle, what);
+                ByteBuffer simple = ByteBuffer.allocate(16).putInt(magic).put(readExactly(12)).flip();
+                checkSimple(simple, handle, what);
                 return;
             }
             if (magic != NbdMagic.STRUCTURED_REPLY_MAGIC.intValue()) {
                 throw new IOException("a reply with magic " + Integer.toHexString(magic));
             }
+            ByteBuffer head = ByteBuffer.allocate(20).putInt(magic).put(readExactly(16)).flip();
+            head.getInt();
             int flags = head.getShort() & 0xffff;
             int type = head.getShort() & 0xffff;
             long replyHandle = head.getLong();
