@@ -38,6 +38,7 @@ final class ServiceOperations {
                 .putHeader("content-type", "text/plain; version=0.0.4")
                 .end(metrics())));
         streams.put("streamEvents", events::subscribe);
+        streams.put("getStatusPage", StatusPage::serve);
     }
 
     /** 503 "starting" until the start's recovery is done, then 200 "ok" with what it recovered. */
