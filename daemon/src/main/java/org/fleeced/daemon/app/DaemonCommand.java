@@ -13,6 +13,7 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.fleeced.daemon.api.ApiContract;
+import org.fleeced.throttle.AdaptiveReadLimit;
 import org.fleeced.daemon.api.DaemonApi;
 import org.fleeced.daemon.api.EventStream;
 import org.fleeced.daemon.host.AllowedPaths;
@@ -124,6 +125,8 @@ final class DaemonCommand {
                             .requestHandler(api.router(vertx, ApiContract.load(), config.tokens(), config.rest().maxBodyBytes()))
                             .listen(config.rest().port(), config.rest().bind()));
             long leaseTimer = vertx.setPeriodic(1000, t -> Thread.ofVirtual().start(jobs::expireLeases));
+            long throttleTimer = vertx.setPeriodic(AdaptiveReadLimit.TICK_MILLIS,
+                    t -> Thread.ofVirtual().start(jobs::tickThrottles));
             // bitmaps stored in the images now and then, so crash recovery starts from a recent point
             long bitmapTimer = vertx.setPeriodic(BITMAP_STORE_PERIOD_MS, t -> Thread.ofVirtual().start(disks::storeBitmaps));
 
@@ -138,6 +141,7 @@ final class DaemonCommand {
 
             LOG.info("stopping: " + stop.await());
             vertx.cancelTimer(leaseTimer);
+            vertx.cancelTimer(throttleTimer);
             vertx.cancelTimer(bitmapTimer);
             await(http.close());
             startup.awaitEnd();

@@ -21,15 +21,22 @@ public final class HostedJob {
     private volatile Instant leaseExpiresAt;
     private final List<Disk> disks;
     private final JobFreeze freeze;
+    private final JobThrottle throttle;
 
     HostedJob(FleecingJob job, String checkpoint, Instant createdAt, Instant leaseExpiresAt, List<Disk> disks,
-            JobFreeze freeze) {
+            JobFreeze freeze, JobThrottle throttle) {
         this.job = job;
         this.freeze = freeze;
+        this.throttle = throttle;
         this.checkpoint = checkpoint;
         this.createdAt = createdAt;
         this.leaseExpiresAt = leaseExpiresAt;
         this.disks = List.copyOf(disks);
+    }
+
+    /** The throttle of the job's reader, over all its fleece exports. */
+    public JobThrottle throttle() {
+        return throttle;
     }
 
     public String id() {

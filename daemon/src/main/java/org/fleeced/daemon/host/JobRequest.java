@@ -16,10 +16,11 @@ import org.fleeced.job.TempFormat;
  * @param freeze           whether to freeze the guests' file systems around the snapshot point
  * @param freezeTimeout    how long a guest agent may take to answer, and the longest the guests stay frozen
  * @param keepWholeSnapshot an incremental job keeps its whole snapshot (for a checksum of all of it)
+ * @param readLimits       the reader's limits over all the job's exports (fixed or adaptive)
  */
 public record JobRequest(List<String> disks, String checkpoint, String incrementalFrom, String differentialFrom,
         boolean allowFullFallback, TempFormat tempFormat, String tempDirectory, long tempQuotaBytes,
         long tempReserveBytes, OnCbwError onCbwError, Duration cbwTimeout, long clusterBytes, boolean allowDiscard,
         String exportName, Duration lease, FreezeMode freeze, Duration freezeTimeout,
-        boolean keepWholeSnapshot) {
+        boolean keepWholeSnapshot, ReadLimits readLimits) {
 }

@@ -9,6 +9,7 @@ import java.util.Map;
 import org.fleeced.daemon.app.JobHistoryJson;
 import org.fleeced.daemon.host.AllowedPaths;
 import org.fleeced.daemon.host.DiskTable;
+import org.fleeced.daemon.host.ReadLimits;
 import org.fleeced.daemon.host.GuestFreezer;
 import org.fleeced.daemon.host.JobHistory;
 import org.fleeced.daemon.host.JobTable;
@@ -37,7 +38,7 @@ class DaemonApiBindingTest {
                 new GuestFreezer((type, data) -> { }, java.time.Duration.ofSeconds(10)));
         DaemonApi api = new DaemonApi(disks, jobs, new NbdEndpoints("127.0.0.1", 10809, null, false),
                 new NbdServerStats(), new EventStream(),
-                new JobDefaults("raw", 0, 0, 7200, 45, "break-snapshot", 10),
+                new JobDefaults("raw", 0, 0, 7200, 45, "break-snapshot", 10, ReadLimits.NONE),
                 new StartupRecovery(history, temps, disks, List.of()));
         assertEquals(ApiContract.load().operationIds(), api.boundOperations());
         Map<String, ApiOperation> none = Map.of();
