@@ -5,9 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.Errno;
 import org.fleeced.block.WriteFlag;
@@ -21,6 +23,10 @@ import org.fleeced.disk.ActiveDisk;
 import org.fleeced.disk.DiskOpener;
 import org.fleeced.disk.DiskSpec;
 import org.fleeced.disk.KillCopy;
+import org.fleeced.job.FleecingJob;
+import org.fleeced.job.FleecingJobSpec;
+import org.fleeced.job.JobState;
+import org.fleeced.job.TempSettings;
 import org.fleeced.qcow2.ImageOpener;
 import org.fleeced.qcow2.Qcow2CreateOptions;
 import org.fleeced.qcow2.Qcow2Creator;
@@ -38,6 +44,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  *   a, write ─▶ [journal fails] create b, remove a, clear a, job j: each EIO, a as it was, recording
  *   [journal works] job j, write ─▶ [fails] end(j, failure): EIO, j still there ─▶ [works] again: j merged into a
  *   create b ─▶ kill -9 copy ─▶ a, b recovered
+ *   a fleecing job whose COMMIT cannot be recorded: finish EIO, job failed, never happened; a retry works
  * </pre>
  */
 class JournalWriteFailureTest {
@@ -88,6 +95,35 @@ class JournalWriteFailureTest {
             try (ActiveDisk after = DiskOpener.open(DiskSpec.of("vm", crashed, format))) {
                 assertEquals(List.of("a", "b"), names(after.checkpoints()), "the transitions that succeeded, and only they");
                 after.checkpoints().list().forEach(c -> assertEquals(CheckpointState.RECOVERED, c.state(), c.toString()));
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(ImageOpener.Format.class)
+    void aJobWhoseCommitCannotBeRecordedFailsAndNeverHappened(ImageOpener.Format format) throws Exception {
+        Path image = newImage(format);
+        Path temp = Files.createDirectory(dir.resolve("temp"));
+        PowerLossFileSystem fs = new PowerLossFileSystem();
+        try (ActiveDisk disk = DiskOpener.open(DiskSpec.of("vm", fs.wrap(image), format))) {
+            CheckpointSet set = disk.checkpoints();
+            set.create("a");
+            FleecingJob job = FleecingJob.start(FleecingJobSpec.builder(List.of(disk), TempSettings.raw(temp))
+                    .checkpoint("j").base(BackupBase.incremental()).build());
+            write(disk, 0);
+            AtomicBoolean failedOnce = new AtomicBoolean();
+            fs.failForces(file -> file.getFileName().toString().endsWith(".fleeced-journal")
+                    && failedOnce.compareAndSet(false, true));
+            assertEio(() -> job.finish(BackupOutcome.SUCCESS), "the finish whose COMMIT fails");
+            assertEquals(JobState.FAILED, job.state());
+            assertEquals(List.of(new CheckpointInfo("a", CheckpointState.RECORDING, true, G)), set.list(),
+                    "the job never happened: j is gone, its write went back into a, which records");
+
+            FleecingJob retry = FleecingJob.start(FleecingJobSpec.builder(List.of(disk), TempSettings.raw(temp))
+                    .checkpoint("j").base(BackupBase.incremental()).build());
+            assertEquals(JobState.FINISHED, retry.finish(BackupOutcome.SUCCESS), "the same name works on the retry");
+            try (ActiveDisk after = DiskOpener.open(DiskSpec.of("vm", KillCopy.of(image, dir.resolve("crash")), format))) {
+                assertEquals(List.of("a", "j"), names(after.checkpoints()));
             }
         }
     }
