@@ -24,6 +24,9 @@
  *        │     raw:   SidecarBitmaps (checkpoint): IntentLog mark, then bitmaps
  *        │     raw read-only: CheckpointSet.track (checkpoints in memory)
  *        ▼                                                  │
+ *   [CopyOnReadFilter] ....... restore, only while the disk's data streams in from a backup
+ *        │     (restore.InstantRestore: source, IMAGE.fleeced-restore, background stream)
+ *        ▼                                                  │
  *   [CopyBeforeWriteFilter] .. cbw, only while a job runs ──┼──▶ temp image (job.TempImage)
  *        │                     (org.fleeced.job puts it in and takes it out)
  *        ▼                                                  │
@@ -33,6 +36,7 @@
  *   image file (+ read-only backing chain)  ◀───────────────┘
  *   beside it: IMAGE.fleeced-intent (intent log), IMAGE.fleeced-journal (checkpoint journal),
  *              raw only: IMAGE.fleeced-bitmaps (the checkpoints' bitmaps)
+ *              restoring only: IMAGE.fleeced-restore (which clusters hold their data)
  * </pre>
  * The checkpoints ({@link org.fleeced.checkpoint.CheckpointSet}) hold the bitmaps the tracking
  * filter records into; on qcow2 they are the image's persistent bitmaps, through

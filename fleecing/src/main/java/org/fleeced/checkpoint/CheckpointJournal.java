@@ -109,12 +109,20 @@ public final class CheckpointJournal implements AutoCloseable {
             if (end + record.remaining() > capacity) {
                 rewriteLocked(Math.max(2 * capacity, end + record.remaining() + INITIAL_CAPACITY));
             }
+            long start = end;
             try {
-                while (record.hasRemaining()) {
-                    end += channel.write(record, end);
-                }
+                end = writeFully(channel, record, start);
                 channel.force(false);
             } catch (IOException e) {
+                // the entry did not happen: the next append takes its place (and its sequence
+                // number), and its bytes are zeroed so that no later writeback makes it look
+                // appended; whether the failed sync put it on the disk meanwhile is unknown
+                end = start;
+                try {
+                    writeFully(channel, ByteBuffer.allocate(record.capacity()), start);
+                } catch (IOException zeroing) {
+                    e.addSuppressed(zeroing);
+                }
                 throw new BlockIOException(Errno.EIO, "cannot record " + entry.kind() + " " + entry.name()
                         + " in the checkpoint journal " + path + ": " + e, e);
             }

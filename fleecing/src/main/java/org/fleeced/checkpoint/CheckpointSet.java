@@ -38,10 +38,15 @@ import org.fleeced.tracking.StoreObserver;
  *
  * <h2>Durability</h2>
  * With a persistent store, every transition is appended to the disk's {@link CheckpointJournal}
- * (one small fdatasync) before the method returns, after it changed the checkpoints in memory
- * (so a background store that copies the bitmaps meanwhile holds it, or the journal keeps it).
- * The store writes the bitmaps later; after an unclean stop {@link #open} replays the journal on
- * what the image holds ({@link JournalReplay}).
+ * (one small fdatasync) first, and changes the checkpoints in memory only once that record is
+ * durable: a transition whose record fails answers the error and changes nothing (a checkpoint
+ * a failed create would have added does not exist, a failed job's checkpoint stays until its end
+ * is recorded). {@code appliedSeq} tells a background store which records its copy of the
+ * bitmaps holds: it reads it before copying, so the journal keeps every record still being
+ * applied. The store writes the bitmaps later; after an unclean stop {@link #open} replays the
+ * journal on what the image holds ({@link JournalReplay}). A record whose fdatasync failed may
+ * still reach the disk, as after any failed fsync: after a crash, that transition may have
+ * happened.
  *
  * <p>Thread safety: everything but {@link #track} runs under {@code lock}. {@link #track} reads
  * one volatile field and relies on the bitmap's own thread safety, so guest writes never take
@@ -58,6 +63,8 @@ public final class CheckpointSet {
     private CheckpointJournal journal;
     /** The bitmap of the newest checkpoint when it records, else null. Written under {@code lock}. */
     private volatile DirtyBitmap recording;
+    /** The newest journal record whose transition is in memory too. Written under {@code lock}. */
+    private volatile long appliedSeq;
 
     private CheckpointSet(long sizeBytes, long granularity, CheckpointStore store) {
         this.sizeBytes = sizeBytes;
@@ -97,11 +104,12 @@ public final class CheckpointSet {
         for (JournalEntry e : failed) {
             journal.append(e);
         }
+        appliedSeq = journal.lastSeq();
         CheckpointJournal opened = journal;
         store.observeStores(new StoreObserver() {
             @Override
             public long beforeStore() {
-                return opened.lastSeq();
+                return appliedSeq;
             }
 
             @Override
@@ -181,9 +189,8 @@ public final class CheckpointSet {
                     : CheckpointStart.changesSince(newName, resolved.chain().getFirst().name, resolved.chain().size() == 1,
                             chain.unionOf(resolved.chain()).frozenCopy());
             if (newName != null) {
-                chain.addNewest(newName);
-                recording = chain.updateRecording();
-                journal(JournalEntry.Kind.BEGIN, newName);
+                long seq = journal(JournalEntry.of(JournalEntry.Kind.BEGIN, newName));
+                addNewestOrUndo(newName, seq, JournalEntry.Kind.FAIL);
             }
             return start;
         } finally {
@@ -204,11 +211,12 @@ public final class CheckpointSet {
         try {
             Checkpoint created = chain.find(start.created());
             if (outcome == BackupOutcome.SUCCESS) {
-                journal(JournalEntry.Kind.COMMIT, start.created());
+                applied(journal(JournalEntry.of(JournalEntry.Kind.COMMIT, start.created())));
             } else if (created != null) {
+                long seq = journal(JournalEntry.of(JournalEntry.Kind.FAIL, start.created()));
                 chain.remove(created);
                 recording = chain.updateRecording();
-                journal(JournalEntry.Kind.FAIL, start.created());
+                applied(seq);
             }
         } finally {
             lock.unlock();
@@ -219,9 +227,11 @@ public final class CheckpointSet {
     public void remove(String name) throws CheckpointException, BlockIOException {
         lock.lock();
         try {
-            chain.remove(chain.require(name));
+            Checkpoint gone = chain.require(name);
+            long seq = journal(JournalEntry.of(JournalEntry.Kind.REMOVE, name));
+            chain.remove(gone);
             recording = chain.updateRecording();
-            journal(JournalEntry.Kind.REMOVE, name);
+            applied(seq);
         } finally {
             lock.unlock();
         }
@@ -240,9 +250,8 @@ public final class CheckpointSet {
         lock.lock();
         try {
             checkNameLocked(name);
-            chain.addNewest(name);
-            recording = chain.updateRecording();
-            journal(JournalEntry.Kind.CREATE, name);
+            long seq = journal(JournalEntry.of(JournalEntry.Kind.CREATE, name));
+            addNewestOrUndo(name, seq, JournalEntry.Kind.REMOVE);
         } finally {
             lock.unlock();
         }
@@ -253,9 +262,10 @@ public final class CheckpointSet {
         lock.lock();
         try {
             Checkpoint c = chain.require(name);
+            long seq = journal(JournalEntry.of(JournalEntry.Kind.CLEAR, name));
             c.bitmap.clear();
             store.put(c.stored());
-            journal(JournalEntry.Kind.CLEAR, name);
+            applied(seq);
         } finally {
             lock.unlock();
         }
@@ -275,13 +285,12 @@ public final class CheckpointSet {
                 }
                 from.add(c);
             }
+            long seq = journal(new JournalEntry(JournalEntry.Kind.MERGE, name, sources));
             for (Checkpoint c : from) {
                 target.bitmap.merge(c.bitmap);
             }
             store.put(target.stored());
-            if (journal != null) {
-                journal.append(new JournalEntry(JournalEntry.Kind.MERGE, name, sources));
-            }
+            applied(seq);
         } finally {
             lock.unlock();
         }
@@ -305,9 +314,10 @@ public final class CheckpointSet {
                 throw new CheckpointException(BaseRefusal.BASE_INCONSISTENT, "checkpoint " + name
                         + " is inconsistent; delete it and create a new one");
             }
+            long seq = journal(JournalEntry.of(enabled ? JournalEntry.Kind.ENABLE : JournalEntry.Kind.DISABLE, name));
             chain.setEnabled(c, enabled);
             recording = enabled ? c.bitmap : null;
-            journal(enabled ? JournalEntry.Kind.ENABLE : JournalEntry.Kind.DISABLE, name);
+            applied(seq);
         } finally {
             lock.unlock();
         }
@@ -333,10 +343,11 @@ public final class CheckpointSet {
         try {
             while (chain.list.size() > count) {
                 Checkpoint oldest = chain.list.getFirst();
+                long seq = journal(JournalEntry.of(JournalEntry.Kind.REMOVE, oldest.name));
                 chain.remove(oldest);
-                journal(JournalEntry.Kind.REMOVE, oldest.name);
+                recording = chain.updateRecording();
+                applied(seq);
             }
-            recording = chain.updateRecording();
         } finally {
             lock.unlock();
         }
@@ -348,10 +359,39 @@ public final class CheckpointSet {
         }
     }
 
-    /** Makes a transition durable before the caller acknowledges it (nothing for a store in memory). */
-    private void journal(JournalEntry.Kind kind, String name) throws BlockIOException {
+    /**
+     * Makes a transition durable before anything changes in memory; returns its sequence number
+     * (0 for a store in memory, which has no journal). The caller applies it, then calls
+     * {@link #applied}.
+     */
+    private long journal(JournalEntry entry) throws BlockIOException {
+        return journal == null ? 0 : journal.append(entry);
+    }
+
+    /** The transition of record {@code seq} is in memory too: a store's copy from now on holds it. */
+    private void applied(long seq) {
         if (journal != null) {
-            journal.append(JournalEntry.of(kind, name));
+            appliedSeq = seq;
         }
+    }
+
+    /**
+     * Adds {@code name} as the newest, recorded as {@code seq}. When the store refuses it, the
+     * record is taken back by a durable {@code undo} record (REMOVE or FAIL: replay then adds
+     * and removes it), and nothing changed.
+     */
+    private void addNewestOrUndo(String name, long seq, JournalEntry.Kind undo) throws BlockIOException {
+        try {
+            chain.addNewest(name);
+        } catch (BlockIOException | RuntimeException e) {
+            try {
+                applied(journal(JournalEntry.of(undo, name)));
+            } catch (BlockIOException undoFailed) {
+                e.addSuppressed(undoFailed);
+            }
+            throw e;
+        }
+        recording = chain.updateRecording();
+        applied(seq);
     }
 }

@@ -10,6 +10,8 @@ import org.fleeced.block.SwappableNode;
 import org.fleeced.checkpoint.CheckpointSet;
 import org.fleeced.job.FleecingJob;
 import org.fleeced.qcow2.bitmap.PersistentBitmaps;
+import org.fleeced.restore.InstantRestore;
+import org.fleeced.restore.RestoreProgress;
 import org.fleeced.tracking.PersistentRecorder;
 
 /**
@@ -35,21 +37,36 @@ public final class ActiveDisk implements AutoCloseable {
     private final CheckpointSet checkpoints;
     /** Where the bitmaps persist (qcow2 image, raw image's sidecar); null when they live in memory or nowhere. */
     private final PersistentRecorder bitmaps;
-    /** The policy filters over the image, top first. */
-    private final List<StackFilter> filters;
+    /**
+     * The policy filters over the image, top first. Changes once at most: when a restore
+     * completes, its copy-on-read filter leaves (under a drain).
+     */
+    private volatile List<StackFilter> filters;
+    /** The disk's restore, or null when it was not being restored at open. Kept after completion, for its progress. */
+    private final InstantRestore restore;
     private final SwappableNode exportNode;
     /** The job fleecing this disk, or null. Claimed and released with compare-and-set. */
     private final AtomicReference<FleecingJob> job = new AtomicReference<>();
 
     ActiveDisk(String name, BlockNode image, long imageClusterBytes, CheckpointSet checkpoints,
             PersistentRecorder bitmaps, List<StackFilter> filters) {
+        this(name, image, imageClusterBytes, checkpoints, bitmaps, filters, null);
+    }
+
+    /** A disk being restored: {@code filters} end with the restore's copy-on-read filter, and its stream starts now. */
+    ActiveDisk(String name, BlockNode image, long imageClusterBytes, CheckpointSet checkpoints,
+            PersistentRecorder bitmaps, List<StackFilter> filters, InstantRestore restore) {
         this.name = requireValidName(name);
         this.image = image;
         this.imageClusterBytes = imageClusterBytes;
         this.checkpoints = checkpoints;
         this.bitmaps = bitmaps;
         this.filters = List.copyOf(filters);
+        this.restore = restore;
         this.exportNode = new SwappableNode(stackOver(image));
+        if (restore != null) {
+            restore.start(this::restoreComplete);
+        }
     }
 
     /** {@code name} when it can name a disk (and its temp files): letters, digits, '.', '_', '-'. */
@@ -95,6 +112,29 @@ public final class ActiveDisk implements AutoCloseable {
         if (bitmaps != null) {
             bitmaps.checkpointToImage();
         }
+    }
+
+    /** The restore's progress, when the disk was opened restoring (complete once it is done). */
+    public Optional<RestoreProgress> restoreProgress() {
+        return restore == null ? Optional.empty() : Optional.of(restore.progress());
+    }
+
+    /** True while the disk's data still streams in: jobs and checkpoints wait for the end. */
+    public boolean restoring() {
+        return restore != null && restore.progress().state() != RestoreProgress.State.COMPLETE;
+    }
+
+    /**
+     * The stream restored every cluster and made it durable: the copy-on-read filter leaves the
+     * stack at one point in time (a drain), then the source and the restore state go. A crash
+     * before the state is deleted finds it complete at the next open, which deletes it.
+     */
+    private void restoreComplete() throws BlockIOException {
+        try (Drain drained = drain()) {
+            filters = filters.stream().filter(f -> !f.name().equals(InstantRestore.FILTER_NAME)).toList();
+            drained.remove();
+        }
+        restore.finish();
     }
 
     /** The fleecing job running on this disk, or null. */
@@ -177,11 +217,17 @@ public final class ActiveDisk implements AutoCloseable {
             throw new IllegalStateException("disk " + name + " still has a fleecing job; finish it first");
         }
         try {
-            if (bitmaps != null) {
-                bitmaps.close();
+            if (restore != null) {
+                restore.stop();
             }
         } finally {
-            exportNode.close();
+            try {
+                if (bitmaps != null) {
+                    bitmaps.close();
+                }
+            } finally {
+                exportNode.close();
+            }
         }
     }
 }

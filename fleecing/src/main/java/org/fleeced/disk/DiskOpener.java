@@ -1,5 +1,6 @@
 package org.fleeced.disk;
 
+import java.util.ArrayList;
 import java.util.List;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
@@ -10,6 +11,7 @@ import org.fleeced.qcow2.Qcow2ExtensionStorage;
 import org.fleeced.qcow2.Qcow2Node;
 import org.fleeced.qcow2.Qcow2OpenOptions;
 import org.fleeced.qcow2.bitmap.PersistentBitmaps;
+import org.fleeced.restore.InstantRestore;
 import org.fleeced.tracking.ChangeRecorder;
 import org.fleeced.tracking.DirtyTrackingFilter;
 import org.fleeced.tracking.IntentLog;
@@ -69,6 +71,7 @@ public final class DiskOpener {
         Qcow2ExtensionStorage storage = Qcow2ExtensionStorage.open(spec.path(), how, PersistentBitmaps.AUTOCLEAR_BITS);
         Qcow2Node image = storage.node();
         PersistentBitmaps bitmaps = null;
+        InstantRestore restore = null;
         try {
             bitmaps = PersistentBitmaps.load(storage, spec.bitmapOptions());
             long cluster = image.capabilities().preferredSize();
@@ -76,14 +79,30 @@ public final class DiskOpener {
                     ? CheckpointSet.open(image.size(), Math.max(DEFAULT_GRANULARITY, cluster),
                             new Qcow2CheckpointStore(bitmaps, image.size()))
                     : null;
-            return new ActiveDisk(spec.name(), image, cluster, checkpoints, bitmaps, policyFilters(bitmaps));
+            restore = spec.readOnly() ? null : InstantRestore.open(spec.path(), image, cluster, spec.restore());
+            if (restore == null) {
+                return new ActiveDisk(spec.name(), image, cluster, checkpoints, bitmaps, policyFilters(bitmaps));
+            }
+            List<StackFilter> filters = new ArrayList<>(policyFilters(bitmaps));
+            filters.add(new StackFilter(InstantRestore.FILTER_NAME, restore.filter()));
+            return new ActiveDisk(spec.name(), image, cluster, checkpoints, bitmaps, filters, restore);
         } catch (BlockIOException | RuntimeException e) {
+            if (restore != null) {
+                try {
+                    restore.stop();
+                } catch (BlockIOException | RuntimeException closing) {
+                    e.addSuppressed(closing);
+                }
+            }
             closeAfterFailure(bitmaps, image, e);
             throw e;
         }
     }
 
     private static ActiveDisk openRaw(DiskSpec spec) throws BlockIOException {
+        if (spec.restore() != null) {
+            throw new IllegalArgumentException("a restore writes a qcow2 image, not raw " + spec.path());
+        }
         RawFileNode image = spec.readOnly() ? RawFileNode.open(spec.path(), true) : RawFileNode.openExclusive(spec.path());
         SidecarBitmaps bitmaps = null;
         try {
@@ -112,9 +131,9 @@ public final class DiskOpener {
     }
 
     /**
-     * The policy filters over a disk's image (or over a job's filter over it), top first. Today
-     * only dirty tracking, recording with {@code recorder}; a new policy filter is added here, in
-     * its place in the list, and every stack the disk builds from then on has it.
+     * The policy filters over a disk's image (or over a job's filter over it), top first: dirty
+     * tracking, recording with {@code recorder}. A disk being restored adds copy-on-read below it
+     * (so the fills from the source are not guest changes), until the restore completes.
      */
     private static List<StackFilter> policyFilters(ChangeRecorder recorder) {
         return List.of(new StackFilter(DIRTY_TRACKING, below -> new DirtyTrackingFilter(below, recorder)));

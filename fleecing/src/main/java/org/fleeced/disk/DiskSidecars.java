@@ -5,13 +5,15 @@ import java.util.ArrayList;
 import java.util.List;
 import org.fleeced.checkpoint.CheckpointJournal;
 import org.fleeced.checkpoint.SidecarBitmaps;
+import org.fleeced.restore.RestoredClusters;
 import org.fleeced.tracking.IntentLog;
 
 /**
  * The files fleeced keeps beside a disk's image, and the temp files it writes them through: the
  * intent log ({@code IMAGE.fleeced-intent}), the checkpoint journal
- * ({@code IMAGE.fleeced-journal}) and, for a raw image, its checkpoints' bitmaps
- * ({@code IMAGE.fleeced-bitmaps}). They are fleeced's own: nobody may attach one as a disk,
+ * ({@code IMAGE.fleeced-journal}), for a raw image its checkpoints' bitmaps
+ * ({@code IMAGE.fleeced-bitmaps}), and while an image is restored, which clusters hold their data
+ * ({@code IMAGE.fleeced-restore}). They are fleeced's own: nobody may attach one as a disk,
  * copy, move or delete one while the image is in use.
  */
 public final class DiskSidecars {
@@ -22,7 +24,7 @@ public final class DiskSidecars {
     public static List<Path> of(Path image) {
         List<Path> paths = new ArrayList<>();
         for (Path p : List.of(IntentLog.sidecarFor(image), CheckpointJournal.sidecarFor(image),
-                SidecarBitmaps.sidecarFor(image))) {
+                SidecarBitmaps.sidecarFor(image), RestoredClusters.sidecarFor(image))) {
             paths.add(p);
             paths.add(p.resolveSibling(p.getFileName() + ".new"));
         }

@@ -33,7 +33,8 @@ import org.fleeced.checkpoint.CheckpointStart;
  * {@link #finish} removes the filters the same way, ends the readers' views, deletes the temp
  * images and settles the checkpoints: a success keeps the new checkpoint; a failure (or a
  * success claimed on a snapshot that broke) merges the changes the job covered back into it, so
- * the next backup reads them again.
+ * the next backup reads them again. A success whose commit cannot be recorded in the checkpoint
+ * journal fails the job the same way, and finish answers that error.
  *
  * <p>Thread safety: start and finish serialize on the job; the getters may be called from any
  * thread at any time.
@@ -123,9 +124,17 @@ public final class FleecingJob {
         for (DiskFleece fleece : disks.values()) {
             try {
                 fleece.close();
+            } catch (BlockIOException e) {
+                firstError = firstError == null ? e : firstError;
+                effective = BackupOutcome.FAILURE;
+            }
+            try {
                 fleece.disk().checkpoints().end(fleece.checkpoint(), effective);
             } catch (BlockIOException e) {
                 firstError = firstError == null ? e : firstError;
+                if (effective == BackupOutcome.SUCCESS) {
+                    failCheckpoint(fleece, e);
+                }
                 effective = BackupOutcome.FAILURE;
             } finally {
                 fleece.disk().release(this);
@@ -143,6 +152,19 @@ public final class FleecingJob {
             throw firstError;
         }
         return state;
+    }
+
+    /**
+     * A commit that could not be recorded fails the job, so its checkpoint goes as a failed job's
+     * does (merged back). When that cannot be recorded either, the checkpoint stays until the
+     * next start, whose recovery fails the job the journal shows unfinished.
+     */
+    private static void failCheckpoint(DiskFleece fleece, BlockIOException commitError) {
+        try {
+            fleece.disk().checkpoints().end(fleece.checkpoint(), BackupOutcome.FAILURE);
+        } catch (BlockIOException e) {
+            commitError.addSuppressed(e);
+        }
     }
 
     public String id() {

@@ -60,6 +60,12 @@ final class RestClient {
                 .POST(HttpRequest.BodyPublishers.ofString(text)));
     }
 
+    /** PATCHes {@code body} as JSON. */
+    Reply patch(String path, Object body) throws IOException, InterruptedException {
+        return send(request(path).header("Content-Type", "application/json")
+                .method("PATCH", HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))));
+    }
+
     /**
      * A request to {@code path} with the token, for the caller to finish (an event stream, an odd
      * content type). The path is appended as written, so {@code ..} and escapes reach the daemon.

@@ -18,7 +18,7 @@ import java.util.TreeSet;
  * Vert.x OpenAPI router.
  *
  * <p>Vert.x 5.0 refuses a contract whose <em>responses</em> use media types it cannot validate
- * ({@code application/problem+json}, {@code text/event-stream}), although the router validates
+ * ({@code application/problem+json}, {@code text/event-stream}, {@code text/html}), although the router validates
  * only requests. The spec keeps the true media types for readers and client generators; the copy
  * handed to Vert.x names them by the JSON and text types whose validation rules they share.
  *
@@ -30,7 +30,8 @@ public final class ApiContract {
     public static final String RESOURCE = "/org/fleeced/api/openapi.yaml";
     private static final Map<String, String> RESPONSE_TYPES_FOR_VERTX = Map.of(
             "application/problem+json", "application/json",
-            "text/event-stream", "text/plain");
+            "text/event-stream", "text/plain",
+            "text/html", "text/plain");
 
     private final JsonObject raw;
 

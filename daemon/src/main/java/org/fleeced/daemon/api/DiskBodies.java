@@ -25,7 +25,14 @@ public final class DiskBodies {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Disk(String name, String path, String format, long sizeBytes, Long clusterSize, Long allocatedBytes,
             String allocatedBytesError, List<Export> exports, List<String> jobs, List<Bitmap> bitmaps,
-            GuestAgent guestAgent) {
+            GuestAgent guestAgent, IoLimits ioLimits) {
+    }
+
+    /** A guest's limits on its writable export; 0 for none. */
+    public record IoLimits(long bytesPerSecond, long opsPerSecond, long burstBytes) {
+    }
+
+    public record UpdateDisk(IoLimits ioLimits) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -1,5 +1,7 @@
 package org.fleeced.daemon.api;
 
+import org.fleeced.daemon.host.ReadLimits;
+
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -44,6 +46,16 @@ final class DiskOperations {
             return ApiResponse.noContent();
         });
         ops.put("planBackup", this::plan);
+        ops.put("updateDisk", req -> {
+            DiskBodies.UpdateDisk update = req.body(DiskBodies.UpdateDisk.class);
+            AttachedDisk disk = disks.require(req.path("disk"));
+            if (update.ioLimits() != null) {
+                DiskBodies.IoLimits l = update.ioLimits();
+                disk.guestIo().setLimits(new ReadLimits(l.bytesPerSecond(), l.opsPerSecond(), l.burstBytes(), 0));
+                LOG.info("disk " + disk.name() + ": guest I/O limits now " + l);
+            }
+            return ApiResponse.ok(body(disk));
+        });
     }
 
     private ApiResponse attach(ApiRequest req) throws ApiProblem, HostRefusal, BlockIOException {
@@ -95,6 +107,11 @@ final class DiskOperations {
         return new DiskBodies.Disk(disk.name(), disk.path().toString(), disk.formatName(),
                 disk.active().exportNode().size(), disk.clusterBytes(), allocated, allocatedError,
                 exports, jobIds, bitmaps.list(disk),
-                disk.guestAgent() == null ? null : new DiskBodies.GuestAgent(disk.guestAgent().toString()));
+                disk.guestAgent() == null ? null : new DiskBodies.GuestAgent(disk.guestAgent().toString()),
+                ioLimits(disk.guestIo().limits()));
+    }
+
+    private static DiskBodies.IoLimits ioLimits(ReadLimits l) {
+        return new DiskBodies.IoLimits(l.bytesPerSecond(), l.opsPerSecond(), l.burstBytes());
     }
 }

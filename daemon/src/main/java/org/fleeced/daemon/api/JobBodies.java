@@ -1,5 +1,7 @@
 package org.fleeced.daemon.api;
 
+import org.fleeced.daemon.host.ReadLimits;
+
 import com.fasterxml.jackson.annotation.JsonInclude;
 import java.util.List;
 import java.util.Map;
@@ -13,7 +15,8 @@ public final class JobBodies {
             Boolean allowFullFallback, String tempFormat, String tempDirectory, Long tempQuotaBytes,
             Long tempReserveBytes, String onCbwError, Double cbwTimeoutSeconds, Long cbwClusterSize,
             Boolean allowDiscard, String exportName, Long leaseSeconds, String freeze, Double freezeTimeoutSeconds,
-            Boolean keepWholeSnapshot, Map<String, Target> targets, Boolean keepPartial, Integer copiesInFlight) {
+            Boolean keepWholeSnapshot, ReadLimits readLimits, Map<String, Target> targets, Boolean keepPartial,
+            Integer copiesInFlight) {
     }
 
     /** Where a push job writes one disk (request), and what it wrote (response). */
@@ -27,6 +30,9 @@ public final class JobBodies {
     }
 
     public record RenewLease(Long leaseSeconds) {
+    }
+
+    public record UpdateJob(ReadLimits readLimits) {
     }
 
     public record Range(long offset, long length) {
@@ -45,7 +51,7 @@ public final class JobBodies {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Stats(long readableBytes, long readBytes, long discardedBytes, long clustersCopied, long tempBytes,
             long cbwDelayedWrites, long cbwDelayNanos, long frozenReadDelayedWrites, long frozenReadDelayNanos,
-            Long checksumDoneBytes, Long checksumSizeBytes) {
+            Long checksumDoneBytes, Long checksumSizeBytes, Long readLimitBytesPerSecond, Long guestWriteP99Micros) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -55,7 +61,7 @@ public final class JobBodies {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Job(String id, String state, String checkpoint, String failureReason, String createdAt,
-            String leaseExpiresAt, String endedAt, String consistency, long frozenMillis, List<JobDisk> disks,
-            Progress progress) {
+            String leaseExpiresAt, String endedAt, String consistency, long frozenMillis, ReadLimits readLimits,
+            List<JobDisk> disks, Progress progress) {
     }
 }

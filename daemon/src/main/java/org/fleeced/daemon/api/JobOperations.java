@@ -13,6 +13,7 @@ import org.fleeced.daemon.host.FreezeMode;
 import org.fleeced.daemon.host.JobRecord;
 import org.fleeced.daemon.host.JobRequest;
 import org.fleeced.daemon.host.JobTable;
+import org.fleeced.daemon.host.JobThrottle;
 import org.fleeced.daemon.host.NbdEndpoints;
 import org.fleeced.daemon.host.PushTargetRequest;
 import org.fleeced.daemon.host.SnapshotChecksums;
@@ -39,6 +40,13 @@ final class JobOperations {
             JobBodies.RenewLease renew = req.body(JobBodies.RenewLease.class, new JobBodies.RenewLease(null));
             long seconds = renew.leaseSeconds() != null ? renew.leaseSeconds() : defaults.leaseSeconds();
             return ApiResponse.ok(body(jobs.renew(req.path("job"), Duration.ofSeconds(seconds)).record(null)));
+        });
+        ops.put("updateJob", req -> {
+            JobBodies.UpdateJob update = req.body(JobBodies.UpdateJob.class);
+            if (update.readLimits() == null) {
+                return ApiResponse.ok(body(jobs.require(req.path("job"))));
+            }
+            return ApiResponse.ok(body(jobs.setReadLimits(req.path("job"), update.readLimits()).record(null)));
         });
         ops.put("discardRanges", req -> {
             JobBodies.DiscardRanges d = req.body(JobBodies.DiscardRanges.class);
@@ -74,6 +82,7 @@ final class JobOperations {
                 s.freeze() == null ? FreezeMode.OFF : FreezeMode.valueOf(s.freeze().toUpperCase(Locale.ROOT)),
                 Duration.ofMillis((long) (freezeTimeout * 1000)),
                 Boolean.TRUE.equals(s.keepWholeSnapshot()),
+                s.readLimits() != null ? s.readLimits() : defaults.readLimits(),
                 targets(s.targets()),
                 Boolean.TRUE.equals(s.keepPartial()),
                 s.copiesInFlight() != null ? s.copiesInFlight() : defaults.copiesInFlight());
@@ -89,15 +98,18 @@ final class JobOperations {
     }
 
     JobBodies.Job body(JobRecord job) {
+        JobThrottle throttle = job.endedAt() == null ? jobs.throttle(job.id()) : null;
         List<JobBodies.JobDisk> disks = job.disks().stream().map(d -> new JobBodies.JobDisk(d.disk(), d.mode(),
                 d.base(), d.fallbackReason(), d.export(), d.export() == null ? null : nbd.tcpUri(d.export()),
                 d.export() == null ? null : nbd.unixUri(d.export()),
-                d.metaContext(), stats(d.stats(), job.endedAt() == null ? checksums.progress(job.id(), d.disk()) : null),
-                target(d.target()))).toList();
+                d.metaContext(), stats(d.stats(), job.endedAt() == null ? checksums.progress(job.id(), d.disk()) : null,
+                        throttle), target(d.target())))
+                .toList();
         JobRecord.Progress p = job.progress();
         return new JobBodies.Job(job.id(), job.state(), job.checkpoint(), job.failureReason(),
                 job.createdAt().toString(), job.leaseExpiresAt() == null ? null : job.leaseExpiresAt().toString(),
-                job.endedAt() == null ? null : job.endedAt().toString(), job.consistency(), job.frozenMillis(), disks,
+                job.endedAt() == null ? null : job.endedAt().toString(), job.consistency(), job.frozenMillis(),
+                throttle == null ? null : throttle.limits(), disks,
                 p == null ? null : new JobBodies.Progress(p.doneBytes(), p.totalBytes(), p.bytesPerSecond(), p.etaSeconds()));
     }
 
@@ -106,9 +118,11 @@ final class JobOperations {
                 t.bytesWritten());
     }
 
-    private static JobBodies.Stats stats(FleeceStats s, SnapshotChecksums.Progress checksum) {
+    private static JobBodies.Stats stats(FleeceStats s, SnapshotChecksums.Progress checksum, JobThrottle throttle) {
         return new JobBodies.Stats(s.bytesReadable(), s.bytesRead(), s.bytesDiscarded(), s.clustersCopied(),
                 s.tempBytes(), s.writesDelayedByCbw(), s.cbwDelayNanos(), s.writesDelayedByReads(), s.readDelayNanos(),
-                checksum == null ? null : checksum.doneBytes(), checksum == null ? null : checksum.sizeBytes());
+                checksum == null ? null : checksum.doneBytes(), checksum == null ? null : checksum.sizeBytes(),
+                throttle == null ? null : throttle.effectiveBytesPerSecond(),
+                throttle == null || throttle.guestWriteP99Micros() < 0 ? null : throttle.guestWriteP99Micros());
     }
 }

@@ -9,6 +9,7 @@ import java.util.Optional;
 import org.fleeced.cbw.FleeceStats;
 import org.fleeced.daemon.host.DiskTable;
 import org.fleeced.daemon.host.GuestFreezer;
+import org.fleeced.daemon.host.HostedJob;
 import org.fleeced.daemon.host.JobRecord;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.StartupRecovery;
@@ -38,6 +39,7 @@ final class ServiceOperations {
                 .putHeader("content-type", "text/plain; version=0.0.4")
                 .end(metrics())));
         streams.put("streamEvents", events::subscribe);
+        streams.put("getStatusPage", StatusPage::serve);
     }
 
     /** 503 "starting" until the start's recovery is done, then 200 "ok" with what it recovered. */
@@ -83,6 +85,21 @@ final class ServiceOperations {
                 total.writesDelayedByReads());
         p.counter("fleeced_frozen_read_delay_seconds_total", "Time guest writes waited for snapshot reads.",
                 total.readDelayNanos() / 1e9);
+        p.family("fleeced_job_read_limit_bytes_per_second",
+                "The byte rate a running job's reader is held to now (fixed or adaptive); 0 for none.", "gauge");
+        p.family("fleeced_job_guest_write_p99_seconds",
+                "The p99 write latency of a running job's slowest guest over the last 2 s.", "gauge");
+        for (HostedJob job : jobs.running()) {
+            if (job.throttle() == null) {
+                continue; // a push job has no reader to limit
+            }
+            p.sample("fleeced_job_read_limit_bytes_per_second", Map.of("job", job.id()),
+                    job.throttle().effectiveBytesPerSecond());
+            long p99 = job.throttle().guestWriteP99Micros();
+            if (p99 >= 0) {
+                p.sample("fleeced_job_guest_write_p99_seconds", Map.of("job", job.id()), p99 / 1e6);
+            }
+        }
         GuestFreezer guests = jobs.freezer();
         p.counter("fleeced_guest_freezes_total", "Guest agents frozen for a job's snapshot.", guests.freezes());
         p.counter("fleeced_guest_freeze_failures_total", "Job starts whose guest freeze failed.",

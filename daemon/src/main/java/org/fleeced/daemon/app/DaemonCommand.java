@@ -13,6 +13,7 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 import org.fleeced.daemon.api.ApiContract;
+import org.fleeced.throttle.AdaptiveReadLimit;
 import org.fleeced.daemon.api.DaemonApi;
 import org.fleeced.daemon.api.EventStream;
 import org.fleeced.daemon.host.AllowedPaths;
@@ -130,6 +131,8 @@ final class DaemonCommand {
                 jobs.expireLeases();
                 jobs.publishProgress();
             }));
+            long throttleTimer = vertx.setPeriodic(AdaptiveReadLimit.TICK_MILLIS,
+                    t -> Thread.ofVirtual().start(jobs::tickThrottles));
             // bitmaps stored in the images now and then, so crash recovery starts from a recent point
             long bitmapTimer = vertx.setPeriodic(BITMAP_STORE_PERIOD_MS, t -> Thread.ofVirtual().start(disks::storeBitmaps));
 
@@ -144,6 +147,7 @@ final class DaemonCommand {
 
             LOG.info("stopping: " + stop.await());
             vertx.cancelTimer(leaseTimer);
+            vertx.cancelTimer(throttleTimer);
             vertx.cancelTimer(bitmapTimer);
             await(http.close());
             startup.awaitEnd();

@@ -5,23 +5,25 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.LinkedHashMap;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.Map;
-import java.util.Optional;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
+import org.fleeced.block.BlockNode;
 import org.fleeced.block.file.RawFileNode;
-import org.fleeced.disk.DiskOpener;
-import org.fleeced.disk.DiskSpec;
 import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.NbdExport;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
+import org.fleeced.disk.ActiveDisk;
+import org.fleeced.disk.DiskOpener;
+import org.fleeced.disk.DiskSpec;
 import org.fleeced.qcow2.BackingPolicy;
 import org.fleeced.qcow2.BackingRefusedException;
 import org.fleeced.qcow2.ImageOpener;
@@ -118,9 +120,10 @@ public final class DiskTable {
         synchronized (this) {
             attaching.remove(name);
             try {
-                exports.register(new NbdExport(name, "fleeced disk " + name, disk.active().exportNode(), false, false,
-                        true, List.of(ExtentStatusContext.baseAllocation(disk.active().exportNode()),
-                                ExtentStatusContext.allocationDepth(disk.active().exportNode()))));
+                BlockNode guestNode = disk.guestIo().exportNode();
+                exports.register(new NbdExport(name, "fleeced disk " + name, guestNode, false, false,
+                        true, List.of(ExtentStatusContext.baseAllocation(guestNode),
+                                ExtentStatusContext.allocationDepth(guestNode))));
             } catch (RuntimeException e) {
                 disk.active().close();
                 throw e;
@@ -254,7 +257,8 @@ public final class DiskTable {
      */
     private AttachedDisk open(String name, Path path, ImageOpener.Format format, Path agent) throws BlockIOException {
         DiskSpec spec = DiskSpec.of(name, path, format).withBackingPolicy(BackingPolicy.confinedTo(imageDirs.roots()));
-        return new AttachedDisk(name, path, format, DiskOpener.open(spec), agent);
+        ActiveDisk active = DiskOpener.open(spec);
+        return new AttachedDisk(name, path, format, active, agent, new GuestIo(active.exportNode()));
     }
 
     /** The guest agent socket a request names, refused outside the guest agent directories. */

@@ -24,18 +24,25 @@ public final class HostedJob {
     private volatile Instant leaseExpiresAt;
     private final List<Disk> disks;
     private final JobFreeze freeze;
+    private final JobThrottle throttle;
     /** The copying side of a push job; null for a pull job. */
     private final PushRun push;
 
     HostedJob(FleecingJob job, String checkpoint, Instant createdAt, Instant leaseExpiresAt, List<Disk> disks,
-            JobFreeze freeze, PushRun push) {
+            JobFreeze freeze, JobThrottle throttle, PushRun push) {
         this.job = job;
         this.freeze = freeze;
+        this.throttle = throttle;
         this.push = push;
         this.checkpoint = checkpoint;
         this.createdAt = createdAt;
         this.leaseExpiresAt = leaseExpiresAt;
         this.disks = List.copyOf(disks);
+    }
+
+    /** The throttle of the job's reader, over all its fleece exports. */
+    public JobThrottle throttle() {
+        return throttle;
     }
 
     public String id() {

@@ -17,6 +17,7 @@ import org.fleeced.job.TempFormat;
  * @param freeze           whether to freeze the guests' file systems around the snapshot point
  * @param freezeTimeout    how long a guest agent may take to answer, and the longest the guests stay frozen
  * @param keepWholeSnapshot an incremental job keeps its whole snapshot (for a checksum of all of it)
+ * @param readLimits       the reader's limits over all the job's exports (fixed or adaptive)
  * @param targets          by disk name, where a push job writes; empty for a pull job
  * @param keepPartial      a failed push leaves its target files instead of deleting them
  * @param copiesInFlight   how many copy requests a push keeps in flight per disk
@@ -25,8 +26,8 @@ public record JobRequest(List<String> disks, String checkpoint, String increment
         boolean allowFullFallback, TempFormat tempFormat, String tempDirectory, long tempQuotaBytes,
         long tempReserveBytes, OnCbwError onCbwError, Duration cbwTimeout, long clusterBytes, boolean allowDiscard,
         String exportName, Duration lease, FreezeMode freeze, Duration freezeTimeout,
-        boolean keepWholeSnapshot, Map<String, PushTargetRequest> targets, boolean keepPartial,
-        int copiesInFlight) {
+        boolean keepWholeSnapshot, ReadLimits readLimits, Map<String, PushTargetRequest> targets,
+        boolean keepPartial, int copiesInFlight) {
 
     public JobRequest {
         targets = targets == null ? Map.of() : Map.copyOf(targets);

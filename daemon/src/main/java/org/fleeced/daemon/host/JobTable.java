@@ -16,23 +16,25 @@ import java.util.Map;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.Errno;
-import org.fleeced.disk.ActiveDisk;
-import org.fleeced.job.DiskFleece;
 import org.fleeced.cbw.FleeceStats;
-import org.fleeced.job.DiskBusyException;
-import org.fleeced.job.FleecingJob;
-import org.fleeced.job.FleecingJobSpec;
-import org.fleeced.job.SnapshotQuiescer;
-import org.fleeced.job.TempSettings;
 import org.fleeced.checkpoint.BackupBase;
 import org.fleeced.checkpoint.BackupOutcome;
 import org.fleeced.checkpoint.CheckpointException;
 import org.fleeced.checkpoint.CheckpointStart;
-import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.DirtyBitmapContext;
+import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.MetaContextSource;
 import org.fleeced.daemon.nbd.server.NbdExport;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
+import org.fleeced.disk.ActiveDisk;
+import org.fleeced.job.DiskBusyException;
+import org.fleeced.job.DiskFleece;
+import org.fleeced.job.FleecingJob;
+import org.fleeced.job.FleecingJobSpec;
+import org.fleeced.job.SnapshotQuiescer;
+import org.fleeced.job.TempSettings;
+import org.fleeced.throttle.LatencyWindow;
+import org.fleeced.throttle.ThrottleFilter;
 
 /**
  * The fleecing jobs of the daemon: starting one takes the snapshot and publishes a read-only
@@ -125,8 +127,8 @@ public final class JobTable {
             hosted = publish(job, request, freeze);
         } catch (HostRefusal | RuntimeException e) {
             // a refused name, or a bug (answered as a 500): either way no disk stays claimed by the job
-            job.disks().forEach(d -> exports.list().stream()
-                    .filter(x -> x.node() == d.exportNode()).forEach(x -> exports.unregister(x.name())));
+            exports.list().stream().filter(x -> x.description().startsWith(exportDescription(job, "")))
+                    .forEach(x -> exports.unregister(x.name()));
             job.finish(BackupOutcome.FAILURE, "its exports could not be published: " + e.getMessage());
             throw e;
         }
@@ -181,7 +183,7 @@ public final class JobTable {
     private HostedJob startPush(FleecingJob job, JobRequest request, JobFreeze freeze, PushRun push)
             throws BlockIOException {
         HostedJob hosted = new HostedJob(job, request.checkpoint(), Instant.now(clock), null, PushJobs.disks(job),
-                freeze, push);
+                freeze, null, push);
         try {
             started(hosted, request, freeze);
         } catch (RuntimeException e) {
@@ -223,6 +225,11 @@ public final class JobTable {
         ExportSuffixes.RANDOM.nextBytes(random);
         String suffix = HexFormat.of().formatHex(random);
         List<HostedJob.Disk> published = new ArrayList<>();
+        List<LatencyWindow> guests = new ArrayList<>();
+        for (DiskFleece fleece : job.disks()) {
+            disks.find(fleece.diskName()).ifPresent(d -> guests.add(d.guestIo().writeLatencies()));
+        }
+        JobThrottle throttle = new JobThrottle(request.readLimits(), guests);
         for (DiskFleece fleece : job.disks()) {
             String base = request.exportName() != null ? request.exportName()
                     + (job.disks().size() > 1 ? "-" + fleece.diskName() : "") : fleece.diskName() + "-fleece";
@@ -241,14 +248,44 @@ public final class JobTable {
                 throw new HostRefusal(ProblemReason.EXPORT_NAME_IN_USE, "An NBD export named '" + exportName
                         + "' exists; retry, or pick another exportName.");
             }
-            exports.register(new NbdExport(exportName, "fleecing job " + job.id() + " of disk " + fleece.diskName(),
-                    fleece.exportNode(), true, request.allowDiscard(), true, contexts));
+            exports.register(new NbdExport(exportName, exportDescription(job, fleece.diskName()),
+                    new ThrottleFilter(fleece.exportNode(), throttle.throttle()), true, request.allowDiscard(), true,
+                    contexts));
             String mode = start.kind().name().toLowerCase(Locale.ROOT);
             String fallback = start.fallback() == null ? null : HostRefusal.baseReason(start.fallback()).name();
             published.add(new HostedJob.Disk(fleece.diskName(), mode, baseName, fallback, exportName, metaContext, fleece));
         }
         return new HostedJob(job, request.checkpoint(), Instant.now(clock), Instant.now(clock).plus(request.lease()),
-                published, freeze, null);
+                published, freeze, throttle, null);
+    }
+
+    private static String exportDescription(FleecingJob job, String disk) {
+        return "fleecing job " + job.id() + " of disk " + disk;
+    }
+
+    /** A running job's reader throttle, or null when the job is not running (or pushes, and has no reader). */
+    public synchronized JobThrottle throttle(String id) {
+        HostedJob job = running.get(id);
+        return job == null ? null : job.throttle();
+    }
+
+    /** Changes the limits of a running job's reader; reads waiting now are judged by the new ones. */
+    public HostedJob setReadLimits(String id, ReadLimits limits) throws HostRefusal {
+        HostedJob job = requireRunning(id);
+        requirePull(job, "has no reader to limit");
+        job.throttle().set(limits);
+        events.publish("job-read-limits", Map.of("job", id, "bytesPerSecond", limits.bytesPerSecond(),
+                "opsPerSecond", limits.opsPerSecond(), "guestLatencyTargetMillis", limits.guestLatencyTargetMillis()));
+        return job;
+    }
+
+    /** Moves the adaptive read rates of the running jobs; called every few hundred milliseconds. */
+    public void tickThrottles() {
+        for (HostedJob job : running()) {
+            if (job.throttle() != null) {
+                job.throttle().tick();
+            }
+        }
     }
 
     /**

@@ -10,6 +10,7 @@ import org.fleeced.daemon.app.JobHistoryJson;
 import org.fleeced.daemon.host.AllowedPaths;
 import org.fleeced.daemon.host.BackupChains;
 import org.fleeced.daemon.host.DiskTable;
+import org.fleeced.daemon.host.ReadLimits;
 import org.fleeced.daemon.host.GuestFreezer;
 import org.fleeced.daemon.host.JobHistory;
 import org.fleeced.daemon.host.JobTable;
@@ -39,7 +40,7 @@ class DaemonApiBindingTest {
                 new GuestFreezer((type, data) -> { }, java.time.Duration.ofSeconds(10)));
         DaemonApi api = new DaemonApi(disks, jobs, new NbdEndpoints("127.0.0.1", 10809, null, false),
                 new NbdServerStats(), new EventStream(),
-                new JobDefaults("raw", 0, 0, 7200, 45, "break-snapshot", 10, 4),
+                new JobDefaults("raw", 0, 0, 7200, 45, "break-snapshot", 10, ReadLimits.NONE, 4),
                 new StartupRecovery(history, temps, new AllowedPaths("backup", List.of(dir)), disks, List.of()));
         assertEquals(ApiContract.load().operationIds(), api.boundOperations());
         Map<String, ApiOperation> none = Map.of();

@@ -74,7 +74,7 @@ class JobTableTest {
             String differentialFrom, boolean allowFullFallback, String tempDirectory) {
         return new JobRequest(disks, checkpoint, incrementalFrom, differentialFrom, allowFullFallback, TempFormat.RAW,
                 tempDirectory, 0, 0, OnCbwError.BREAK_SNAPSHOT, Duration.ofSeconds(45), 0, true, null, LEASE,
-                FreezeMode.OFF, Duration.ofSeconds(10), false, null, false, 4);
+                FreezeMode.OFF, Duration.ofSeconds(10), false, ReadLimits.NONE, null, false, 4);
     }
 
     private static JobRequest full(String disk, String checkpoint) {

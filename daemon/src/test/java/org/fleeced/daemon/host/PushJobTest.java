@@ -149,7 +149,7 @@ class PushJobTest {
                 dir.resolve("images/elsewhere.qcow2"), "qcow2")));
         assertRefused(ProblemReason.INVALID_JOB, () -> jobs.start(new JobRequest(List.of("vm"), "c1", null, null,
                 false, TempFormat.RAW, null, 0, 0, OnCbwError.BREAK_SNAPSHOT, Duration.ofSeconds(45), 0, true, null,
-                Duration.ofMinutes(1), FreezeMode.OFF, Duration.ofSeconds(10), false,
+                Duration.ofMinutes(1), FreezeMode.OFF, Duration.ofSeconds(10), false, ReadLimits.NONE,
                 Map.of("rawvm", new PushTargetRequest(backups.resolve("x").toString(), "qcow2", null, null, null)), false,
                 4)));
 
@@ -178,7 +178,7 @@ class PushJobTest {
         Path next = backups.resolve("next.qcow2");
         HostedJob job = jobs.start(new JobRequest(List.of("vm"), "c2", "c0", null, false, TempFormat.RAW, null, 0, 0,
                 OnCbwError.BREAK_SNAPSHOT, Duration.ofSeconds(45), 0, true, null, Duration.ofMinutes(1), FreezeMode.OFF,
-                Duration.ofSeconds(10), false,
+                Duration.ofSeconds(10), false, ReadLimits.NONE,
                 Map.of("vm", new PushTargetRequest(next.toString(), "qcow2", full.toString(), "qcow2", null)), false, 4));
         job.push().awaitEnd();
         assertEquals("finished", jobs.require(job.id()).state());
@@ -217,7 +217,7 @@ class PushJobTest {
                 : Map.of(disk, new PushTargetRequest(file.toString(), format, null, null, null));
         return new JobRequest(List.of(disk), checkpoint, base, null, false, TempFormat.RAW, null, 0, 0,
                 OnCbwError.BREAK_SNAPSHOT, Duration.ofSeconds(45), 0, true, null, Duration.ofMinutes(1), FreezeMode.OFF,
-                Duration.ofSeconds(10), false, targets, false, 3);
+                Duration.ofSeconds(10), false, ReadLimits.NONE, targets, false, 3);
     }
 
     private void write(String disk, long offset, int length, int pattern) throws Exception {

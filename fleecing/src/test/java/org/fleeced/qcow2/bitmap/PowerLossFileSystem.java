@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * A file system over the real one that can lose power: every write and truncate that no force
@@ -48,6 +49,8 @@ final class PowerLossFileSystem extends FileSystem {
     private volatile boolean dead;
     /** Told the real path of every file about to be forced (tests that watch when syncs happen). */
     private volatile Consumer<Path> forceWatcher = file -> { };
+    /** Files whose forces fail with EIO (the machine lives on); none unless a test says so. */
+    private volatile Predicate<Path> failingForces = file -> false;
 
     Path wrap(Path realPath) {
         return new PowerLossPath(this, realPath);
@@ -129,6 +132,15 @@ final class PowerLossFileSystem extends FileSystem {
         journal.computeIfAbsent(file, k -> new ArrayList<>()).add(new Lost(newSize, before.array(), new byte[0], size, newSize));
     }
 
+    /**
+     * Makes every force of a file {@code which} accepts (by real path) fail with an IOException,
+     * as a disk's write error would: the file's unforced writes stay as they are, and nothing
+     * else fails. {@code file -> false} stops it.
+     */
+    void failForces(Predicate<Path> which) {
+        failingForces = which;
+    }
+
     /** Calls {@code watcher} with the real path of every file about to be forced, on the forcing thread. */
     void watchForces(Consumer<Path> watcher) {
         forceWatcher = watcher;
@@ -138,6 +150,9 @@ final class PowerLossFileSystem extends FileSystem {
         checkPower();
         Path file = channel.file();
         forceWatcher.accept(file);
+        if (failingForces.test(file)) {
+            throw new IOException("injected write error syncing " + file);
+        }
         if (forcesLeft > 0 && --forcesLeft == 0) {
             powerLoss(random, keepProbability);
             throw new IOException("power lost during fsync");

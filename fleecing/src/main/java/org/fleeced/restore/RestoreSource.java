@@ -1,0 +1,17 @@
+package org.fleeced.restore;
+
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.BlockNode;
+
+/**
+ * Where a restore reads from: a read-only node the caller knows how to open (a local backup chain,
+ * an NBD export; the daemon opens the latter, which this module cannot). Opened when the restore
+ * starts or resumes, closed when it completes or the disk closes.
+ */
+public interface RestoreSource {
+    /** The source as the restore state records it, so a restarted daemon can open it again. */
+    String describe();
+
+    /** Opens the source; its size must be the image's. */
+    BlockNode open() throws BlockIOException;
+}

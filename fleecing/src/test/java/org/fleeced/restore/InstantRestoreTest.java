@@ -1,0 +1,179 @@
+package org.fleeced.restore;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.block.BlockNode;
+import org.fleeced.block.BlockNodeContractTest;
+import org.fleeced.block.Errno;
+import org.fleeced.block.Extent;
+import org.fleeced.block.WriteFlag;
+import org.fleeced.block.testing.ControllableNode;
+import org.fleeced.disk.ActiveDisk;
+import org.fleeced.disk.DiskOpener;
+import org.fleeced.disk.DiskSpec;
+import org.fleeced.qcow2.ImageOpener;
+import org.fleeced.qcow2.Qcow2CreateOptions;
+import org.fleeced.qcow2.Qcow2Creator;
+import org.fleeced.qcow2.Qcow2Node;
+import org.fleeced.qcow2.Qcow2OpenOptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A whole disk restored through {@link DiskOpener}: from a two-image qcow2 backup chain into a new
+ * qcow2 image, with the stream running to completion, stopped and resumed, and a source that fails.
+ *
+ * <pre>
+ *   exportNode ──▶ DirtyTrackingFilter ──▶ CopyOnReadFilter ──▶ disk.qcow2 (no backing)
+ *                                               └─ source: full.qcow2 ◀── incr.qcow2
+ * </pre>
+ */
+class InstantRestoreTest {
+    private static final long SIZE = 4L << 20;
+
+    @TempDir
+    Path dir;
+    private Path image;
+    private Path incr;
+    private byte[] expected;
+
+    @BeforeEach
+    void makeBackupChain() throws Exception {
+        Path full = dir.resolve("full.qcow2");
+        incr = dir.resolve("incr.qcow2");
+        image = dir.resolve("disk.qcow2");
+        Qcow2Creator.create(full, Qcow2CreateOptions.of(SIZE));
+        expected = new byte[(int) SIZE];
+        try (Qcow2Node n = Qcow2Node.open(full, Qcow2OpenOptions.readWrite())) {
+            byte[] data = BlockNodeContractTest.pattern(1 << 20, 3);
+            n.write(0, ByteBuffer.wrap(data), WriteFlag.NONE);
+            System.arraycopy(data, 0, expected, 0, data.length);
+        }
+        Qcow2Creator.create(incr, Qcow2CreateOptions.of(SIZE).withBacking(full.toString(), "qcow2"));
+        try (Qcow2Node n = Qcow2Node.open(incr, Qcow2OpenOptions.readWrite())) {
+            byte[] data = BlockNodeContractTest.pattern(300_000, 9);
+            n.write(700_000, ByteBuffer.wrap(data), WriteFlag.NONE);
+            System.arraycopy(data, 0, expected, 700_000, data.length);
+            data = BlockNodeContractTest.pattern(65536, 11);
+            n.write(3L << 20, ByteBuffer.wrap(data), WriteFlag.NONE);
+            System.arraycopy(data, 0, expected, 3 << 20, data.length);
+        }
+        Qcow2Creator.create(image, Qcow2CreateOptions.of(SIZE));
+    }
+
+    @Test
+    void theDiskIsUsableAtOnceAndStandsAloneWhenTheStreamCompletes() throws Exception {
+        try (ActiveDisk disk = DiskOpener.open(spec(new RestorePlan(chain(), 0)))) {
+            BlockNode node = disk.exportNode();
+            byte[] guest = BlockNodeContractTest.pattern(1000, 77);
+            node.write(800_123, ByteBuffer.wrap(guest), WriteFlag.NONE);
+            System.arraycopy(guest, 0, expected, 800_123, guest.length);
+            assertArrayEquals(expected, read(node, 0, (int) SIZE));
+            await().until(() -> disk.restoreProgress().orElseThrow().state() == RestoreProgress.State.COMPLETE);
+            assertFalse(disk.restoring());
+            assertFalse(disk.describe().contains(InstantRestore.FILTER_NAME), disk.describe());
+            assertEquals(SIZE, disk.restoreProgress().orElseThrow().doneBytes());
+            assertArrayEquals(expected, read(node, 0, (int) SIZE));
+        }
+        assertFalse(Files.exists(RestoredClusters.sidecarFor(image)));
+        try (Qcow2Node alone = Qcow2Node.open(image, Qcow2OpenOptions.readWrite())) {
+            assertArrayEquals(expected, read(alone, 0, (int) SIZE));
+            for (Extent e : alone.blockStatus(0, SIZE)) {
+                assertTrue(e.depth() <= 1, e.toString());
+            }
+        }
+    }
+
+    @Test
+    void aStoppedRestoreNeedsItsSourceAndResumesWhereItStopped() throws Exception {
+        long restoredBefore;
+        try (ActiveDisk disk = DiskOpener.open(spec(new RestorePlan(chain(), 64 << 10)))) {
+            read(disk.exportNode(), 3L << 20, 4096);
+            await().until(() -> disk.restoreProgress().orElseThrow().doneBytes() >= 256 << 10);
+        }
+        assertTrue(Files.exists(RestoredClusters.sidecarFor(image)));
+        restoredBefore = RestoredClusters.load(image, SIZE).restoredBytes();
+        assertTrue(RestoredClusters.load(image, SIZE).isRestored(3L << 20), "the guest's read was forgotten");
+        BlockIOException refused = assertThrows(BlockIOException.class, () -> DiskOpener.open(spec(null)));
+        assertEquals(Errno.EIO, refused.errno());
+        assertTrue(refused.getMessage().contains("chain:" + incr), refused.getMessage());
+        try (ActiveDisk disk = DiskOpener.open(spec(new RestorePlan(chain(), 0)))) {
+            assertTrue(disk.restoreProgress().orElseThrow().doneBytes() >= restoredBefore);
+            await().until(() -> !disk.restoring());
+            assertArrayEquals(expected, read(disk.exportNode(), 0, (int) SIZE));
+        }
+        assertFalse(Files.exists(RestoredClusters.sidecarFor(image)));
+    }
+
+    @Test
+    void aFailingSourceFailsOnlyUnrestoredReads() throws Exception {
+        ControllableNode[] source = new ControllableNode[1];
+        RestoreSource failing = new RestoreSource() {
+            @Override
+            public String describe() {
+                return "failing";
+            }
+
+            @Override
+            public BlockNode open() throws BlockIOException {
+                source[0] = new ControllableNode(chain().open());
+                return source[0];
+            }
+        };
+        try (ActiveDisk disk = DiskOpener.open(spec(new RestorePlan(failing, 1024)))) {
+            BlockNode node = disk.exportNode();
+            assertArrayEquals(slice(0, 65536), read(node, 0, 65536));
+            source[0].fail(ControllableNode.Op.READ, Errno.EIO);
+            BlockIOException e = assertThrows(BlockIOException.class, () -> read(node, 3L << 20, 4096));
+            assertEquals(Errno.EIO, e.errno());
+            assertTrue(e.getMessage().contains("restore source"), e.getMessage());
+            assertArrayEquals(slice(0, 65536), read(node, 0, 65536));
+            await().until(() -> disk.restoreProgress().orElseThrow().lastError() != null);
+            source[0].fail(ControllableNode.Op.READ, null);
+            assertArrayEquals(slice(3 << 20, 4096), read(node, 3L << 20, 4096));
+        }
+    }
+
+    private DiskSpec spec(RestorePlan plan) {
+        return DiskSpec.of("vda", image, ImageOpener.Format.QCOW2).withRestore(plan);
+    }
+
+    private RestoreSource chain() {
+        return new RestoreSource() {
+            @Override
+            public String describe() {
+                return "chain:" + incr;
+            }
+
+            @Override
+            public BlockNode open() throws BlockIOException {
+                return Qcow2Node.open(incr, Qcow2OpenOptions.readOnlyDefaults());
+            }
+        };
+    }
+
+    private byte[] slice(int offset, int length) {
+        byte[] out = new byte[length];
+        System.arraycopy(expected, offset, out, 0, length);
+        return out;
+    }
+
+    private static byte[] read(BlockNode node, long offset, int length) throws BlockIOException {
+        byte[] out = new byte[length];
+        int max = node.capabilities().maxRequestBytes();
+        for (int done = 0; done < length; done += max) {
+            node.read(offset + done, ByteBuffer.wrap(out, done, Math.min(max, length - done)));
+        }
+        return out;
+    }
+}
