@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletionException;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.Errno;
@@ -340,15 +341,56 @@ public final class JobTable {
         return job;
     }
 
-    /** Ends a running job with the caller's outcome; finishing an ended job returns it as it ended. */
+    /**
+     * Ends a running job with the caller's outcome. Of several finishes of one job, also at the
+     * same time, exactly one decides; the others (and every later retry) get the ended job when
+     * they asked the same outcome, and {@code JOB_ENDED} when they asked another one (see
+     * {@link JobRecord#retriedAs}).
+     */
     public JobRecord finish(String id, BackupOutcome outcome, String why) throws HostRefusal {
         HostedJob job;
         synchronized (this) {
             job = running.get(id);
             if (job == null) {
-                return require(id);
+                return require(id).retriedAs(outcome);
+            }
+            if (!job.decideLocked(outcome)) {
+                job = null;
             }
         }
+        if (job == null) {
+            return endedBy(id).retriedAs(outcome);
+        }
+        try {
+            JobRecord record = end(job, outcome, why);
+            job.ended().complete(record);
+            return record;
+        } catch (RuntimeException e) {
+            job.ended().completeExceptionally(e);
+            throw e;
+        }
+    }
+
+    /** The record of a job another finish is ending, once that finish is done. */
+    private JobRecord endedBy(String id) throws HostRefusal {
+        HostedJob job;
+        synchronized (this) {
+            job = running.get(id);
+        }
+        if (job == null) {
+            return require(id);
+        }
+        try {
+            return job.ended().join();
+        } catch (CompletionException e) {
+            // the deciding finish failed (a bug, answered there as a 500): the job is as it was left
+            return require(id);
+        }
+    }
+
+    /** Removes the job's exports and ends it: the finish that decided does this once. */
+    private JobRecord end(HostedJob job, BackupOutcome outcome, String why) {
+        String id = job.id();
         for (HostedJob.Disk d : job.disks()) {
             exports.unregister(d.export());
         }
@@ -357,7 +399,7 @@ public final class JobTable {
         } catch (BlockIOException e) {
             LOG.severe("job " + id + ": finishing failed: " + e);
         }
-        JobRecord record = job.record(Instant.now(clock));
+        JobRecord record = job.record(Instant.now(clock), outcome);
         synchronized (this) {
             running.remove(id);
             endedStats = endedStats.plus(diskStats(job));
