@@ -66,7 +66,7 @@ public final class Qcow2Creator {
         try {
             Files.createFile(path);
         } catch (IOException e) {
-            throw new BlockIOException(Errno.EIO, "cannot create " + path + ": " + e, e);
+            throw PositionalFile.ioError("create " + path, e);
         }
         try {
             try (PositionalFile file = PositionalFile.open(path, false, true)) {

@@ -25,6 +25,9 @@ final class DiskOperations {
     /** The states in which a job holds a disk: its exports are listed with the disk. */
     private static final Set<JobState> HOLDING = EnumSet.of(JobState.STARTING, JobState.RUNNING);
 
+    /** A qcow2 virtual size is a whole number of 512-byte sectors (QEMU refuses others too). */
+    private static final long QCOW2_SECTOR_BYTES = 512;
+
     private final DiskTable disks;
     private final JobTable jobs;
     private final NbdEndpoints nbd;
@@ -42,7 +45,7 @@ final class DiskOperations {
         ops.put("getDisk", req -> ApiResponse.ok(body(disks.require(req.path("disk")))));
         ops.put("attachDisk", this::attach);
         ops.put("detachDisk", req -> {
-            disks.detach(req.path("disk"));
+            disks.detach(req.path("disk"), Boolean.parseBoolean(req.query("force")));
             return ApiResponse.noContent();
         });
         ops.put("planBackup", this::plan);
@@ -65,6 +68,11 @@ final class DiskOperations {
                 a.create().backingFormat());
         if (create != null && Integer.bitCount(create.clusterSize()) != 1) {
             throw new ApiProblem(ProblemReason.INVALID_REQUEST, "create.clusterSize must be a power of two.");
+        }
+        if (create != null && !"raw".equals(a.format()) && create.sizeBytes() % QCOW2_SECTOR_BYTES != 0) {
+            throw new ApiProblem(ProblemReason.INVALID_REQUEST, "create.sizeBytes " + create.sizeBytes()
+                    + " is not a multiple of " + QCOW2_SECTOR_BYTES + ", as a qcow2 image's size must be; round it up to "
+                    + Math.ceilDiv(create.sizeBytes(), QCOW2_SECTOR_BYTES) * QCOW2_SECTOR_BYTES + ".");
         }
         String agent = a.guestAgent() == null ? null : a.guestAgent().socket();
         return ApiResponse.created(body(disks.attach(a.name(), a.path(), a.format(), create, agent)));

@@ -174,11 +174,23 @@ public final class DiskTable {
         return wanted;
     }
 
-    /** Closes the image cleanly and removes the export; refused while a job runs on the disk. */
-    public synchronized void detach(String name) throws HostRefusal, BlockIOException {
+    /**
+     * Closes the image cleanly and removes the export; refused while a job runs on the disk, and
+     * while NBD clients use its export unless {@code force}, which closes their connections.
+     */
+    public synchronized void detach(String name, boolean force) throws HostRefusal, BlockIOException {
         AttachedDisk disk = require(name);
         DiskBusy.requireNoJob(disk, "finish it first.");
-        exports.unregister(disk.exportName());
+        if (force) {
+            exports.unregister(disk.exportName());
+        } else {
+            int clients = exports.unregisterIfUnused(disk.exportName());
+            if (clients > 0) {
+                throw new HostRefusal(ProblemReason.DISK_IN_USE, "Disk '" + name + "' has " + clients
+                        + " NBD client connection(s) on its export; disconnect them, or detach with ?force=true"
+                        + " to close them.");
+            }
+        }
         disks.remove(name);
         rememberLocked();
         disk.active().close();

@@ -182,13 +182,13 @@ class JobTableTest {
         assertRefused(ProblemReason.JOB_RUNNING, () -> jobs.start(full("vm1", "c2")));
         assertRefused(ProblemReason.JOB_RUNNING, () -> jobs.start(request(List.of("vm2", "vm1"), "c2", null, null,
                 false, null)));
-        assertRefused(ProblemReason.JOB_RUNNING, () -> disks.detach("vm1"));
-        DiskBusy busy = assertThrows(DiskBusy.class, () -> disks.detach("vm1"));
+        assertRefused(ProblemReason.JOB_RUNNING, () -> disks.detach("vm1", false));
+        DiskBusy busy = assertThrows(DiskBusy.class, () -> disks.detach("vm1", false));
         assertTrue(busy.getMessage().contains(job.id()), busy.getMessage());
         assertNull(disks.require("vm2").active().job(), "the refused job claimed no disk");
 
         jobs.finish(job.id(), BackupOutcome.SUCCESS, "test");
-        disks.detach("vm1");
+        disks.detach("vm1", false);
     }
 
     @Test

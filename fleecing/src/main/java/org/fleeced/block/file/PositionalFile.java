@@ -48,17 +48,25 @@ public final class PositionalFile implements AutoCloseable {
         if (readOnly || !exclusive) {
             return new PositionalFile(path, channel, null);
         }
+        String holder;
+        Exception cause = null;
         try {
             FileLock lock = channel.tryLock();
-            if (lock == null) {
-                throw new IOException("locked by another process");
+            if (lock != null) {
+                return new PositionalFile(path, channel, lock);
             }
-            return new PositionalFile(path, channel, lock);
-        } catch (IOException | OverlappingFileLockException e) {
-            closeQuietly(channel, e);
-            throw new BlockIOException(Errno.EPERM, path + " is in use: another writer holds its lock ("
-                    + e.getMessage() + "); open it read-only or stop the other writer", e);
+            holder = FileLockHolder.of(path);
+        } catch (OverlappingFileLockException e) {
+            holder = "this daemon (another open of the same file)";
+            cause = e;
+        } catch (IOException e) {
+            holder = FileLockHolder.of(path) + "; taking the lock failed: " + e.getMessage();
+            cause = e;
         }
+        BlockIOException inUse = new BlockIOException(Errno.EPERM, path + " is in use: another writer holds its lock ("
+                + holder + "); open it read-only or stop the other writer", cause);
+        closeQuietly(channel, inUse);
+        throw inUse;
     }
 
     public Path path() {
@@ -172,7 +180,7 @@ public final class PositionalFile implements AutoCloseable {
      * The one mapping of file-system errors: a full disk or a quota is ENOSPC, a file larger than
      * the file system allows is EFBIG, anything else EIO.
      */
-    static BlockIOException ioError(String what, IOException e) {
+    public static BlockIOException ioError(String what, IOException e) {
         String message = String.valueOf(e.getMessage());
         Errno errno = message.contains("File too large") ? Errno.EFBIG
                 : message.contains("No space left") || message.contains("quota") ? Errno.ENOSPC : Errno.EIO;
