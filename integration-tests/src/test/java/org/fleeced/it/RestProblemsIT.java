@@ -93,6 +93,13 @@ class RestProblemsIT {
                 new Row("400 create with a cluster size that is not a power of two", "POST", disks, ALL_RIGHT,
                         "{\"name\":\"n\",\"path\":\"{images}/new.qcow2\",\"create\":{\"sizeBytes\":1048576,"
                                 + "\"clusterSize\":65537}}", 400, "EINVAL", "INVALID_REQUEST", "clusterSize"),
+                new Row("400 a nested property of the wrong type is named with the rule (not 'additional properties')",
+                        "POST", disks, ALL_RIGHT, "{\"name\":\"x\",\"path\":\"{images}/new.qcow2\",\"create\":"
+                                + "{\"sizeBytes\":\"abc\"}}", 400, "EINVAL", "INVALID_REQUEST",
+                        "body property /create/sizeBytes: Instance type string is invalid. Expected integer (rule 'type'"),
+                new Row("400 start a job with leaseSeconds above its maximum names the rule", "POST", job, ALL_RIGHT,
+                        "{\"disks\":[\"idle\"],\"checkpoint\":\"c9\",\"leaseSeconds\":999999999}", 400, "EINVAL",
+                        "INVALID_REQUEST", "body property /leaseSeconds: 999999999 is greater than 604800 (rule 'maximum'"),
                 new Row("400 start a job without checkpoint", "POST", job, ALL_RIGHT,
                         "{\"disks\":[\"idle\"]}", 400, "EINVAL", "INVALID_REQUEST", "checkpoint"),
                 new Row("400 start a job with disks not an array", "POST", job, ALL_RIGHT,

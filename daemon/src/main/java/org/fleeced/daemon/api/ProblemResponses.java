@@ -22,7 +22,8 @@ public final class ProblemResponses {
         String errno = e.errno().name();
         return switch (e.errno()) {
             case ENOSPC -> new ApiProblem(ProblemReason.NO_SPACE, errno, e.getMessage() + ". Free space and retry.");
-            case EFBIG -> new ApiProblem(ProblemReason.TOO_LARGE, errno, e.getMessage() + ". Ask for a smaller size.");
+            case EFBIG -> new ApiProblem(ProblemReason.TOO_LARGE, errno, e.getMessage()
+                    + ": larger than the file system or the image format can hold.");
             case EUCLEAN -> new ApiProblem(ProblemReason.IMAGE_INVALID, errno, e.getMessage()
                     + ". The image is damaged or not what its format says; check it with qemu-img check.");
             case EPERM, EROFS, EACCES -> new ApiProblem(ProblemReason.NOT_PERMITTED, errno, e.getMessage());
