@@ -1,5 +1,6 @@
 package org.fleeced.daemon.app;
 
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import java.io.IOException;
@@ -9,6 +10,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
@@ -47,6 +49,11 @@ final class DaemonCommand {
      * regions were marked.
      */
     private static final long BITMAP_STORE_PERIOD_MS = 300_000;
+    /**
+     * How long a stop waits for the REST requests in progress before it closes their connections
+     * (the event streams are ended before that, once the jobs' ends are published on them).
+     */
+    private static final long REST_SHUTDOWN_SECONDS = 5;
 
     private DaemonCommand() {
     }
@@ -139,15 +146,20 @@ final class DaemonCommand {
                     + ", temp images in " + config.tempDirs());
             startup.start();
 
-            LOG.info("stopping: " + stop.await());
+            String why = stop.await();
+            LOG.info("stopping: " + why);
+            events.publish("shutdown", Map.of("why", why));
             vertx.cancelTimer(leaseTimer);
             vertx.cancelTimer(throttleTimer);
             vertx.cancelTimer(bitmapTimer);
-            await(http.close());
+            // no new requests from here; the event streams stay open until the jobs' ends are sent on them
+            Future<Void> restStopped = http.shutdown(REST_SHUTDOWN_SECONDS, TimeUnit.SECONDS);
             startup.awaitEnd();
             // a job start in progress thaws its guests itself; this catches thaws still being retried
             freezer.thawAll("shutdown");
             jobs.failAll("shutdown");
+            await(events.close());
+            await(restStopped);
             await(nbd.close());
             disks.closeAll();
             await(vertx.close());
