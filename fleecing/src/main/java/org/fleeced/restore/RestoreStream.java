@@ -16,7 +16,8 @@ import org.fleeced.block.BlockIOException;
  * <p>A source failure is retried with a doubling backoff (from {@value #FIRST_BACKOFF_MILLIS} ms
  * to {@value #MAX_BACKOFF_MILLIS} ms), reported meanwhile in {@link #progress()}; after
  * {@value #MAX_RETRIES} failures in a row the stream gives up (state failed). The guest's own
- * reads keep trying the source either way, and restored ranges keep working.
+ * reads keep trying the source either way, and restored ranges keep working. Before each retry the
+ * source is opened again, so a dropped NBD connection comes back.
  */
 public final class RestoreStream {
     private static final System.Logger LOG = System.getLogger(RestoreStream.class.getName());
@@ -159,7 +160,15 @@ public final class RestoreStream {
         }
         long backoff = Math.min(MAX_BACKOFF_MILLIS, FIRST_BACKOFF_MILLIS << Math.min(attempt - 1, 20));
         waitNanos(TimeUnit.MILLISECONDS.toNanos(backoff));
-        return !isStopping();
+        if (isStopping()) {
+            return false;
+        }
+        try {
+            restore.reopenSource();
+        } catch (BlockIOException | RuntimeException reopen) {
+            lastError = reopen.toString();
+        }
+        return true;
     }
 
     private void counted(long bytes) {

@@ -25,6 +25,7 @@ import org.fleeced.daemon.host.JobHistory;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
 import org.fleeced.daemon.host.RememberedDisks;
+import org.fleeced.daemon.host.RestoreSources;
 import org.fleeced.daemon.host.ReservedFiles;
 import org.fleeced.daemon.host.StartupRecovery;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
@@ -76,7 +77,7 @@ final class DaemonCommand {
                             n.maxConnections(), n.handshakeTimeoutSeconds(), n.maxInFlightBytesTotal(),
                             n.requestTimeoutSeconds(), n.allowInsecure(), n.tls()),
                     config.tokens(), config.imageDirs(), config.tempDirs(), config.guestAgentDirs(),
-                    config.defaults(), config.disks());
+                    config.backupDirs(), config.defaults(), config.disks());
         }
         config.validate();
         createDirectories(config);
@@ -118,7 +119,8 @@ final class DaemonCommand {
             DiskTable disks = new DiskTable(new AllowedPaths("image", config.imageDirs()),
                     new AllowedPaths("guest agent", config.guestAgentDirs()),
                     new ReservedFiles(config.stateDir(), config.imageDirs(), config.tempDirs()), exports,
-                    new RememberedDisksFile(config.stateDir()), events::publish);
+                    new RememberedDisksFile(config.stateDir()), events::publish,
+                    new RestoreSources(new AllowedPaths("backup", config.backupDirs())));
             AllowedPaths tempDirs = new AllowedPaths("temp", config.tempDirs());
             JobHistory history = JobHistory.open(config.stateDir(), new JobHistoryJson(), Clock.systemUTC());
             GuestFreezer freezer = new GuestFreezer(events::publish,
@@ -136,6 +138,7 @@ final class DaemonCommand {
                     t -> Thread.ofVirtual().start(jobs::tickThrottles));
             // bitmaps stored in the images now and then, so crash recovery starts from a recent point
             long bitmapTimer = vertx.setPeriodic(BITMAP_STORE_PERIOD_MS, t -> Thread.ofVirtual().start(disks::storeBitmaps));
+            long restoreTimer = vertx.setPeriodic(1000, t -> Thread.ofVirtual().start(disks::publishRestoreProgress));
 
             LOG.info("REST listening on http://" + config.rest().bind() + ":" + http.actualPort()
                     + (config.tokens().isEmpty() ? "" : " (bearer token required)"));
@@ -152,6 +155,7 @@ final class DaemonCommand {
             vertx.cancelTimer(leaseTimer);
             vertx.cancelTimer(throttleTimer);
             vertx.cancelTimer(bitmapTimer);
+            vertx.cancelTimer(restoreTimer);
             // no new requests from here; the event streams stay open until the jobs' ends are sent on them
             Future<Void> restStopped = http.shutdown(REST_SHUTDOWN_SECONDS, TimeUnit.SECONDS);
             startup.awaitEnd();
@@ -195,6 +199,9 @@ final class DaemonCommand {
             Files.createDirectories(p);
         }
         for (Path p : config.guestAgentDirs()) {
+            Files.createDirectories(p);
+        }
+        for (Path p : config.backupDirs()) {
             Files.createDirectories(p);
         }
     }

@@ -22,6 +22,7 @@ public record DaemonConfig(
         List<Path> imageDirs,
         List<Path> tempDirs,
         List<Path> guestAgentDirs,
+        List<Path> backupDirs,
         JobDefaults defaults,
         List<DiskSpec> disks) {
 
@@ -63,6 +64,7 @@ public record DaemonConfig(
                 imageDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 tempDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 guestAgentDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
+                backupDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 defaults,
                 disks.stream().map(d -> new DiskSpec(d.name(), state.resolve(d.path()).normalize(), d.format(),
                         d.guestAgent() == null ? null : new GuestAgent(state.resolve(d.guestAgent().socket()).normalize())))

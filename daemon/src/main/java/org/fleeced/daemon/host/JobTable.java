@@ -93,6 +93,7 @@ public final class JobTable {
         for (String name : request.disks()) {
             AttachedDisk disk = disks.require(name);
             DiskBusy.requireNoJob(disk, "finish it first.");
+            DiskBusy.requireNotRestoring(disk, "start the job");
             active.add(disk.active());
             attached.add(disk);
         }
