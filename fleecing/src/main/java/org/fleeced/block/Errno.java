@@ -18,6 +18,17 @@ public enum Errno {
     EACCES,
     /** No space left: the image's file system, a temp quota, or a write past the end. */
     ENOSPC,
+    /**
+     * A file larger than its file system (or fleeced's format limits) allows, such as an image
+     * created with a size the file system refuses. Goes out as ENOSPC on NBD (nbdkit's rule).
+     */
+    EFBIG,
+    /**
+     * An image's header or metadata is invalid or damaged, found while opening it: bad input, not
+     * a failing device (Linux's "structure needs cleaning"). Damage found later, by the data path,
+     * is {@link #EIO}. Goes out as EIO on NBD.
+     */
+    EUCLEAN,
     /** An argument is invalid (unaligned, out of range, unknown flag). */
     EINVAL,
     /** The operation is not supported, for example a fast zero that would not be fast. */

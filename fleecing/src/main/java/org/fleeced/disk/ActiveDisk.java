@@ -119,6 +119,11 @@ public final class ActiveDisk implements AutoCloseable {
         return restore == null ? Optional.empty() : Optional.of(restore.progress());
     }
 
+    /** What the disk is restored from (as its restore state records it), or null when it was not. */
+    public String restoreSource() {
+        return restore == null ? null : restore.sourceDescription();
+    }
+
     /** True while the disk's data still streams in: jobs and checkpoints wait for the end. */
     public boolean restoring() {
         return restore != null && restore.progress().state() != RestoreProgress.State.COMPLETE;

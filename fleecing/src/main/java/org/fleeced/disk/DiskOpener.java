@@ -7,6 +7,7 @@ import org.fleeced.block.BlockNode;
 import org.fleeced.block.file.RawFileNode;
 import org.fleeced.checkpoint.CheckpointSet;
 import org.fleeced.checkpoint.SidecarBitmaps;
+import org.fleeced.qcow2.CorruptionException;
 import org.fleeced.qcow2.Qcow2ExtensionStorage;
 import org.fleeced.qcow2.Qcow2Node;
 import org.fleeced.qcow2.Qcow2OpenOptions;
@@ -73,7 +74,7 @@ public final class DiskOpener {
         PersistentBitmaps bitmaps = null;
         InstantRestore restore = null;
         try {
-            bitmaps = PersistentBitmaps.load(storage, spec.bitmapOptions());
+            bitmaps = loadBitmaps(storage, spec);
             long cluster = image.capabilities().preferredSize();
             CheckpointSet checkpoints = spec.checkpoints()
                     ? CheckpointSet.open(image.size(), Math.max(DEFAULT_GRANULARITY, cluster),
@@ -96,6 +97,16 @@ public final class DiskOpener {
             }
             closeAfterFailure(bitmaps, image, e);
             throw e;
+        }
+    }
+
+    /** The image's bitmaps; a damaged bitmap directory found here makes the image invalid (EUCLEAN). */
+    private static PersistentBitmaps loadBitmaps(Qcow2ExtensionStorage storage, DiskSpec spec)
+            throws BlockIOException {
+        try {
+            return PersistentBitmaps.load(storage, spec.bitmapOptions());
+        } catch (CorruptionException e) {
+            throw e.foundAtOpen();
         }
     }
 

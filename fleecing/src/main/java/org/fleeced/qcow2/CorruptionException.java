@@ -11,4 +11,12 @@ public final class CorruptionException extends BlockIOException {
     public CorruptionException(String message) {
         super(Errno.EIO, "qcow2 metadata is damaged: " + message);
     }
+
+    /**
+     * The same damage found while opening the image: the image is invalid input (EUCLEAN), which
+     * a caller refuses as such, rather than a device that failed.
+     */
+    public BlockIOException foundAtOpen() {
+        return new BlockIOException(Errno.EUCLEAN, getMessage(), this);
+    }
 }

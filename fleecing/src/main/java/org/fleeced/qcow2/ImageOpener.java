@@ -75,14 +75,14 @@ public final class ImageOpener {
             throws BlockIOException {
         Path real = realPath(path);
         if (chain.contains(real)) {
-            throw new BlockIOException(Errno.EIO, "backing chain loops: " + path + " is already in the chain");
+            throw new BlockIOException(Errno.EUCLEAN, "backing chain loops: " + path + " is already in the chain");
         }
         if (chain.size() >= MAX_CHAIN_DEPTH) {
-            throw new BlockIOException(Errno.EIO, "backing chain deeper than " + MAX_CHAIN_DEPTH + " at " + path);
+            throw new BlockIOException(Errno.EUCLEAN, "backing chain deeper than " + MAX_CHAIN_DEPTH + " at " + path);
         }
         if (Files.isDirectory(path)) {
             // A directory opens read-only on Linux and then fails every read and seek.
-            throw new BlockIOException(Errno.EIO, "backing file " + path + " is a directory");
+            throw new BlockIOException(Errno.EUCLEAN, "backing file " + path + " is a directory");
         }
         Format f = format == null ? detect(path) : parseFormat(format, path);
         return switch (f) {

@@ -29,12 +29,16 @@ public final class Qcow2Creator {
     private Qcow2Creator() {
     }
 
-    /** Creates the image (failing if {@code path} exists) and returns nothing open. */
+    /**
+     * Creates the image (failing if {@code path} exists) and returns nothing open. A virtual size
+     * the format cannot address with a bounded L1 table, or a file the file system refuses, is
+     * EFBIG; a create that fails leaves no file behind.
+     */
     public static void create(Path path, Qcow2CreateOptions o) throws BlockIOException {
         Qcow2Layout layout = new Qcow2Layout(Integer.numberOfTrailingZeros(o.clusterSize()), o.refcountOrder());
         long l1Entries = layout.l1EntriesFor(o.sizeBytes());
         if (l1Entries * Qcow2Layout.TABLE_ENTRY_BYTES > Qcow2Header.MAX_L1_BYTES) {
-            throw new BlockIOException(Errno.EINVAL, "size " + o.sizeBytes() + " needs an L1 table over 32 MiB; use larger clusters");
+            throw new BlockIOException(Errno.EFBIG, "size " + o.sizeBytes() + " needs an L1 table over 32 MiB; use larger clusters");
         }
         long l1Clusters = layout.clustersFor(l1Entries * Qcow2Layout.TABLE_ENTRY_BYTES);
         long tableClusters = 1;
@@ -62,27 +66,32 @@ public final class Qcow2Creator {
         try {
             Files.createFile(path);
         } catch (IOException e) {
-            throw new BlockIOException(Errno.EIO, "cannot create " + path + ": " + e, e);
+            throw PositionalFile.ioError("create " + path, e);
         }
-        try (PositionalFile file = PositionalFile.open(path, false, true)) {
-            file.writeFully(0, header.encode());
-            ByteBuffer table = ByteBuffer.allocate((int) (tableClusters * layout.clusterSize()));
-            for (long i = 0; i < blocks; i++) {
-                RefcountBlock block = RefcountBlock.empty(blocksOffset + layout.clusterOffset(i), layout);
-                for (int j = 0; j < layout.refblockEntries(); j++) {
-                    if (i * layout.refblockEntries() + j < totalClusters) {
-                        block.set(j, 1);
+        try {
+            try (PositionalFile file = PositionalFile.open(path, false, true)) {
+                file.writeFully(0, header.encode());
+                ByteBuffer table = ByteBuffer.allocate((int) (tableClusters * layout.clusterSize()));
+                for (long i = 0; i < blocks; i++) {
+                    RefcountBlock block = RefcountBlock.empty(blocksOffset + layout.clusterOffset(i), layout);
+                    for (int j = 0; j < layout.refblockEntries(); j++) {
+                        if (i * layout.refblockEntries() + j < totalClusters) {
+                            block.set(j, 1);
+                        }
                     }
+                    file.writeFully(block.hostOffset(), block.encode());
+                    table.putLong((int) (i * Qcow2Layout.TABLE_ENTRY_BYTES), block.hostOffset());
                 }
-                file.writeFully(block.hostOffset(), block.encode());
-                table.putLong((int) (i * Qcow2Layout.TABLE_ENTRY_BYTES), block.hostOffset());
+                file.writeFully(tableOffset, table.clear());
+                file.truncate(layout.clusterOffset(totalClusters));
+                file.sync();
             }
-            file.writeFully(tableOffset, table.clear());
-            file.truncate(layout.clusterOffset(totalClusters));
-            file.sync();
-        }
-        if (o.preallocation() == Qcow2CreateOptions.Preallocation.METADATA) {
-            preallocate(path, layout, o.sizeBytes());
+            if (o.preallocation() == Qcow2CreateOptions.Preallocation.METADATA) {
+                preallocate(path, layout, o.sizeBytes());
+            }
+        } catch (BlockIOException | RuntimeException e) {
+            PositionalFile.deleteCreated(path, e);
+            throw e;
         }
     }
 

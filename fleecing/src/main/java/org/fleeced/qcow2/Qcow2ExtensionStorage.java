@@ -48,6 +48,11 @@ public final class Qcow2ExtensionStorage {
         return metadata;
     }
 
+    /** Whether damage was found since the open: then nothing more is written into the image. */
+    public boolean markedCorrupt() {
+        return metadata.isCorrupt();
+    }
+
     /** Reads host bytes; bytes past the end of the file are EIO, not zeroes. */
     public void readLocked(long hostOffset, ByteBuffer dst) throws BlockIOException {
         metadata.file().readFully(hostOffset, dst);

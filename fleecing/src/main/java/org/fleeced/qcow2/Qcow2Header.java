@@ -180,8 +180,9 @@ public record Qcow2Header(
         return b.clear();
     }
 
+    /** A header that breaks the spec: the image is invalid (EUCLEAN), whoever opens it. */
     static BlockIOException invalid(String why) {
-        return new BlockIOException(Errno.EIO, "invalid qcow2 header: " + why);
+        return new BlockIOException(Errno.EUCLEAN, "invalid qcow2 header: " + why);
     }
 
     /** The validating parse, one field group per method. */

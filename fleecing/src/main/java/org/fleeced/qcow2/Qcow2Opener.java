@@ -42,13 +42,20 @@ final class Qcow2Opener {
             Qcow2Metadata metadata = new Qcow2Metadata(file, h, options.readOnly(), options);
             BlockNode backing = openBacking(path, h, options, chain);
             return new Qcow2Node(path, file, metadata, backing);
+        } catch (CorruptionException e) {
+            closeAfterFailure(file, e);
+            throw e.foundAtOpen();
         } catch (BlockIOException | RuntimeException e) {
-            try {
-                file.close();
-            } catch (BlockIOException closeError) {
-                e.addSuppressed(closeError);
-            }
+            closeAfterFailure(file, e);
             throw e;
+        }
+    }
+
+    private static void closeAfterFailure(PositionalFile file, Exception primary) {
+        try {
+            file.close();
+        } catch (BlockIOException closeError) {
+            primary.addSuppressed(closeError);
         }
     }
 
@@ -73,7 +80,7 @@ final class Qcow2Opener {
             return;
         }
         if (h.features().has(FeatureBits.INCOMPAT_CORRUPT)) {
-            throw new BlockIOException(Errno.EIO, path + " has the "
+            throw new BlockIOException(Errno.EUCLEAN, path + " has the "
                     + FeatureBits.describeIncompatible(FeatureBits.INCOMPAT_CORRUPT, names)
                     + " set: its metadata is damaged; open it read-only or repair it (qemu-img check -r all)");
         }
@@ -130,7 +137,7 @@ final class Qcow2Opener {
         try {
             named = Path.of(backingName);
         } catch (java.nio.file.InvalidPathException e) {
-            throw new BlockIOException(Errno.EIO, image + " names a backing file that cannot be a path ("
+            throw new BlockIOException(Errno.EUCLEAN, image + " names a backing file that cannot be a path ("
                     + e.getReason() + ")", e);
         }
         if (named.isAbsolute()) {

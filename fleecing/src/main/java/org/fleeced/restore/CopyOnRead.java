@@ -34,7 +34,10 @@ public final class CopyOnRead {
     /** The largest piece a fill reads from the source at once. */
     static final int MAX_FILL_BYTES = 1 << 20;
 
-    final BlockNode source;
+    /** The open source; replaced by {@link #reopenSource} after a failure (a dropped connection). */
+    volatile BlockNode source;
+    /** Opens the source again, or null when it cannot be reopened. */
+    private final RestoreSource opener;
     final BlockNode image;
     final RestoredClusters restored;
     final long clusterBytes;
@@ -44,11 +47,17 @@ public final class CopyOnRead {
     final LongAdder fetchedBytes = new LongAdder();
 
     public CopyOnRead(BlockNode source, BlockNode image, RestoredClusters restored) {
+        this(source, null, image, restored);
+    }
+
+    /** A restore whose source {@code opener} can open again after a failure. */
+    CopyOnRead(BlockNode source, RestoreSource opener, BlockNode image, RestoredClusters restored) {
         if (source.size() != image.size() || restored.sizeBytes() != image.size()) {
             throw new IllegalArgumentException("source " + source.size() + ", image " + image.size()
                     + " and restore state " + restored.sizeBytes() + " bytes differ");
         }
         this.source = source;
+        this.opener = opener;
         this.image = image;
         this.restored = restored;
         this.clusterBytes = restored.clusterBytes();
@@ -119,6 +128,29 @@ public final class CopyOnRead {
         }
         return extents.stream().map(e -> new Extent(e.offset(), e.length(), e.data(), e.zero(),
                 e.depth() == 0 ? 0 : e.depth() + 1)).toList();
+    }
+
+    /**
+     * Closes the source and opens it again (the stream calls this before a retry, so that a dropped
+     * NBD connection comes back); a failure leaves the old one, to fail again and be retried.
+     */
+    synchronized void reopenSource() throws BlockIOException {
+        if (opener == null) {
+            return;
+        }
+        BlockNode fresh = opener.open();
+        if (fresh.size() != image.size()) {
+            fresh.close();
+            throw new BlockIOException(Errno.EIO, "the restore source " + fresh.describe() + " now has "
+                    + fresh.size() + " bytes, the image " + image.size());
+        }
+        BlockNode old = source;
+        source = fresh;
+        try {
+            old.close();
+        } catch (BlockIOException e) {
+            // the old connection is gone anyway; only its close failed
+        }
     }
 
     private InFlightRanges.Ticket hold(Alignment.Range whole) throws BlockIOException {

@@ -57,7 +57,7 @@ public final class InstantRestore {
             }
             RestoredClusters restored = pending != null ? pending
                     : RestoredClusters.create(imagePath, image.size(), clusterBytes, plan.source().describe());
-            return new InstantRestore(new CopyOnRead(source, image, restored), plan.bytesPerSecond());
+            return new InstantRestore(new CopyOnRead(source, plan.source(), image, restored), plan.bytesPerSecond());
         } catch (BlockIOException | RuntimeException e) {
             source.close();
             throw e;

@@ -14,4 +14,25 @@ public interface RestoreSource {
 
     /** Opens the source; its size must be the image's. */
     BlockNode open() throws BlockIOException;
+
+    /** How a source is opened. */
+    @FunctionalInterface
+    interface Opener {
+        BlockNode open() throws BlockIOException;
+    }
+
+    /** The source described as {@code description}, opened by {@code opener}. */
+    static RestoreSource of(String description, Opener opener) {
+        return new RestoreSource() {
+            @Override
+            public String describe() {
+                return description;
+            }
+
+            @Override
+            public BlockNode open() throws BlockIOException {
+                return opener.open();
+            }
+        };
+    }
 }

@@ -9,18 +9,20 @@ import org.fleeced.block.BlockIOException;
  * The background half of a restore: copies every cluster still unrestored, in order, in pieces of
  * at most {@link CopyOnRead#MAX_FILL_BYTES}, through the same fill the guest's reads use (so a
  * cluster is never fetched twice), at most {@code bytesPerSecond} when a limit is set. It persists
- * the restore state every {@value #PERSIST_EVERY_BYTES} bytes, so a restart resumes near where it
- * stopped, and once more at the end, before {@code onComplete} runs (which takes the filter out
+ * the restore state every {@value #PERSIST_EVERY_BYTES} bytes or 5 seconds, so a restart resumes
+ * near where it stopped, and once more at the end, before {@code onComplete} runs (which takes the filter out
  * of the disk's stack and drops the source).
  *
  * <p>A source failure is retried with a doubling backoff (from {@value #FIRST_BACKOFF_MILLIS} ms
  * to {@value #MAX_BACKOFF_MILLIS} ms), reported meanwhile in {@link #progress()}; after
  * {@value #MAX_RETRIES} failures in a row the stream gives up (state failed). The guest's own
- * reads keep trying the source either way, and restored ranges keep working.
+ * reads keep trying the source either way, and restored ranges keep working. Before each retry the
+ * source is opened again, so a dropped NBD connection comes back.
  */
 public final class RestoreStream {
     private static final System.Logger LOG = System.getLogger(RestoreStream.class.getName());
     static final long PERSIST_EVERY_BYTES = 256L << 20;
+    static final long PERSIST_EVERY_NANOS = TimeUnit.SECONDS.toNanos(5);
     static final long FIRST_BACKOFF_MILLIS = 100;
     static final long MAX_BACKOFF_MILLIS = 30_000;
     static final int MAX_RETRIES = 12;
@@ -92,6 +94,7 @@ public final class RestoreStream {
 
     private void run() {
         long sinceStore = 0;
+        long lastStore = System.nanoTime();
         long pos = 0;
         long limitStart = System.nanoTime();
         long limitBytes = 0;
@@ -121,8 +124,9 @@ public final class RestoreStream {
             counted(end - start);
             sinceStore += end - start;
             limitBytes += end - start;
-            if (sinceStore >= PERSIST_EVERY_BYTES) {
+            if (sinceStore >= PERSIST_EVERY_BYTES || System.nanoTime() - lastStore >= PERSIST_EVERY_NANOS) {
                 sinceStore = 0;
+                lastStore = System.nanoTime();
                 persistQuietly();
             }
             if (bytesPerSecond > 0) {
@@ -159,7 +163,15 @@ public final class RestoreStream {
         }
         long backoff = Math.min(MAX_BACKOFF_MILLIS, FIRST_BACKOFF_MILLIS << Math.min(attempt - 1, 20));
         waitNanos(TimeUnit.MILLISECONDS.toNanos(backoff));
-        return !isStopping();
+        if (isStopping()) {
+            return false;
+        }
+        try {
+            restore.reopenSource();
+        } catch (BlockIOException | RuntimeException reopen) {
+            lastError = reopen.toString();
+        }
+        return true;
     }
 
     private void counted(long bytes) {

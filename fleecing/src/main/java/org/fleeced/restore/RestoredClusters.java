@@ -79,7 +79,16 @@ public final class RestoredClusters {
         return map;
     }
 
-    /** The map of a restore that was under way, or null when the image has none. */
+    /**
+     * The source of the restore under way into the image, or null when it has none: what a
+     * restarted daemon opens again before it opens the image. The whole file is checked.
+     */
+    public static String pendingSource(Path image) throws BlockIOException {
+        RestoredClusters map = load(image, -1);
+        return map == null ? null : map.source;
+    }
+
+    /** The map of a restore that was under way, or null when the image has none; {@code sizeBytes} -1 takes the file's. */
     public static RestoredClusters load(Path image, long sizeBytes) throws BlockIOException {
         Path file = sidecarFor(image);
         byte[] data;
@@ -108,6 +117,9 @@ public final class RestoredClusters {
             }
             long size = b.getLong();
             int clusterBits = b.getInt();
+            if (sizeBytes == -1 && size >= 0) {
+                sizeBytes = size;
+            }
             if (size != sizeBytes) {
                 throw damaged(file, "written for an image of " + size + " bytes, the image has " + sizeBytes);
             }

@@ -130,7 +130,7 @@ class Qcow2TempImageTest {
         Path temp = Files.createDirectory(dir.resolve("temp"));
         BlockIOException e = assertThrows(BlockIOException.class, () -> FleecingJob.start(
                 FleecingJobSpec.builder(List.of(vda, vdb), TempSettings.qcow2(temp)).clusterBytes(C).build()));
-        assertEquals(Errno.EINVAL, e.errno(), e.toString());
+        assertEquals(Errno.EFBIG, e.errno(), e.toString());
         assertEquals(0, fileCount(temp), "vda's qcow2 temp is deleted");
         assertNull(vda.job());
         assertNull(vdb.job());

@@ -63,7 +63,8 @@ class Qcow2HostileImageTest {
                 node.write(1 << 20, ByteBuffer.allocate(4096), WriteFlag.NONE);
             }
         });
-        assertEquals(Errno.EIO, e.errno());
+        // the open refuses an image cut inside its metadata (EUCLEAN); one cut in its data fails the read (EIO)
+        assertTrue(e.errno() == Errno.EUCLEAN || e.errno() == Errno.EIO, e.toString());
     }
 
     @Test
@@ -81,7 +82,7 @@ class Qcow2HostileImageTest {
     @Test
     void hugeVirtualSizeIsRefused() throws Exception {
         patchLong(image, 24, 1L << 62);
-        assertEquals(Errno.EIO, openFails().errno());
+        assertEquals(Errno.EUCLEAN, openFails().errno());
     }
 
     @ParameterizedTest(name = "cluster_bits {0}")
@@ -214,12 +215,12 @@ class Qcow2HostileImageTest {
     // ---- regressions found by the fuzzer (Qcow2FuzzTest) ----------------------------------------
 
     @Test
-    void aBackingNameThatCannotBeAPathIsEio() throws Exception {
+    void aBackingNameThatCannotBeAPathMakesTheImageInvalid() throws Exception {
         Qcow2ImageFiles.patch(image, 4096, ByteBuffer.wrap("a\0b".getBytes(StandardCharsets.UTF_8)));
         patchLong(image, 8, 4096);
         patchInt(image, 16, 3);
         BlockIOException e = openFails();
-        assertEquals(Errno.EIO, e.errno());
+        assertEquals(Errno.EUCLEAN, e.errno());
         assertTrue(e.getMessage().contains("backing file"), e.getMessage());
     }
 
@@ -256,7 +257,7 @@ class Qcow2HostileImageTest {
         Path overlay = dir.resolve("overlay.qcow2");
         Qcow2Creator.create(overlay, Qcow2CreateOptions.of(1 << 20).withBacking(".", "raw"));
         BlockIOException e = assertThrows(BlockIOException.class, () -> ImageOpener.open(overlay, true).close());
-        assertEquals(Errno.EIO, e.errno());
+        assertEquals(Errno.EUCLEAN, e.errno());
         assertTrue(e.getMessage().contains("directory"), e.getMessage());
     }
 

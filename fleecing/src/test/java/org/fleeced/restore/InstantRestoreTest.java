@@ -10,6 +10,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.BlockNodeContractTest;
@@ -117,30 +120,50 @@ class InstantRestoreTest {
 
     @Test
     void aFailingSourceFailsOnlyUnrestoredReads() throws Exception {
-        ControllableNode[] source = new ControllableNode[1];
-        RestoreSource failing = new RestoreSource() {
-            @Override
-            public String describe() {
-                return "failing";
-            }
-
-            @Override
-            public BlockNode open() throws BlockIOException {
-                source[0] = new ControllableNode(chain().open());
-                return source[0];
-            }
-        };
-        try (ActiveDisk disk = DiskOpener.open(spec(new RestorePlan(failing, 1024)))) {
+        try (ActiveDisk disk = DiskOpener.open(spec(new RestorePlan(failing(), 1024)))) {
             BlockNode node = disk.exportNode();
-            assertArrayEquals(slice(0, 65536), read(node, 0, 65536));
-            source[0].fail(ControllableNode.Op.READ, Errno.EIO);
+            // the stream's first piece, then it waits out its rate limit for long
+            await().until(() -> disk.restoreProgress().orElseThrow().doneBytes() >= 1 << 20);
+            failSourceReads(true);
             BlockIOException e = assertThrows(BlockIOException.class, () -> read(node, 3L << 20, 4096));
             assertEquals(Errno.EIO, e.errno());
             assertTrue(e.getMessage().contains("restore source"), e.getMessage());
             assertArrayEquals(slice(0, 65536), read(node, 0, 65536));
-            await().until(() -> disk.restoreProgress().orElseThrow().lastError() != null);
-            source[0].fail(ControllableNode.Op.READ, null);
+            failSourceReads(false);
             assertArrayEquals(slice(3 << 20, 4096), read(node, 3L << 20, 4096));
+        }
+    }
+
+    @Test
+    void theStreamReportsSourceFailuresRetriesAndCompletesWhenTheSourceIsBack() throws Exception {
+        failSourceReads(true);
+        try (ActiveDisk disk = DiskOpener.open(spec(new RestorePlan(failing(), 0)))) {
+            await().until(() -> disk.restoreProgress().orElseThrow().retries() >= 2);
+            assertTrue(disk.restoreProgress().orElseThrow().lastError().contains("EIO"));
+            assertTrue(disk.restoring());
+            failSourceReads(false);
+            await().until(() -> !disk.restoring());
+            assertArrayEquals(expected, read(disk.exportNode(), 0, (int) SIZE));
+        }
+    }
+
+    private final AtomicBoolean failReads = new AtomicBoolean();
+    private final List<ControllableNode> opened = new CopyOnWriteArrayList<>();
+
+    /** The chain, through nodes whose reads fail while {@link #failReads} is set (reopened ones too). */
+    private RestoreSource failing() {
+        return RestoreSource.of("failing", () -> {
+            ControllableNode node = new ControllableNode(chain().open());
+            opened.add(node);
+            node.fail(ControllableNode.Op.READ, failReads.get() ? Errno.EIO : null);
+            return node;
+        });
+    }
+
+    private void failSourceReads(boolean fail) {
+        failReads.set(fail);
+        for (ControllableNode node : opened) {
+            node.fail(ControllableNode.Op.READ, fail ? Errno.EIO : null);
         }
     }
 

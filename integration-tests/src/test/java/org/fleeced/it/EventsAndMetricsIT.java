@@ -76,6 +76,97 @@ class EventsAndMetricsIT {
         }
     }
 
+    /**
+     * A subscriber that lost its connection reconnects with {@code Last-Event-ID} and gets what it
+     * missed, once, in order; the ids go on from there.
+     */
+    @Test
+    void aReconnectWithLastEventIdReplaysWhatItMissed() throws Exception {
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
+            Subscription first = Subscription.open(daemon, null);
+            daemon.attachNewQcow2("vm1", 64 << 20);
+            await("disk-attached").until(() -> has(first.lines, "disk-attached", null));
+            String seen = first.lastId();
+            first.close();
+
+            daemon.attachNewQcow2("vm2", 64 << 20);
+            String job = daemon.rest().startJob(RestClient.jobRequest("c1", "vm2")).get("id").asText();
+            Subscription again = Subscription.open(daemon, seen);
+            try {
+                await("the missed job-started").until(() -> has(again.lines, "job-started", job));
+                daemon.rest().finish(job, "success");
+                await("job-finished").until(() -> has(again.lines, "job-finished", job));
+                assertEquals(List.of("disk-attached", "job-started", "job-finished"),
+                        events(again.lines).stream().map(Event::type).toList(), "vm2's attach, then the job: "
+                                + again.lines);
+                List<Long> ids = again.lines.stream().filter(l -> l.startsWith("id: "))
+                        .map(l -> Long.parseLong(l.substring(4))).toList();
+                assertEquals(List.of(Long.parseLong(seen) + 1, Long.parseLong(seen) + 2, Long.parseLong(seen) + 3),
+                        ids, "monotonic, from the one after the last seen");
+            } finally {
+                again.close();
+            }
+        }
+    }
+
+    /**
+     * A real SIGTERM while a job runs: the subscribers get the shutdown event and the job's
+     * job-failed (reason shutdown) before the daemon ends their streams, and the daemon exits 0.
+     */
+    @Test
+    void aSigtermSendsShutdownAndTheJobsEndBeforeClosingTheStream() throws Exception {
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
+            daemon.attachNewQcow2("vm1", 64 << 20);
+            String job = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1")).get("id").asText();
+            Subscription s = Subscription.open(daemon, null);
+            try {
+                assertEquals(0, daemon.stop(), daemon.log());
+                await("the stream ends").until(() -> s.lines.contains(Subscription.END));
+                List<String> types = events(s.lines).stream().map(Event::type).toList();
+                assertEquals(List.of("shutdown", "job-failed"), types, s.lines.toString());
+                Event failed = find(s.lines, "job-failed", job);
+                assertEquals("shutdown", failed.data().get("why").asText(), failed.toString());
+                assertEquals("SIGTERM", events(s.lines).getFirst().data().get("why").asText());
+            } finally {
+                s.close();
+            }
+        }
+    }
+
+    /** An open {@code GET /v1/events}: its lines as they arrive, and {@link #END} once the server ended it. */
+    private record Subscription(HttpResponse<Stream<String>> response, List<String> lines) {
+        static final String END = "<the stream ended>";
+
+        static Subscription open(DaemonUnderTest daemon, String lastEventId) throws Exception {
+            var request = daemon.rest().request("v1/events").timeout(Duration.ofMinutes(5)).GET();
+            if (lastEventId != null) {
+                request.header("Last-Event-ID", lastEventId);
+            }
+            HttpResponse<Stream<String>> r = daemon.rest().http().send(request.build(),
+                    HttpResponse.BodyHandlers.ofLines());
+            assertEquals(200, r.statusCode());
+            List<String> lines = new CopyOnWriteArrayList<>();
+            Thread.ofVirtual().start(() -> {
+                try {
+                    r.body().forEach(lines::add);
+                    lines.add(END);
+                } catch (UncheckedIOException e) {
+                    lines.add(": stream broken: " + e.getMessage());
+                }
+            });
+            return new Subscription(r, lines);
+        }
+
+        String lastId() {
+            List<String> ids = lines.stream().filter(l -> l.startsWith("id: ")).toList();
+            return ids.getLast().substring(4);
+        }
+
+        void close() {
+            response.body().close();
+        }
+    }
+
     @Test
     void metricsHaveTheDocumentedNames() throws Exception {
         try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {

@@ -4,12 +4,22 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.net.SocketException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -28,8 +38,11 @@ import org.junit.jupiter.params.provider.MethodSource;
  *   disk busy   job {job} running on it (checkpoint c1)
  *   disk idle   checkpoint c1 from job {ended} (finished); bitmap c0 created, then deleted
  *   disk fresh  no checkpoint at all
+ *   disk served an NBD client connected to its export all along
  *   images/existing.qcow2          an image nobody attached
+ *   images/damaged.qcow2           a qcow2 image whose header has cluster_bits 40
  *   images/escape.qcow2 -> /etc/hostname
+ *   images/dangling.qcow2 -> images/gone.qcow2 (which does not exist)
  * </pre>
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -37,6 +50,12 @@ class RestProblemsIT {
     private static final String ALL_RIGHT = "token";
     private static final String NO_TOKEN = "none";
     private static final String WRONG_TOKEN = "wrong";
+    /** 4 EiB: with 64 KiB clusters its L1 table would need 64 MiB, over the 32 MiB QEMU allows too. */
+    private static final long HUGE_QCOW2 = 1L << 62;
+    /** The largest size openapi.yaml lets a request name (4 EiB): ext4 refuses files over 16 TiB with EFBIG. */
+    private static final long HUGE_RAW = 1L << 62;
+    /** The byte of a qcow2 header that holds cluster_bits' lowest byte (spec "Header": bytes 20-23, big-endian). */
+    private static final int CLUSTER_BITS_LOW_BYTE = 23;
 
     @TempDir
     static Path dir;
@@ -44,6 +63,7 @@ class RestProblemsIT {
     private DaemonUnderTest daemon;
     private String runningJob;
     private String endedJob;
+    private RawNbdConnection servedClient;
 
     /**
      * One bad request: which edge it covers, the call ({@code {job}}, {@code {ended}},
@@ -73,6 +93,13 @@ class RestProblemsIT {
                 new Row("400 create with a cluster size that is not a power of two", "POST", disks, ALL_RIGHT,
                         "{\"name\":\"n\",\"path\":\"{images}/new.qcow2\",\"create\":{\"sizeBytes\":1048576,"
                                 + "\"clusterSize\":65537}}", 400, "EINVAL", "INVALID_REQUEST", "clusterSize"),
+                new Row("400 a nested property of the wrong type is named with the rule (not 'additional properties')",
+                        "POST", disks, ALL_RIGHT, "{\"name\":\"x\",\"path\":\"{images}/new.qcow2\",\"create\":"
+                                + "{\"sizeBytes\":\"abc\"}}", 400, "EINVAL", "INVALID_REQUEST",
+                        "body property /create/sizeBytes: Instance type string is invalid. Expected integer (rule 'type'"),
+                new Row("400 start a job with leaseSeconds above its maximum names the rule", "POST", job, ALL_RIGHT,
+                        "{\"disks\":[\"idle\"],\"checkpoint\":\"c9\",\"leaseSeconds\":999999999}", 400, "EINVAL",
+                        "INVALID_REQUEST", "body property /leaseSeconds: 999999999 is greater than 604800 (rule 'maximum'"),
                 new Row("400 start a job without checkpoint", "POST", job, ALL_RIGHT,
                         "{\"disks\":[\"idle\"]}", 400, "EINVAL", "INVALID_REQUEST", "checkpoint"),
                 new Row("400 start a job with disks not an array", "POST", job, ALL_RIGHT,
@@ -95,6 +122,18 @@ class RestProblemsIT {
                         "RANGE_OUTSIDE_DISK", null),
                 new Row("400 a disk path parameter outside the Name pattern", "GET", "v1/disks/bad%20name",
                         ALL_RIGHT, null, 400, "EINVAL", "INVALID_REQUEST", "disk"),
+                new Row("400 create a qcow2 image whose size is not a multiple of 512", "POST", disks, ALL_RIGHT,
+                        "{\"name\":\"x\",\"path\":\"{images}/odd.qcow2\",\"create\":{\"sizeBytes\":1000}}", 400,
+                        "EINVAL", "INVALID_REQUEST", "512"),
+                new Row("400 create a qcow2 image larger than its L1 table can address", "POST", disks, ALL_RIGHT,
+                        "{\"name\":\"x\",\"path\":\"{images}/huge.qcow2\",\"create\":{\"sizeBytes\":" + HUGE_QCOW2
+                                + "}}", 400, "EFBIG", "TOO_LARGE", "L1"),
+                new Row("400 create a raw image larger than the file system allows (EFBIG, not 507)", "POST", disks,
+                        ALL_RIGHT, "{\"name\":\"x\",\"path\":\"{images}/huge.raw\",\"format\":\"raw\","
+                                + "\"create\":{\"sizeBytes\":" + HUGE_RAW + "}}", 400, "EFBIG", "TOO_LARGE",
+                        "File too large"),
+                new Row("400 detach with force that is not a boolean", "DELETE", "v1/disks/served?force=maybe",
+                        ALL_RIGHT, null, 400, "EINVAL", "INVALID_REQUEST", "force"),
 
                 new Row("401 list disks without a token", "GET", disks, NO_TOKEN, null, 401, "EPERM",
                         "TOKEN_REQUIRED", "Bearer"),
@@ -115,6 +154,16 @@ class RestProblemsIT {
                 new Row("403 attach a symlink in the image directory that points out of it", "POST", disks,
                         ALL_RIGHT, "{\"name\":\"x\",\"path\":\"{images}/escape.qcow2\"}", 403, "EPERM",
                         "PATH_NOT_ALLOWED", null),
+                new Row("403 attach a dangling symbolic link (not 500 IO_ERROR)", "POST", disks, ALL_RIGHT,
+                        "{\"name\":\"x\",\"path\":\"{images}/dangling.qcow2\",\"format\":\"qcow2\"}", 403, "EPERM",
+                        "PATH_NOT_ALLOWED", "dangling"),
+                new Row("403 create through a dangling symbolic link (not 500 IO_ERROR)", "POST", disks, ALL_RIGHT,
+                        "{\"name\":\"x\",\"path\":\"{images}/dangling.qcow2\",\"create\":{\"sizeBytes\":1048576}}",
+                        403, "EPERM", "PATH_NOT_ALLOWED", "gone.qcow2"),
+                new Row("403 create a file whose name is longer than 255 bytes (not 500 IO_ERROR)", "POST", disks,
+                        ALL_RIGHT, "{\"name\":\"x\",\"path\":\"{images}/" + "n".repeat(256)
+                                + ".qcow2\",\"create\":{\"sizeBytes\":1048576}}", 403, "EPERM", "PATH_NOT_ALLOWED",
+                        "255"),
                 new Row("403 attach a relative path", "POST", disks, ALL_RIGHT,
                         "{\"name\":\"x\",\"path\":\"images/existing.qcow2\"}", 403, "EPERM", "PATH_NOT_ALLOWED",
                         null),
@@ -156,6 +205,11 @@ class RestProblemsIT {
                         "EBUSY", "JOB_RUNNING", "{job}"),
                 new Row("409 delete a bitmap while a job runs on the disk", "DELETE", "v1/disks/busy/bitmaps/c1",
                         ALL_RIGHT, null, 409, "EBUSY", "JOB_RUNNING", null),
+                new Row("409 detach a disk an NBD client is connected to", "DELETE", "v1/disks/served", ALL_RIGHT,
+                        null, 409, "EBUSY", "DISK_IN_USE", "1 NBD client"),
+                new Row("409 finish an ended job with another outcome than the one that ended it", "POST",
+                        "v1/jobs/{ended}/finish", ALL_RIGHT, "{\"outcome\":\"failure\"}", 409, "EBUSY", "JOB_ENDED",
+                        "with outcome success"),
                 new Row("409 attach under a name in use", "POST", disks, ALL_RIGHT,
                         "{\"name\":\"idle\",\"path\":\"{images}/existing.qcow2\"}", 409, "EBUSY", "NAME_IN_USE",
                         "idle"),
@@ -184,6 +238,9 @@ class RestProblemsIT {
                 new Row("422 incremental on a disk without any checkpoint (NEW_DISK, as fallbackReason names it)", "POST", job, ALL_RIGHT,
                         "{\"disks\":[\"fresh\"],\"checkpoint\":\"c9\",\"incrementalFrom\":\"c1\"}", 422, "EINVAL",
                         "NEW_DISK", null),
+                new Row("422 attach an image whose header is invalid (not 500 IO_ERROR)", "POST", disks, ALL_RIGHT,
+                        "{\"name\":\"x\",\"path\":\"{images}/damaged.qcow2\",\"format\":\"qcow2\"}", 422,
+                        "EUCLEAN", "IMAGE_INVALID", "cluster_bits"),
                 new Row("422 plan from an unknown checkpoint", "GET", "v1/disks/idle/plan?base=nope", ALL_RIGHT,
                         null, 422, "EINVAL", "BASE_UNKNOWN", "nope"),
 
@@ -206,10 +263,21 @@ class RestProblemsIT {
         Tool.run("qemu-img", "create", "-q", "-f", "qcow2", daemon.images().resolve("existing.qcow2").toString(),
                 "1M").ok();
         Files.createSymbolicLink(daemon.images().resolve("escape.qcow2"), Path.of("/etc/hostname"));
+        Files.createSymbolicLink(daemon.images().resolve("dangling.qcow2"), daemon.images().resolve("gone.qcow2"));
+        Path damaged = daemon.images().resolve("damaged.qcow2");
+        Tool.run("qemu-img", "create", "-q", "-f", "qcow2", damaged.toString(), "1M").ok();
+        try (FileChannel header = FileChannel.open(damaged, StandardOpenOption.WRITE)) {
+            header.write(ByteBuffer.wrap(new byte[] {40}), CLUSTER_BITS_LOW_BYTE);
+        }
+        daemon.attachNewQcow2("served", 1 << 20);
+        servedClient = RawNbdConnection.open(daemon.nbdPort(), "served");
     }
 
     @AfterAll
     void stop() throws Exception {
+        if (servedClient != null) {
+            servedClient.close();
+        }
         if (daemon != null) {
             daemon.close();
         }
@@ -266,6 +334,100 @@ class RestProblemsIT {
         HttpRequest bearerless = anonymous.request("v1/disks").header("Authorization", daemon.token()).GET().build();
         assertEquals(401, anonymous.http().send(bearerless, HttpResponse.BodyHandlers.ofString()).statusCode(),
                 "the token without the Bearer scheme is refused");
+    }
+
+    @Test
+    void aCreateTheFileSystemOrTheFormatRefusesLeavesNoFileBehind() throws Exception {
+        for (String image : List.of("huge.raw", "huge.qcow2", "odd.qcow2")) {
+            assertFalse(Files.exists(daemon.images().resolve(image), LinkOption.NOFOLLOW_LINKS), image);
+        }
+        assertFalse(Files.exists(daemon.images().resolve("gone.qcow2")), "nothing was created through the link");
+        assertTrue(Files.isSymbolicLink(daemon.images().resolve("dangling.qcow2")), "the link stays as it was");
+    }
+
+    @Test
+    void aRetriedFinishGetsTheEndedJobAndAnotherOutcomeIsRefused() throws Exception {
+        daemon.attachNewQcow2("retried", 1 << 20);
+        String id = daemon.rest().startJob(RestClient.jobRequest("c1", "retried")).get("id").asText();
+        JsonNode first = daemon.rest().finish(id, "success");
+        assertEquals("finished", first.get("state").asText());
+        assertEquals(first, daemon.rest().finish(id, "success"), "a retry gets the job as the first finish ended it");
+        RestClient.Problem other = daemon.rest().post("v1/jobs/" + id + "/finish", Map.of("outcome", "failure"))
+                .expect(409).problem();
+        assertEquals("JOB_ENDED", other.reason(), other.toString());
+        assertEquals(first, daemon.rest().job(id), "the refused finish changed nothing");
+    }
+
+    /**
+     * Many finishes of one job at once, half success and half failure: exactly one decides. Every
+     * finish that asked the deciding outcome gets the same ended job, every other one 409.
+     */
+    @Test
+    void ofManyConcurrentFinishesExactlyOneDecides() throws Exception {
+        daemon.attachNewQcow2("raced", 1 << 20);
+        for (int round = 0; round < 5; round++) {
+            String id = daemon.rest().startJob(RestClient.jobRequest("r" + round, "raced")).get("id").asText();
+            List<CompletableFuture<HttpResponse<String>>> finishes = new ArrayList<>();
+            for (int i = 0; i < 24; i++) {
+                String body = "{\"outcome\":\"" + (i % 2 == 0 ? "success" : "failure") + "\"}";
+                finishes.add(daemon.rest().http().sendAsync(daemon.rest().request("v1/jobs/" + id + "/finish")
+                        .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(body))
+                        .build(), HttpResponse.BodyHandlers.ofString()));
+            }
+            List<HttpResponse<String>> answers = finishes.stream().map(CompletableFuture::join).toList();
+            JsonNode ended = daemon.rest().job(id);
+            Map<Integer, Integer> statusCount = new TreeMap<>();
+            boolean successDecided = "finished".equals(ended.get("state").asText());
+            for (int i = 0; i < answers.size(); i++) {
+                HttpResponse<String> r = answers.get(i);
+                statusCount.merge(r.statusCode(), 1, Integer::sum);
+                boolean askedSuccess = i % 2 == 0;
+                if (askedSuccess == successDecided) {
+                    assertEquals(200, r.statusCode(), "round " + round + ", finish " + i + ": " + r.body());
+                    assertEquals(ended, RestClient.JSON.readTree(r.body()), "round " + round + ", finish " + i);
+                } else {
+                    assertEquals(409, r.statusCode(), "round " + round + ", finish " + i + ": " + r.body());
+                    assertTrue(r.body().contains("JOB_ENDED"), r.body());
+                }
+            }
+            assertEquals(Map.of(200, 12, 409, 12), statusCount, "round " + round);
+        }
+    }
+
+    /**
+     * {@code DELETE ?force=true} with an NBD client connected: the client's connection ends, the
+     * image is closed cleanly (qemu-img check finds nothing, no lock is left), the disk is gone.
+     */
+    @Test
+    void aForcedDetachClosesTheClientsAndTheImageCleanly() throws Exception {
+        daemon.attachNewQcow2("forced", 1 << 20);
+        Path image = daemon.images().resolve("forced.qcow2");
+        try (RawNbdConnection client = RawNbdConnection.open(daemon.nbdPort(), "forced")) {
+            RestClient.Problem refused = daemon.rest().delete("v1/disks/forced").expect(409).problem();
+            assertEquals("DISK_IN_USE", refused.reason(), refused.toString());
+            daemon.rest().delete("v1/disks/forced?force=true").expect(204);
+            client.socket.setSoTimeout(60_000);
+            assertEquals(-1, readUntilClosed(client), "the client sees its connection end");
+        }
+        daemon.rest().get("v1/disks/forced").expect(404);
+        Tool.run("qemu-img", "check", "-q", image.toString()).ok();
+        Tool.run("qemu-img", "info", "--force-share", image.toString()).ok();
+        daemon.rest().attach("forced", image, "qcow2");
+        daemon.rest().delete("v1/disks/forced").expect(204);
+    }
+
+    /** Reads until the server closes the connection: -1, or -1 after the reset it may send. */
+    private static int readUntilClosed(RawNbdConnection client) {
+        try {
+            while (client.in.read() != -1) {
+                // a reply to nothing cannot come; any byte is skipped until the end
+            }
+            return -1;
+        } catch (SocketException reset) {
+            return -1;
+        } catch (IOException e) {
+            throw new AssertionError("the connection did not end: " + e, e);
+        }
     }
 
     private String fill(String text) {

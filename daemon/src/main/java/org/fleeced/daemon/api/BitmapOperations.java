@@ -55,6 +55,7 @@ final class BitmapOperations {
     private ApiResponse create(ApiRequest req) throws ApiProblem, HostRefusal, BlockIOException {
         AttachedDisk disk = disks.require(req.path("disk"));
         DiskBodies.CreateBitmap c = req.body(DiskBodies.CreateBitmap.class);
+        DiskBusy.requireNotRestoring(disk, "create checkpoints");
         CheckpointSet set = disk.active().checkpoints();
         if (c.granularity() != null && c.granularity() != set.granularity()) {
             throw new HostRefusal(ProblemReason.GRANULARITY,
@@ -105,6 +106,7 @@ final class BitmapOperations {
         String name = req.path("bitmap");
         CheckpointSet set = disk.active().checkpoints();
         DiskBusy.requireNoJob(disk, "change bitmaps after it finishes.");
+        DiskBusy.requireNotRestoring(disk, "change bitmaps");
         try {
             change.apply(set, name);
         } catch (CheckpointException e) {

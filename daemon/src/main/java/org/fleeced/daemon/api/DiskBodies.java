@@ -15,7 +15,21 @@ public final class DiskBodies {
     public record GuestAgent(String socket) {
     }
 
-    public record CreateImage(long sizeBytes, Integer clusterSize, String backingFile, String backingFormat) {
+    public record CreateImage(Long sizeBytes, Integer clusterSize, String backingFile, String backingFormat,
+            RestoreFrom restoreFrom, RestoreLimits restoreLimits) {
+    }
+
+    /** The backup an instant restore reads: a local image ({@code path}, {@code format}) or an NBD {@code uri}. */
+    public record RestoreFrom(String path, String uri, String format) {
+    }
+
+    public record RestoreLimits(long bytesPerSecond) {
+    }
+
+    /** A disk's instant restore, as GET /v1/disks/{disk} shows it. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Restore(String state, long doneBytes, long totalBytes, long bytesPerSecond, long etaSeconds,
+            String source, int retries, String lastError) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -25,7 +39,7 @@ public final class DiskBodies {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Disk(String name, String path, String format, long sizeBytes, Long clusterSize, Long allocatedBytes,
             String allocatedBytesError, List<Export> exports, List<String> jobs, List<Bitmap> bitmaps,
-            GuestAgent guestAgent, IoLimits ioLimits) {
+            GuestAgent guestAgent, IoLimits ioLimits, Restore restore) {
     }
 
     /** A guest's limits on its writable export; 0 for none. */

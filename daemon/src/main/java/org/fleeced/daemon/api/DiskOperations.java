@@ -25,6 +25,9 @@ final class DiskOperations {
     /** The states in which a job holds a disk: its exports are listed with the disk. */
     private static final Set<JobState> HOLDING = EnumSet.of(JobState.STARTING, JobState.RUNNING);
 
+    /** A qcow2 virtual size is a whole number of 512-byte sectors (QEMU refuses others too). */
+    private static final long QCOW2_SECTOR_BYTES = 512;
+
     private final DiskTable disks;
     private final JobTable jobs;
     private final NbdEndpoints nbd;
@@ -42,7 +45,7 @@ final class DiskOperations {
         ops.put("getDisk", req -> ApiResponse.ok(body(disks.require(req.path("disk")))));
         ops.put("attachDisk", this::attach);
         ops.put("detachDisk", req -> {
-            disks.detach(req.path("disk"));
+            disks.detach(req.path("disk"), Boolean.parseBoolean(req.query("force")));
             return ApiResponse.noContent();
         });
         ops.put("planBackup", this::plan);
@@ -60,14 +63,32 @@ final class DiskOperations {
 
     private ApiResponse attach(ApiRequest req) throws ApiProblem, HostRefusal, BlockIOException {
         DiskBodies.AttachDisk a = req.body(DiskBodies.AttachDisk.class);
-        DiskTable.CreateSpec create = a.create() == null ? null : new DiskTable.CreateSpec(a.create().sizeBytes(),
-                a.create().clusterSize() == null ? 65536 : a.create().clusterSize(), a.create().backingFile(),
-                a.create().backingFormat());
+        DiskTable.CreateSpec create = a.create() == null ? null : createSpec(a.create());
         if (create != null && Integer.bitCount(create.clusterSize()) != 1) {
             throw new ApiProblem(ProblemReason.INVALID_REQUEST, "create.clusterSize must be a power of two.");
         }
+        if (create != null && !"raw".equals(a.format()) && create.sizeBytes() % QCOW2_SECTOR_BYTES != 0) {
+            throw new ApiProblem(ProblemReason.INVALID_REQUEST, "create.sizeBytes " + create.sizeBytes()
+                    + " is not a multiple of " + QCOW2_SECTOR_BYTES + ", as a qcow2 image's size must be; round it up to "
+                    + Math.ceilDiv(create.sizeBytes(), QCOW2_SECTOR_BYTES) * QCOW2_SECTOR_BYTES + ".");
+        }
         String agent = a.guestAgent() == null ? null : a.guestAgent().socket();
         return ApiResponse.created(body(disks.attach(a.name(), a.path(), a.format(), create, agent)));
+    }
+
+    private DiskTable.CreateSpec createSpec(DiskBodies.CreateImage c) throws ApiProblem, HostRefusal {
+        int cluster = c.clusterSize() == null ? 65536 : c.clusterSize();
+        long size = c.sizeBytes() == null ? 0 : c.sizeBytes();
+        if (c.restoreFrom() == null) {
+            if (size == 0) {
+                throw new ApiProblem(ProblemReason.INVALID_REQUEST, "create.sizeBytes is required (except with restoreFrom).");
+            }
+            return new DiskTable.CreateSpec(size, cluster, c.backingFile(), c.backingFormat());
+        }
+        DiskBodies.RestoreFrom r = c.restoreFrom();
+        return new DiskTable.CreateSpec(size, cluster, c.backingFile(), c.backingFormat(),
+                disks.restoreSources().of(r.path(), r.uri(), r.format()),
+                c.restoreLimits() == null ? 0 : c.restoreLimits().bytesPerSecond());
     }
 
     private ApiResponse plan(ApiRequest req) throws HostRefusal, BlockIOException {
@@ -108,7 +129,13 @@ final class DiskOperations {
                 disk.active().exportNode().size(), disk.clusterBytes(), allocated, allocatedError,
                 exports, jobIds, bitmaps.list(disk),
                 disk.guestAgent() == null ? null : new DiskBodies.GuestAgent(disk.guestAgent().toString()),
-                ioLimits(disk.guestIo().limits()));
+                ioLimits(disk.guestIo().limits()), restore(disk));
+    }
+
+    private static DiskBodies.Restore restore(AttachedDisk disk) {
+        return disk.active().restoreProgress().map(p -> new DiskBodies.Restore(
+                p.state().name().toLowerCase(java.util.Locale.ROOT), p.doneBytes(), p.totalBytes(), p.bytesPerSecond(),
+                p.etaSeconds(), disk.active().restoreSource(), p.retries(), p.lastError())).orElse(null);
     }
 
     private static DiskBodies.IoLimits ioLimits(ReadLimits l) {

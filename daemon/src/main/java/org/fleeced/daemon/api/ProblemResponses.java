@@ -22,6 +22,10 @@ public final class ProblemResponses {
         String errno = e.errno().name();
         return switch (e.errno()) {
             case ENOSPC -> new ApiProblem(ProblemReason.NO_SPACE, errno, e.getMessage() + ". Free space and retry.");
+            case EFBIG -> new ApiProblem(ProblemReason.TOO_LARGE, errno, e.getMessage()
+                    + ": larger than the file system or the image format can hold.");
+            case EUCLEAN -> new ApiProblem(ProblemReason.IMAGE_INVALID, errno, e.getMessage()
+                    + ". The image is damaged or not what its format says; check it with qemu-img check.");
             case EPERM, EROFS, EACCES -> new ApiProblem(ProblemReason.NOT_PERMITTED, errno, e.getMessage());
             case EINVAL, ENOTSUP, EOVERFLOW -> new ApiProblem(ProblemReason.NOT_POSSIBLE, errno, e.getMessage());
             case ESHUTDOWN -> new ApiProblem(ProblemReason.SHUTTING_DOWN, errno,

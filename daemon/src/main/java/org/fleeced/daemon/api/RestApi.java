@@ -9,6 +9,7 @@ import io.vertx.ext.web.handler.HttpException;
 import io.vertx.ext.web.openapi.router.OpenAPIRoute;
 import io.vertx.ext.web.openapi.router.RequestExtractor;
 import io.vertx.ext.web.openapi.router.RouterBuilder;
+import io.vertx.openapi.validation.SchemaValidationException;
 import io.vertx.openapi.validation.ValidatorException;
 import java.util.List;
 import java.util.Map;
@@ -107,7 +108,8 @@ public final class RestApi {
         if (failure instanceof HttpException && failure.getCause() != null) {
             failure = failure.getCause();
         }
-        String detail = failure instanceof ValidatorException v ? v.getMessage()
+        String detail = failure instanceof SchemaValidationException s ? SchemaFinding.describe(s)
+                : failure instanceof ValidatorException v ? v.getMessage()
                 : failure != null && failure.getMessage() != null ? failure.getMessage() : "malformed request";
         ProblemResponses.send(ctx.response(), new ApiProblem(ProblemReason.INVALID_REQUEST,
                 detail + ". The request must match openapi.yaml; fix it and retry."), ctx.normalizedPath());

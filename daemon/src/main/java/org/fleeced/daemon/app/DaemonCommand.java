@@ -1,5 +1,6 @@
 package org.fleeced.daemon.app;
 
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpServer;
 import java.io.IOException;
@@ -9,6 +10,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
@@ -24,6 +26,7 @@ import org.fleeced.daemon.host.JobHistory;
 import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
 import org.fleeced.daemon.host.RememberedDisks;
+import org.fleeced.daemon.host.RestoreSources;
 import org.fleeced.daemon.host.ReservedFiles;
 import org.fleeced.daemon.host.StartupRecovery;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
@@ -48,6 +51,11 @@ final class DaemonCommand {
      * regions were marked.
      */
     private static final long BITMAP_STORE_PERIOD_MS = 300_000;
+    /**
+     * How long a stop waits for the REST requests in progress before it closes their connections
+     * (the event streams are ended before that, once the jobs' ends are published on them).
+     */
+    private static final long REST_SHUTDOWN_SECONDS = 5;
 
     private DaemonCommand() {
     }
@@ -109,15 +117,16 @@ final class DaemonCommand {
             }
             NbdEndpoints endpoints = new NbdEndpoints(n.bind(), nbdPort, n.socket(), tls.isPresent());
 
+            AllowedPaths backupDirs = new AllowedPaths("backup", config.backupDirs());
             DiskTable disks = new DiskTable(new AllowedPaths("image", config.imageDirs()),
                     new AllowedPaths("guest agent", config.guestAgentDirs()),
                     new ReservedFiles(config.stateDir(), config.imageDirs(), config.tempDirs()), exports,
-                    new RememberedDisksFile(config.stateDir()), events::publish);
+                    new RememberedDisksFile(config.stateDir()), events::publish,
+                    new RestoreSources(backupDirs));
             AllowedPaths tempDirs = new AllowedPaths("temp", config.tempDirs());
             JobHistory history = JobHistory.open(config.stateDir(), new JobHistoryJson(), Clock.systemUTC());
             GuestFreezer freezer = new GuestFreezer(events::publish,
                     Duration.ofMillis((long) (config.defaults().freezeTimeoutSeconds() * 1000)));
-            AllowedPaths backupDirs = new AllowedPaths("backup", config.backupDirs());
             JobTable jobs = new JobTable(disks, exports, tempDirs, backupDirs,
                     BackupChains.open(config.stateDir()), events::publish, Clock.systemUTC(), history, freezer);
             StartupRecovery startup = new StartupRecovery(history, tempDirs, backupDirs, disks, startupDisks(config));
@@ -135,6 +144,7 @@ final class DaemonCommand {
                     t -> Thread.ofVirtual().start(jobs::tickThrottles));
             // bitmaps stored in the images now and then, so crash recovery starts from a recent point
             long bitmapTimer = vertx.setPeriodic(BITMAP_STORE_PERIOD_MS, t -> Thread.ofVirtual().start(disks::storeBitmaps));
+            long restoreTimer = vertx.setPeriodic(1000, t -> Thread.ofVirtual().start(disks::publishRestoreProgress));
 
             LOG.info("REST listening on http://" + config.rest().bind() + ":" + http.actualPort()
                     + (config.tokens().isEmpty() ? "" : " (bearer token required)"));
@@ -142,18 +152,24 @@ final class DaemonCommand {
                     : " and " + endpoints.unixUri("")) + (tls.isPresent() ? " (TLS)" : ""));
             config.startWarnings().forEach(LOG::warning);
             LOG.info("state in " + config.stateDir() + "; images allowed in " + config.imageDirs()
-                    + ", temp images in " + config.tempDirs() + ", push backups in " + config.backupDirs());
+                    + ", temp images in " + config.tempDirs() + ", backups in " + config.backupDirs());
             startup.start();
 
-            LOG.info("stopping: " + stop.await());
+            String why = stop.await();
+            LOG.info("stopping: " + why);
+            events.publish("shutdown", Map.of("why", why));
             vertx.cancelTimer(leaseTimer);
             vertx.cancelTimer(throttleTimer);
             vertx.cancelTimer(bitmapTimer);
-            await(http.close());
+            vertx.cancelTimer(restoreTimer);
+            // no new requests from here; the event streams stay open until the jobs' ends are sent on them
+            Future<Void> restStopped = http.shutdown(REST_SHUTDOWN_SECONDS, TimeUnit.SECONDS);
             startup.awaitEnd();
             // a job start in progress thaws its guests itself; this catches thaws still being retried
             freezer.thawAll("shutdown");
             jobs.failAll("shutdown");
+            await(events.close());
+            await(restStopped);
             await(nbd.close());
             disks.closeAll();
             await(vertx.close());

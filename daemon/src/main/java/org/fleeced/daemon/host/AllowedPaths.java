@@ -1,6 +1,7 @@
 package org.fleeced.daemon.host;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -12,6 +13,10 @@ import java.util.List;
  * {@code ../../etc/passwd} nor a link planted inside an allowed directory escapes.
  */
 public final class AllowedPaths {
+    /** Linux's NAME_MAX: the longest name of one path component, in bytes. */
+    static final int NAME_MAX = 255;
+    /** Linux's PATH_MAX: the longest path a system call takes, in bytes with its terminating NUL. */
+    static final int PATH_MAX = 4096;
     private final String what;
     private final List<Path> roots;
 
@@ -40,6 +45,11 @@ public final class AllowedPaths {
         }
         if (!path.isAbsolute()) {
             throw new PathRefused(requested + " is relative; give an absolute path inside " + roots);
+        }
+        checkLengths(requested, path);
+        if (!Files.exists(path) && Files.isSymbolicLink(path)) {
+            throw new PathRefused(requested + " is a symbolic link to " + linkTarget(path)
+                    + ", which does not exist (a dangling link)");
         }
         Path real;
         try {
@@ -71,6 +81,32 @@ public final class AllowedPaths {
         }
         // a name inside the directory passes check exactly when the directory is a root or inside one
         return check(requested.replaceAll("/+$", "") + "/.probe").getParent();
+    }
+
+    /** File systems refuse longer names with ENAMETOOLONG; refused here first, with the cause. */
+    private static void checkLengths(String requested, Path path) throws PathRefused {
+        if (requested.getBytes(StandardCharsets.UTF_8).length >= PATH_MAX) {
+            throw new PathRefused(abbreviated(requested) + " is longer than " + (PATH_MAX - 1)
+                    + " bytes, the longest path Linux takes");
+        }
+        for (Path name : path) {
+            if (name.toString().getBytes(StandardCharsets.UTF_8).length > NAME_MAX) {
+                throw new PathRefused(abbreviated(requested) + " has a name longer than " + NAME_MAX
+                        + " bytes, the longest a file system takes: " + abbreviated(name.toString()));
+            }
+        }
+    }
+
+    private static String abbreviated(String text) {
+        return text.length() <= 80 ? text : text.substring(0, 60) + "... (" + text.length() + " characters)";
+    }
+
+    private static String linkTarget(Path link) {
+        try {
+            return Files.readSymbolicLink(link).toString();
+        } catch (IOException e) {
+            return "a target that cannot be read (" + e.getMessage() + ")";
+        }
     }
 
     private static Path realParent(Path path) throws IOException {

@@ -17,6 +17,7 @@ import java.util.concurrent.Future;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
+import org.fleeced.block.BlockNode;
 import org.fleeced.block.file.RawFileNode;
 import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.NbdExport;
@@ -29,6 +30,10 @@ import org.fleeced.qcow2.BackingRefusedException;
 import org.fleeced.qcow2.ImageOpener;
 import org.fleeced.qcow2.Qcow2CreateOptions;
 import org.fleeced.qcow2.Qcow2Creator;
+import org.fleeced.restore.RestorePlan;
+import org.fleeced.restore.RestoreProgress;
+import org.fleeced.restore.RestoreSource;
+import org.fleeced.restore.RestoredClusters;
 
 /**
  * The attached disks, by name: attaching opens (or creates) the image, builds its block stack
@@ -48,6 +53,9 @@ public final class DiskTable {
     private final NbdExportRegistry exports;
     private final RememberedDisks remembered;
     private final Events events;
+    private final RestoreSources restoreSources;
+    /** "DISK TYPE" of the restore ends already published, so each is published once. */
+    private final java.util.Set<String> restoreEndsReported = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /** By name, in attach order. Guarded by this. */
     private final Map<String, AttachedDisk> disks = new LinkedHashMap<>();
     /**
@@ -58,6 +66,14 @@ public final class DiskTable {
 
     public DiskTable(AllowedPaths imageDirs, AllowedPaths agentDirs, ReservedFiles reserved, NbdExportRegistry exports,
             RememberedDisks remembered, Events events) {
+        this(imageDirs, agentDirs, reserved, exports, remembered, events,
+                new RestoreSources(new AllowedPaths("backup", List.of())));
+    }
+
+    /** A table whose disks may be restored from {@code restoreSources} (instant restore). */
+    public DiskTable(AllowedPaths imageDirs, AllowedPaths agentDirs, ReservedFiles reserved, NbdExportRegistry exports,
+            RememberedDisks remembered, Events events, RestoreSources restoreSources) {
+        this.restoreSources = restoreSources;
         this.imageDirs = imageDirs;
         this.agentDirs = agentDirs;
         this.reserved = reserved;
@@ -66,8 +82,20 @@ public final class DiskTable {
         this.events = events;
     }
 
-    /** What to create when the image does not exist yet. */
-    public record CreateSpec(long sizeBytes, int clusterSize, String backingFile, String backingFormat) {
+    /**
+     * What to create when the image does not exist yet. With {@code restoreFrom}, a qcow2 image of
+     * the source's size ({@code sizeBytes} 0 or that size), filled from it while the disk is in use.
+     */
+    public record CreateSpec(long sizeBytes, int clusterSize, String backingFile, String backingFormat,
+            RestoreSource restoreFrom, long restoreBytesPerSecond) {
+        public CreateSpec(long sizeBytes, int clusterSize, String backingFile, String backingFormat) {
+            this(sizeBytes, clusterSize, backingFile, backingFormat, null, 0);
+        }
+    }
+
+    /** The restore sources, for the API to turn a request's {@code restoreFrom} into one. */
+    public RestoreSources restoreSources() {
+        return restoreSources;
     }
 
     /**
@@ -105,13 +133,14 @@ public final class DiskTable {
         }
         AttachedDisk disk;
         try {
-            disk = open(name, path, wanted, agent);
+            disk = open(name, path, wanted, agent, create == null || create.restoreFrom() == null ? null
+                    : new RestorePlan(create.restoreFrom(), create.restoreBytesPerSecond()));
         } catch (BackingRefusedException e) {
             synchronized (this) {
                 attaching.remove(name);
             }
             throw backingRefusal(e);
-        } catch (BlockIOException | RuntimeException e) {
+        } catch (HostRefusal | BlockIOException | RuntimeException e) {
             synchronized (this) {
                 attaching.remove(name);
             }
@@ -174,11 +203,23 @@ public final class DiskTable {
         return wanted;
     }
 
-    /** Closes the image cleanly and removes the export; refused while a job runs on the disk. */
-    public synchronized void detach(String name) throws HostRefusal, BlockIOException {
+    /**
+     * Closes the image cleanly and removes the export; refused while a job runs on the disk, and
+     * while NBD clients use its export unless {@code force}, which closes their connections.
+     */
+    public synchronized void detach(String name, boolean force) throws HostRefusal, BlockIOException {
         AttachedDisk disk = require(name);
         DiskBusy.requireNoJob(disk, "finish it first.");
-        exports.unregister(disk.exportName());
+        if (force) {
+            exports.unregister(disk.exportName());
+        } else {
+            int clients = exports.unregisterIfUnused(disk.exportName());
+            if (clients > 0) {
+                throw new HostRefusal(ProblemReason.DISK_IN_USE, "Disk '" + name + "' has " + clients
+                        + " NBD client connection(s) on its export; disconnect them, or detach with ?force=true"
+                        + " to close them.");
+            }
+        }
         disks.remove(name);
         rememberLocked();
         disk.active().close();
@@ -255,9 +296,15 @@ public final class DiskTable {
      * The disk's whole stack, from {@link DiskOpener}: checkpoints persist in a qcow2 image, and
      * beside a raw one in its bitmap sidecar. Every backing file must lie in the image directories too.
      */
-    private AttachedDisk open(String name, Path path, ImageOpener.Format format, Path agent) throws BlockIOException {
+    private AttachedDisk open(String name, Path path, ImageOpener.Format format, Path agent, RestorePlan restore)
+            throws BlockIOException, HostRefusal {
         DiskSpec spec = DiskSpec.of(name, path, format).withBackingPolicy(BackingPolicy.confinedTo(imageDirs.roots()));
-        ActiveDisk active = DiskOpener.open(spec);
+        if (restore == null && format == ImageOpener.Format.QCOW2) {
+            // an unfinished restore resumes from the source its state recorded, checked again
+            String pending = RestoredClusters.pendingSource(path);
+            restore = pending == null ? null : new RestorePlan(restoreSources.described(pending), 0);
+        }
+        ActiveDisk active = DiskOpener.open(spec.withRestore(restore));
         return new AttachedDisk(name, path, format, active, agent, new GuestIo(active.exportNode()));
     }
 
@@ -277,6 +324,34 @@ public final class DiskTable {
             case FORMAT_REQUIRED -> new HostRefusal(ProblemReason.BACKING_FORMAT_REQUIRED,
                     e.getMessage() + ".");
         };
+    }
+
+    /**
+     * Publishes {@code restore-progress} for every disk whose restore runs, and once
+     * {@code restore-complete} or {@code restore-failed} when it ends. Called on a timer.
+     */
+    public void publishRestoreProgress() {
+        for (AttachedDisk disk : list()) {
+            disk.active().restoreProgress().ifPresent(p -> {
+                String type = switch (p.state()) {
+                    case RUNNING -> "restore-progress";
+                    case COMPLETE -> "restore-complete";
+                    case FAILED -> "restore-failed";
+                };
+                if (p.state() == RestoreProgress.State.RUNNING || restoreEndsReported.add(disk.name() + " " + type)) {
+                    Map<String, Object> data = new LinkedHashMap<>();
+                    data.put("disk", disk.name());
+                    data.put("doneBytes", p.doneBytes());
+                    data.put("totalBytes", p.totalBytes());
+                    data.put("bytesPerSecond", p.bytesPerSecond());
+                    data.put("etaSeconds", p.etaSeconds());
+                    if (p.lastError() != null) {
+                        data.put("lastError", p.lastError());
+                    }
+                    events.publish(type, data);
+                }
+            });
+        }
     }
 
     /**
@@ -322,6 +397,9 @@ public final class DiskTable {
             throw new HostRefusal(ProblemReason.IMAGE_EXISTS,
                     path + " exists already; attach it without 'create', or choose a new path.");
         }
+        if (spec.restoreFrom() != null) {
+            return createForRestore(path, format, spec);
+        }
         if (format == ImageOpener.Format.RAW) {
             if (spec.backingFile() != null) {
                 throw new HostRefusal(ProblemReason.RAW_HAS_NO_BACKING,
@@ -341,6 +419,26 @@ public final class DiskTable {
             options = options.withBacking(backing.toString(), spec.backingFormat());
         }
         Qcow2Creator.create(path, options);
+        return ImageOpener.Format.QCOW2;
+    }
+
+    /** A new qcow2 image of the source's size, to be filled from it (the source is only measured here). */
+    private ImageOpener.Format createForRestore(Path path, ImageOpener.Format format, CreateSpec spec)
+            throws HostRefusal, BlockIOException {
+        if (format != ImageOpener.Format.QCOW2 || spec.backingFile() != null) {
+            throw new HostRefusal(ProblemReason.INVALID_REQUEST,
+                    "A restore creates a qcow2 image without a backing file; drop format raw and backingFile.");
+        }
+        long size;
+        try (BlockNode source = spec.restoreFrom().open()) {
+            size = source.size();
+        }
+        if (spec.sizeBytes() != 0 && spec.sizeBytes() != size) {
+            throw new HostRefusal(ProblemReason.INVALID_REQUEST, "create.sizeBytes is " + spec.sizeBytes()
+                    + " but the restore source " + spec.restoreFrom().describe() + " has " + size
+                    + " bytes; leave sizeBytes out.");
+        }
+        Qcow2Creator.create(path, Qcow2CreateOptions.of(size).withClusterSize(spec.clusterSize()));
         return ImageOpener.Format.QCOW2;
     }
 

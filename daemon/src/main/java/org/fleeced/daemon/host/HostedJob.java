@@ -2,6 +2,8 @@ package org.fleeced.daemon.host;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import org.fleeced.checkpoint.BackupOutcome;
 import org.fleeced.job.DiskFleece;
 import org.fleeced.job.FleecingJob;
 
@@ -27,6 +29,10 @@ public final class HostedJob {
     private final JobThrottle throttle;
     /** The copying side of a push job; null for a pull job. */
     private final PushRun push;
+    /** The outcome of the finish that decides how the job ends; null until one does. Guarded by the JobTable's monitor. */
+    private BackupOutcome decided;
+    /** The job as it ended, completed by the finish that decided, for the finishes that waited for it. */
+    private final CompletableFuture<JobRecord> ended = new CompletableFuture<>();
 
     HostedJob(FleecingJob job, String checkpoint, Instant createdAt, Instant leaseExpiresAt, List<Disk> disks,
             JobFreeze freeze, JobThrottle throttle, PushRun push) {
@@ -84,13 +90,36 @@ public final class HostedJob {
      * this is what the history keeps.
      */
     public JobRecord record(Instant endedAt) {
+        return record(endedAt, null);
+    }
+
+    /** The job as it ended, by the finish with {@code outcome}. */
+    JobRecord record(Instant endedAt, BackupOutcome outcome) {
         List<JobRecord.Disk> published = disks.stream().map(d -> new JobRecord.Disk(d.disk(), d.mode(), d.base(),
                 d.fallbackReason(), d.export(), d.metaContext(), d.fleece().stats(),
                 push == null ? null : push.target(d.disk()))).toList();
         List<String> temps = disks.stream().map(d -> d.fleece().tempImagePath().toString()).toList();
         return new JobRecord(id(), job.state().name().toLowerCase(java.util.Locale.ROOT), checkpoint,
                 job.failureReason(), createdAt, leaseExpiresAt, endedAt, published, temps, freeze.consistency(),
-                freeze.frozenMillis(), push == null ? null : push.progress());
+                freeze.frozenMillis(), outcome == null ? null : JobRecord.outcomeName(outcome),
+                push == null ? null : push.progress());
+    }
+
+    /**
+     * Makes {@code outcome} the one that ends the job, unless another finish decided first: true
+     * for the one caller that decides. Called under the JobTable's monitor.
+     */
+    boolean decideLocked(BackupOutcome outcome) {
+        if (decided != null) {
+            return false;
+        }
+        decided = outcome;
+        return true;
+    }
+
+    /** The job as it ended, once the finish that decided is done (or failed, if that finish failed). */
+    CompletableFuture<JobRecord> ended() {
+        return ended;
     }
 
     public Disk disk(String name) {

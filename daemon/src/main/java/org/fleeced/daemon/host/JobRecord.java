@@ -2,7 +2,9 @@ package org.fleeced.daemon.host;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
 import org.fleeced.cbw.FleeceStats;
+import org.fleeced.checkpoint.BackupOutcome;
 
 /**
  * A fleecing job as the API shows it, read at one moment: what {@link JobHistory} keeps of a job
@@ -15,12 +17,16 @@ import org.fleeced.cbw.FleeceStats;
  * @param tempImages    the temp image files the job created, so a start can delete what a crash left
  * @param consistency   {@code application} when the guests were frozen for the snapshot, else {@code crash}
  * @param frozenMillis  how long the guests were frozen (0 without a freeze)
+ * @param outcome       the outcome that ended the job ({@code success}, {@code failure} or
+ *                      {@code abandoned}, as {@link BackupOutcome} names them in lower case), which
+ *                      a retried finish is compared with; null while it runs, and in records
+ *                      written before it was kept
  * @param leaseExpiresAt when the lease runs out; null for a push job, which has none
  * @param progress      a push job's progress; null for a pull job
  */
 public record JobRecord(String id, String state, String checkpoint, String failureReason, Instant createdAt,
         Instant leaseExpiresAt, Instant endedAt, List<Disk> disks, List<String> tempImages, String consistency,
-        long frozenMillis, Progress progress) {
+        long frozenMillis, String outcome, Progress progress) {
 
     /** The failure reason of a job that was running when the daemon died. */
     public static final String CRASH = "crash";
@@ -61,9 +67,46 @@ public record JobRecord(String id, String state, String checkpoint, String failu
         consistency = consistency == null ? "crash" : consistency;
     }
 
+    /** A job record without the outcome that ended it (a running job, or one written before it was kept). */
+    public JobRecord(String id, String state, String checkpoint, String failureReason, Instant createdAt,
+            Instant leaseExpiresAt, Instant endedAt, List<Disk> disks, List<String> tempImages, String consistency,
+            long frozenMillis) {
+        this(id, state, checkpoint, failureReason, createdAt, leaseExpiresAt, endedAt, disks, tempImages, consistency,
+                frozenMillis, null, null);
+    }
+
+    /**
+     * Whether the job ended by a finish with outcome success (its snapshot may still have broken:
+     * then its state is failed). For a record without its outcome, the state says it.
+     */
+    public boolean endedBySuccess() {
+        return outcome != null ? outcome.equals(outcomeName(BackupOutcome.SUCCESS)) : "finished".equals(state);
+    }
+
+    /**
+     * This ended job, for a finish that asked the outcome that ended it: a retry (whose first
+     * answer may have been lost) gets what the first finish got. Success matches only success;
+     * failure matches every other end (a failure, an expired lease, a shutdown, a crash), since
+     * they all leave the job as if it never happened. Another outcome is refused: JOB_ENDED.
+     */
+    public JobRecord retriedAs(BackupOutcome asked) throws HostRefusal {
+        if (endedBySuccess() == (asked == BackupOutcome.SUCCESS)) {
+            return this;
+        }
+        String how = endedBySuccess() ? "with outcome success"
+                : "as a failure" + (failureReason == null ? "" : " (" + failureReason + ")");
+        throw new HostRefusal(ProblemReason.JOB_ENDED, "Job '" + id + "' has ended " + how
+                + "; finishing it with outcome " + outcomeName(asked) + " changes nothing.");
+    }
+
+    /** How {@link #outcome} names a {@link BackupOutcome}. */
+    static String outcomeName(BackupOutcome outcome) {
+        return outcome.name().toLowerCase(Locale.ROOT);
+    }
+
     /** This job, which was running when the daemon died, as failed with reason {@link #CRASH}. */
     JobRecord crashed(Instant foundAt) {
         return new JobRecord(id, "failed", checkpoint, CRASH, createdAt, leaseExpiresAt, foundAt, disks, tempImages,
-                consistency, frozenMillis, progress);
+                consistency, frozenMillis, outcomeName(BackupOutcome.ABANDONED), progress);
     }
 }

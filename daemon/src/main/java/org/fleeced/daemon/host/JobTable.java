@@ -13,6 +13,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletionException;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.Errno;
@@ -99,6 +100,7 @@ public final class JobTable {
         for (String name : request.disks()) {
             AttachedDisk disk = disks.require(name);
             DiskBusy.requireNoJob(disk, "finish it first.");
+            DiskBusy.requireNotRestoring(disk, "start the job");
             active.add(disk.active());
             attached.add(disk);
         }
@@ -195,7 +197,7 @@ public final class JobTable {
             push.abandon(e);
             throw e;
         }
-        push.start(job.disks(), job.id(), request.checkpoint(), (outcome, why) -> end(hosted, outcome, why));
+        push.start(job.disks(), job.id(), request.checkpoint(), (outcome, why) -> endPush(hosted, outcome, why));
         return hosted;
     }
 
@@ -396,20 +398,49 @@ public final class JobTable {
         return job;
     }
 
-    /** Ends a running job with the caller's outcome; finishing an ended job returns it as it ended. */
+    /**
+     * Ends a running job with the caller's outcome. Of several finishes of one job, also at the
+     * same time, exactly one decides; the others (and every later retry) get the ended job when
+     * they asked the same outcome, and {@code JOB_ENDED} when they asked another one (see
+     * {@link JobRecord#retriedAs}). A push job ends by itself: a failure cancels its copy and
+     * returns once the push has ended the job; a success is refused (409 PUSH_JOB).
+     */
     public JobRecord finish(String id, BackupOutcome outcome, String why) throws HostRefusal {
         HostedJob job;
         synchronized (this) {
             job = running.get(id);
             if (job == null) {
-                return require(id);
+                return require(id).retriedAs(outcome);
+            }
+            if (job.push() == null && !job.decideLocked(outcome)) {
+                job = null;
             }
         }
-        if (job.push() == null) {
-            return end(job, outcome, why);
+        if (job != null && job.push() != null) {
+            return cancelPush(job, outcome, why);
         }
+        if (job == null) {
+            return endedBy(id).retriedAs(outcome);
+        }
+        return decided(job, outcome, why);
+    }
+
+    /** Ends the job with the outcome that decided; completes the wait of the finishes that did not. */
+    private JobRecord decided(HostedJob job, BackupOutcome outcome, String why) {
+        try {
+            JobRecord record = end(job, outcome, why);
+            job.ended().complete(record);
+            return record;
+        } catch (RuntimeException e) {
+            job.ended().completeExceptionally(e);
+            throw e;
+        }
+    }
+
+    /** A caller's finish of a push job: only a failure, which cancels the copy; returns once the push has ended the job. */
+    private JobRecord cancelPush(HostedJob job, BackupOutcome outcome, String why) throws HostRefusal {
         if (outcome == BackupOutcome.SUCCESS) {
-            throw new HostRefusal(ProblemReason.PUSH_JOB, "Job '" + id + "' is a push job: it finishes by itself"
+            throw new HostRefusal(ProblemReason.PUSH_JOB, "Job '" + job.id() + "' is a push job: it finishes by itself"
                     + " when every disk is copied; finish it with failure to cancel it.");
         }
         job.push().cancel(why);
@@ -418,17 +449,39 @@ public final class JobTable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
-        return require(id);
+        return require(job.id());
     }
 
-    /** Ends a running job: its exports, the job, the history; an ended job is returned as it ended. */
-    private JobRecord end(HostedJob job, BackupOutcome outcome, String why) throws HostRefusal {
-        String id = job.id();
+    /** How a push ends its own job, once its copy is over: the one finish that decides. */
+    private JobRecord endPush(HostedJob job, BackupOutcome outcome, String why) throws HostRefusal {
         synchronized (this) {
-            if (!running.containsKey(id)) {
-                return require(id);
+            if (!running.containsKey(job.id()) || !job.decideLocked(outcome)) {
+                return require(job.id());
             }
         }
+        return decided(job, outcome, why);
+    }
+
+    /** The record of a job another finish is ending, once that finish is done. */
+    private JobRecord endedBy(String id) throws HostRefusal {
+        HostedJob job;
+        synchronized (this) {
+            job = running.get(id);
+        }
+        if (job == null) {
+            return require(id);
+        }
+        try {
+            return job.ended().join();
+        } catch (CompletionException e) {
+            // the deciding finish failed (a bug, answered there as a 500): the job is as it was left
+            return require(id);
+        }
+    }
+
+    /** Removes the job's exports and ends it: the finish that decided does this once. */
+    private JobRecord end(HostedJob job, BackupOutcome outcome, String why) {
+        String id = job.id();
         for (HostedJob.Disk d : job.disks()) {
             if (d.export() != null) {
                 exports.unregister(d.export());
@@ -439,7 +492,7 @@ public final class JobTable {
         } catch (BlockIOException e) {
             LOG.severe("job " + id + ": finishing failed: " + e);
         }
-        JobRecord record = job.record(Instant.now(clock));
+        JobRecord record = job.record(Instant.now(clock), outcome);
         synchronized (this) {
             running.remove(id);
             endedStats = endedStats.plus(diskStats(job));

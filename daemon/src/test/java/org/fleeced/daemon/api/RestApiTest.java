@@ -86,6 +86,50 @@ class RestApiTest {
         assertEquals(404, get(base + "/v1/nothing", "s3cret").statusCode());
     }
 
+    /**
+     * A schema error names the property (as a JSON pointer into the body) and the rule it broke,
+     * also inside a nested object, where the validator itself reports the outer property as not
+     * matching "additional properties".
+     */
+    @Test
+    void schemaErrorsNameThePropertyAndTheRuleThatFailed() throws Exception {
+        ApiContract contract = ApiContract.load();
+        Map<String, ApiOperation> ops = new HashMap<>();
+        for (String id : contract.operationIds()) {
+            ops.put(id, req -> ApiResponse.ok(Map.of()));
+        }
+        HttpServer server = vertx.createHttpServer()
+                .requestHandler(RestApi.router(vertx, contract, ops, Map.of(), List.of("s3cret"), 4096))
+                .listen(0, "127.0.0.1").await();
+        String base = "http://127.0.0.1:" + server.actualPort();
+        String[][] rows = {
+            // path, body, what the detail must name
+            {"/v1/jobs", "{\"disks\":[\"vm1\"],\"checkpoint\":\"c1\",\"leaseSeconds\":\"x\"}", "/leaseSeconds", "type"},
+            {"/v1/jobs", "{\"disks\":[\"vm1\"],\"checkpoint\":\"c1\",\"leaseSeconds\":0}", "/leaseSeconds", "minimum"},
+            {"/v1/jobs", "{\"disks\":[\"vm1\"],\"checkpoint\":\"c1\",\"leaseSeconds\":999999999}", "/leaseSeconds", "maximum"},
+            {"/v1/jobs", "{\"disks\":[\"bad name\"],\"checkpoint\":\"c1\"}", "/disks/0", "pattern"},
+            {"/v1/jobs", "{\"disks\":[],\"checkpoint\":\"c1\"}", "/disks", "minItems"},
+            {"/v1/jobs", "{\"disks\":[\"vm1\"],\"checkpoint\":\"c1\",\"onCbwError\":\"ignore\"}", "/onCbwError", "enum"},
+            {"/v1/jobs", "{\"disks\":[\"vm1\"],\"checkpoint\":\"c1\",\"bogus\":1}", "bogus", "additionalProperties"},
+            {"/v1/jobs", "{\"disks\":[\"vm1\"]}", "checkpoint", "required"},
+            {"/v1/disks", "{\"name\":\"x\",\"path\":\"/i/x.qcow2\",\"create\":{\"sizeBytes\":\"abc\"}}",
+                "/create/sizeBytes", "type"},
+            {"/v1/disks", "{\"name\":\"x\",\"path\":\"/i/x.qcow2\",\"create\":{\"sizeBytes\":1}}",
+                "/create/sizeBytes", "minimum"},
+            {"/v1/disks", "{\"name\":\"x\",\"path\":\"/i/x.qcow2\",\"create\":{\"sizeBytes\":1048576,\"x\":1}}",
+                "/create", "additionalProperties"},
+        };
+        for (String[] row : rows) {
+            HttpResponse<String> r = post(base + row[0], row[1]);
+            assertEquals(400, r.statusCode(), row[1] + " -> " + r.body());
+            String detail = ApiRequest.JSON.readTree(r.body()).path("detail").asText();
+            assertTrue(detail.contains(row[2]) && detail.contains(row[3]), row[1] + ": the detail names " + row[2]
+                    + " and " + row[3] + ": " + detail);
+            assertTrue(!detail.contains("additional properties schema") || row[3].equals("additionalProperties"),
+                    row[1] + ": " + detail);
+        }
+    }
+
     private HttpResponse<String> get(String uri, String token) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(uri));
         if (token != null) {

@@ -80,7 +80,7 @@ class DiskTableTest {
     void detachingClosesTheImageSoItAttachesAgainWithWhatWasWritten() throws Exception {
         AttachedDisk vm = create("vm1", "vm1.qcow2");
         vm.active().exportNode().write(0, ByteBuffer.wrap(new byte[] {7}), WriteFlag.NONE);
-        disks.detach("vm1");
+        disks.detach("vm1", false);
         assertTrue(exports.find("vm1").isEmpty());
         assertEquals(List.of(), remembered.getLast());
         assertTrue(disks.find("vm1").isEmpty());
@@ -94,13 +94,13 @@ class DiskTableTest {
     @Test
     void anExistingImageNeedsItsFormatWhichIsNeverGuessed() throws Exception {
         disks.attach("raw1", images.resolve("raw1.img").toString(), "raw", new DiskTable.CreateSpec(SIZE, 65536, null, null));
-        disks.detach("raw1");
+        disks.detach("raw1", false);
         HostRefusal refusal = assertThrows(HostRefusal.class,
                 () -> disks.attach("raw1", images.resolve("raw1.img").toString(), null, null));
         assertEquals(ProblemReason.FORMAT_REQUIRED, refusal.reason());
         assertTrue(refusal.getMessage().contains("looks like raw"), refusal.getMessage());
         create("vm1", "vm1.qcow2");
-        disks.detach("vm1");
+        disks.detach("vm1", false);
         HostRefusal qcow2 = assertThrows(HostRefusal.class,
                 () -> disks.attach("vm1", images.resolve("vm1.qcow2").toString(), null, null));
         assertTrue(qcow2.getMessage().contains("looks like qcow2 v3; pass \"format\": \"qcow2\""), qcow2.getMessage());
@@ -134,7 +134,7 @@ class DiskTableTest {
         Qcow2Creator.create(images.resolve("climb.qcow2"), Qcow2CreateOptions.of(SIZE).withBacking("../outside.img", "raw"));
         assertRefused(ProblemReason.BACKING_OUTSIDE, () -> disks.attach("vm2", images.resolve("climb.qcow2").toString(),
                 "qcow2", null));
-        assertRefused(ProblemReason.DISK_UNKNOWN, () -> disks.detach("vm9"));
+        assertRefused(ProblemReason.DISK_UNKNOWN, () -> disks.detach("vm9", false));
         assertEquals(1, disks.list().size(), "no refusal attached anything");
         assertTrue(exports.find("vm2").isEmpty());
     }
@@ -176,7 +176,7 @@ class DiskTableTest {
         }
         assertRefused(ProblemReason.IMAGE_IN_USE, () -> disks.attach("p", images.resolve("o.qcow2").toString(), null,
                 new DiskTable.CreateSpec(SIZE, 65536, hardLink.toString(), "qcow2")));
-        disks.detach("vm1");
+        disks.detach("vm1", false);
         assertEquals("vm2", disks.attach("vm2", hardLink.toString(), "qcow2", null).name(),
                 "once detached, the image is free again");
     }
@@ -184,7 +184,7 @@ class DiskTableTest {
     @Test
     void aBackingImageIsSharedByOverlays() throws Exception {
         disks.attach("base", images.resolve("base.qcow2").toString(), null, new DiskTable.CreateSpec(SIZE, 65536, null, null));
-        disks.detach("base");
+        disks.detach("base", false);
         for (String name : List.of("o1", "o2")) {
             disks.attach(name, images.resolve(name + ".qcow2").toString(), null,
                     new DiskTable.CreateSpec(SIZE, 65536, images.resolve("base.qcow2").toString(), "qcow2"));

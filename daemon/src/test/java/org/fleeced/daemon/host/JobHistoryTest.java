@@ -98,13 +98,13 @@ class JobHistoryTest {
     private JobRecord running(String id) {
         return new JobRecord(id, "running", "c-" + id, null, clock.instant(), clock.instant().plusSeconds(7200), null,
                 List.of(new JobRecord.Disk("vm1", "full", null, null, "vm1-fleece-" + id, null, FleeceStats.ZERO, null)),
-                List.of("/tmp/fleece-" + id + "-vm1.raw"), "crash", 0, null);
+                List.of("/tmp/fleece-" + id + "-vm1.raw"), "crash", 0);
     }
 
     private JobRecord ended(String id, String state, String reason) {
         return new JobRecord(id, state, "c-" + id, reason, clock.instant(), clock.instant().plusSeconds(7200),
                 clock.instant(), List.of(new JobRecord.Disk("vm1", "full", null, null, "vm1-fleece-" + id, null,
                         new FleeceStats(1, 2, 3, 4, 5, 6, 7, 8, 9), null)), List.of("/tmp/fleece-" + id + "-vm1.raw"),
-                "application", 12, null);
+                "application", 12);
     }
 }

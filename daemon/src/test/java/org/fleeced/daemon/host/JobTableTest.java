@@ -11,7 +11,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.fleeced.block.WriteFlag;
 import org.fleeced.cbw.OnCbwError;
 import org.fleeced.checkpoint.BackupOutcome;
@@ -106,7 +111,44 @@ class JobTableTest {
         assertEquals("finished", ended.state());
         job.disks().forEach(d -> assertTrue(exports.find(d.export()).isEmpty(), d.export()));
         assertEquals("finished", jobs.require(job.id()).state(), "an ended job stays readable");
-        assertEquals(ended, jobs.finish(job.id(), BackupOutcome.FAILURE, "again"), "finishing twice changes nothing");
+        assertEquals(ended, jobs.finish(job.id(), BackupOutcome.SUCCESS, "again"), "a retried finish gets the ended job");
+        HostRefusal other = assertThrows(HostRefusal.class, () -> jobs.finish(job.id(), BackupOutcome.FAILURE, "again"));
+        assertEquals(ProblemReason.JOB_ENDED, other.reason(), "another outcome cannot change how it ended");
+        assertTrue(other.getMessage().contains("with outcome success"), other.getMessage());
+    }
+
+    @Test
+    void ofManyConcurrentFinishesExactlyOneDecides() throws Exception {
+        for (int round = 0; round < 20; round++) {
+            String id = jobs.start(full("vm1", "r" + round)).id();
+            List<Callable<Object>> finishes = new ArrayList<>();
+            for (int i = 0; i < 16; i++) {
+                BackupOutcome outcome = i % 2 == 0 ? BackupOutcome.SUCCESS : BackupOutcome.FAILURE;
+                finishes.add(() -> {
+                    try {
+                        return jobs.finish(id, outcome, "finish " + outcome);
+                    } catch (HostRefusal refused) {
+                        return refused;
+                    }
+                });
+            }
+            List<Object> answers = new ArrayList<>();
+            try (ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor()) {
+                for (Future<Object> f : threads.invokeAll(finishes)) {
+                    answers.add(f.get());
+                }
+            }
+            JobRecord ended = jobs.require(id);
+            BackupOutcome decided = ended.endedBySuccess() ? BackupOutcome.SUCCESS : BackupOutcome.FAILURE;
+            for (int i = 0; i < answers.size(); i++) {
+                Object answer = answers.get(i);
+                if ((i % 2 == 0) == (decided == BackupOutcome.SUCCESS)) {
+                    assertEquals(ended, answer, "round " + round + ": the deciding outcome gets the ended job");
+                } else {
+                    assertEquals(ProblemReason.JOB_ENDED, ((HostRefusal) answer).reason(), "round " + round);
+                }
+            }
+        }
     }
 
     @Test
@@ -142,13 +184,13 @@ class JobTableTest {
         assertRefused(ProblemReason.JOB_RUNNING, () -> jobs.start(full("vm1", "c2")));
         assertRefused(ProblemReason.JOB_RUNNING, () -> jobs.start(request(List.of("vm2", "vm1"), "c2", null, null,
                 false, null)));
-        assertRefused(ProblemReason.JOB_RUNNING, () -> disks.detach("vm1"));
-        DiskBusy busy = assertThrows(DiskBusy.class, () -> disks.detach("vm1"));
+        assertRefused(ProblemReason.JOB_RUNNING, () -> disks.detach("vm1", false));
+        DiskBusy busy = assertThrows(DiskBusy.class, () -> disks.detach("vm1", false));
         assertTrue(busy.getMessage().contains(job.id()), busy.getMessage());
         assertNull(disks.require("vm2").active().job(), "the refused job claimed no disk");
 
         jobs.finish(job.id(), BackupOutcome.SUCCESS, "test");
-        disks.detach("vm1");
+        disks.detach("vm1", false);
     }
 
     @Test

@@ -143,7 +143,8 @@ class PushJobTest {
         Path taken = Files.writeString(backups.resolve("taken.qcow2"), "x");
         assertRefused(ProblemReason.TARGET_EXISTS, () -> jobs.start(request("vm", "c1", null, taken, "qcow2")));
         Files.createSymbolicLink(backups.resolve("link.qcow2"), dir.resolve("outside.qcow2"));
-        assertRefused(ProblemReason.TARGET_EXISTS, () -> jobs.start(request("vm", "c1", null,
+        // a dangling link never leads a push outside: AllowedPaths refuses it by name
+        assertRefused(ProblemReason.PATH_NOT_ALLOWED, () -> jobs.start(request("vm", "c1", null,
                 backups.resolve("link.qcow2"), "qcow2")));
         assertRefused(ProblemReason.PATH_NOT_ALLOWED, () -> jobs.start(request("vm", "c1", null,
                 dir.resolve("images/elsewhere.qcow2"), "qcow2")));

@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import org.fleeced.block.BlockIOException;
@@ -47,17 +48,25 @@ public final class PositionalFile implements AutoCloseable {
         if (readOnly || !exclusive) {
             return new PositionalFile(path, channel, null);
         }
+        String holder;
+        Exception cause = null;
         try {
             FileLock lock = channel.tryLock();
-            if (lock == null) {
-                throw new IOException("locked by another process");
+            if (lock != null) {
+                return new PositionalFile(path, channel, lock);
             }
-            return new PositionalFile(path, channel, lock);
-        } catch (IOException | OverlappingFileLockException e) {
-            closeQuietly(channel, e);
-            throw new BlockIOException(Errno.EPERM, path + " is in use: another writer holds its lock ("
-                    + e.getMessage() + "); open it read-only or stop the other writer", e);
+            holder = FileLockHolder.of(path);
+        } catch (OverlappingFileLockException e) {
+            holder = "this daemon (another open of the same file)";
+            cause = e;
+        } catch (IOException e) {
+            holder = FileLockHolder.of(path) + "; taking the lock failed: " + e.getMessage();
+            cause = e;
         }
+        BlockIOException inUse = new BlockIOException(Errno.EPERM, path + " is in use: another writer holds its lock ("
+                + holder + "); open it read-only or stop the other writer", cause);
+        closeQuietly(channel, inUse);
+        throw inUse;
     }
 
     public Path path() {
@@ -167,12 +176,27 @@ public final class PositionalFile implements AutoCloseable {
         }
     }
 
-    /** The one mapping of file-system errors: a full disk, a quota or a file too large is ENOSPC. */
-    static BlockIOException ioError(String what, IOException e) {
+    /**
+     * The one mapping of file-system errors: a full disk or a quota is ENOSPC, a file larger than
+     * the file system allows is EFBIG, anything else EIO.
+     */
+    public static BlockIOException ioError(String what, IOException e) {
         String message = String.valueOf(e.getMessage());
-        Errno errno = message.contains("No space left") || message.contains("quota")
-                || message.contains("File too large") ? Errno.ENOSPC : Errno.EIO;
+        Errno errno = message.contains("File too large") ? Errno.EFBIG
+                : message.contains("No space left") || message.contains("quota") ? Errno.ENOSPC : Errno.EIO;
         return new BlockIOException(errno, what + " failed: " + e, e);
+    }
+
+    /**
+     * Deletes a file this process just created and failed to fill, so that a failed create
+     * leaves nothing behind; a failure to delete is added to {@code primary}.
+     */
+    public static void deleteCreated(Path path, Exception primary) {
+        try {
+            Files.deleteIfExists(path);
+        } catch (IOException e) {
+            primary.addSuppressed(e);
+        }
     }
 
     private static void closeQuietly(FileChannel channel, Exception primary) {

@@ -69,15 +69,22 @@ public final class RawFileNode implements BlockNode {
         return open(path, false, true);
     }
 
-    /** Creates a sparse file of {@code sizeBytes} (failing when the path exists) and opens it for writing. */
+    /**
+     * Creates a sparse file of {@code sizeBytes} (failing when the path exists) and opens it for
+     * writing. A size the file system refuses is EFBIG, and then no file is left behind.
+     */
     public static RawFileNode create(Path path, long sizeBytes) throws BlockIOException {
         try {
             Files.createFile(path);
-            try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw")) {
-                file.setLength(sizeBytes);
-            }
         } catch (IOException e) {
             throw PositionalFile.ioError("create " + path, e);
+        }
+        try (RandomAccessFile file = new RandomAccessFile(path.toFile(), "rw")) {
+            file.setLength(sizeBytes);
+        } catch (IOException e) {
+            BlockIOException refused = PositionalFile.ioError("create " + path + " of " + sizeBytes + " bytes", e);
+            PositionalFile.deleteCreated(path, refused);
+            throw refused;
         }
         return open(path, false);
     }

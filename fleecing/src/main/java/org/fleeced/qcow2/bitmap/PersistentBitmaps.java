@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.logging.Logger;
 import org.fleeced.bitmaps.DirtyBitmap;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.Errno;
@@ -37,6 +38,7 @@ import org.fleeced.tracking.StoreObserver;
  * and never across a sync ({@link BitmapStore}), so a store does not hold guest I/O.
  */
 public final class PersistentBitmaps implements PersistentRecorder {
+    private static final Logger LOG = Logger.getLogger(PersistentBitmaps.class.getName());
 
     /** Made when an image first needs an identity, not when the class loads (it loads the security providers). */
     private static final class Identities {
@@ -368,6 +370,13 @@ public final class PersistentBitmaps implements PersistentRecorder {
             }
             closed = true;
             if (!writable) {
+                return;
+            }
+            if (storage.markedCorrupt()) {
+                // As QEMU, nothing more is written into an image found damaged: the bitmaps stay as
+                // last stored (in use) and the intent log stays beside the image, whose corrupt bit
+                // refuses it to the next read-write open until it is repaired.
+                LOG.warning(image + ": damaged, so its bitmaps are not stored at close");
                 return;
             }
             storeAllLocked(false, List.of());

@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.List;
@@ -83,7 +86,33 @@ class RawFileNodeTest {
             BlockIOException e = assertThrows(BlockIOException.class, () -> RawFileNode.openExclusive(file));
             assertEquals(Errno.EPERM, e.errno());
             assertTrue(e.getMessage().contains("in use"), e.getMessage());
+            assertTrue(e.getMessage().contains("lock (this daemon"), "the holder is named: " + e.getMessage());
             assertFalse(first.capabilities().requestAlignment() != 1);
+        }
+    }
+
+    /** Another process's POSIX lock (python's lockf): the refusal names that process, never "(null)". */
+    @Test
+    void aLockHeldByAnotherProcessNamesIt() throws Exception {
+        Path file = dir.resolve("locked.raw");
+        RawFileNode.create(file, MIB).close();
+        Process holder;
+        try {
+            holder = new ProcessBuilder("python3", "-c", "import fcntl, sys; f = open(sys.argv[1], 'r+');"
+                    + " fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.read()", file.toString())
+                    .redirectErrorStream(true).start();
+        } catch (IOException noPython) {
+            assumeTrue(false, "python3 is not installed: " + noPython);
+            return;
+        }
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(holder.getInputStream()))) {
+            assertEquals("locked", out.readLine());
+            BlockIOException e = assertThrows(BlockIOException.class, () -> RawFileNode.openExclusive(file));
+            assertEquals(Errno.EPERM, e.errno());
+            assertTrue(e.getMessage().contains("lock (process " + holder.pid() + " (python3))"), e.getMessage());
+        } finally {
+            holder.getOutputStream().close();
+            holder.waitFor();
         }
     }
 

@@ -17,6 +17,7 @@ import org.fleeced.checkpoint.BackupOutcome;
 import org.fleeced.checkpoint.CheckpointInfo;
 import org.fleeced.checkpoint.CheckpointStart;
 import org.fleeced.checkpoint.CheckpointSet;
+import org.fleeced.checkpoint.SidecarBitmaps;
 import org.fleeced.qcow2.Qcow2Metadata;
 import org.fleeced.disk.ActiveDisk;
 import org.fleeced.disk.DiskOpener;
@@ -33,7 +34,8 @@ import org.junit.jupiter.api.io.TempDir;
  * metadata lock is held, in any kind of store (periodic, after a checkpoint change, the clean
  * close's), and a job's checkpoint is made durable by the checkpoint journal, never by a sync
  * of the image (a crash copy taken right after recovers it). A store still writes the guest's mapping back (so a
- * process crash loses no acknowledged write that a store preceded).
+ * process crash loses no acknowledged write that a store preceded). A raw disk's store (its bitmap
+ * sidecar) syncs holding no lock a checkpoint transition needs.
  * <pre>
  *   DiskOpener's stack ──▶ PersistentBitmaps ──▶ qcow2 ──▶ PowerLossFileSystem (never loses power here)
  *                                      └─ every force of the image: was the metadata lock held?
@@ -89,6 +91,53 @@ class StoreOffTheGuestPathTest {
         ExternalTools.Result check = ExternalTools.run("qemu-img", "check", image.toString());
         assertEquals(0, check.exitCode(), check.output());
         assertTrue(ExternalTools.ok("qemu-img", "info", image.toString()).contains("name: c1"));
+    }
+
+    /**
+     * A raw disk's store rewrites its bitmap sidecar holding only its own store lock: at every
+     * sync of the sidecar, another thread takes the checkpoints' lock (a job's start and an API
+     * transition need it) and the sidecar's state lock (a checkpoint's creation needs it) at once.
+     * A store that held either across its sync would hang this test in the probe.
+     */
+    @Test
+    void aRawDisksStoreSyncsWithNoLockATransitionNeeds() throws Exception {
+        Path image = dir.resolve("vm.raw");
+        try (java.io.RandomAccessFile file = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+            file.setLength(SIZE);
+        }
+        PowerLossFileSystem fs = new PowerLossFileSystem();
+        Path wrapped = fs.wrap(image);
+        SidecarBitmaps sidecar = SidecarBitmaps.open(wrapped, SIZE, 20, 0);
+        CheckpointSet checkpoints = CheckpointSet.open(SIZE, GRANULARITY, sidecar);
+        checkpoints.create("a");
+        List<String> probes = Collections.synchronizedList(new ArrayList<>());
+        fs.watchForces(file -> {
+            if (file.getFileName().toString().equals("vm.raw.fleeced-bitmaps.new")) {
+                Thread probe = Thread.ofVirtual().start(() -> probes.add(checkpoints.list().size() + " checkpoints, "
+                        + sidecar.loadAll().size() + " stored"));
+                joinUninterruptibly(probe);
+            }
+        });
+        sidecar.checkpointToImage();
+        sidecar.close();
+        fs.watchForces(file -> { });
+        assertEquals(List.of("1 checkpoints, 1 stored", "1 checkpoints, 1 stored"), probes,
+                "both syncs of the sidecar (the store's and the close's) left the locks free");
+    }
+
+    private static void joinUninterruptibly(Thread thread) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                thread.join();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Test

@@ -8,7 +8,7 @@ import org.fleeced.daemon.nbd.protocol.NbdRequest;
 /**
  * The one mapping from block-layer {@link Errno} to NBD error values (STYLE §5), with nbdkit's strict
  * rules: ENOTSUP only for a request that carried FAST_ZERO, EOVERFLOW only for one that carried
- * DF, EROFS becomes EPERM, anything without an NBD value becomes EINVAL.
+ * DF, EROFS becomes EPERM, EFBIG becomes ENOSPC, an invalid image (EUCLEAN) EIO, anything without an NBD value becomes EINVAL.
  *
  * <p>One deliberate difference from QEMU and nbdkit, which send EINVAL: EACCES (a fleecing reader
  * touched a range it may not read) goes out as EPERM. The error message of a BlockIOException
@@ -22,8 +22,8 @@ public final class NbdErrnoMapping {
     public static NbdError toNbd(Errno errno, NbdRequest request) {
         return switch (errno) {
             case EPERM, EROFS, EACCES -> NbdError.EPERM;
-            case EIO -> NbdError.EIO;
-            case ENOSPC -> NbdError.ENOSPC;
+            case EIO, EUCLEAN -> NbdError.EIO;
+            case ENOSPC, EFBIG -> NbdError.ENOSPC;
             case ENOMEM -> NbdError.ENOMEM;
             case ESHUTDOWN -> NbdError.ESHUTDOWN;
             case ENOTSUP -> request.has(NbdCommandFlag.FAST_ZERO) ? NbdError.ENOTSUP : NbdError.EINVAL;

@@ -68,6 +68,28 @@ public final class NbdExportRegistry {
         return true;
     }
 
+    /**
+     * Withdraws an export only when no connection uses it; otherwise leaves it served. Returns
+     * how many connections use it: 0 when it was withdrawn (or there was no such export).
+     */
+    public int unregisterIfUnused(String name) {
+        lock.lock();
+        try {
+            Entry entry = exports.get(name);
+            if (entry == null) {
+                return 0;
+            }
+            if (!entry.connections().isEmpty()) {
+                return entry.connections().size();
+            }
+            exports.remove(name);
+        } finally {
+            lock.unlock();
+        }
+        LOG.info("export '" + name + "' removed, no connection used it");
+        return 0;
+    }
+
     public Optional<NbdExport> find(String name) {
         lock.lock();
         try {
