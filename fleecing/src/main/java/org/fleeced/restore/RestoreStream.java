@@ -4,11 +4,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import org.fleeced.block.BlockIOException;
+import org.fleeced.throttle.Throttle;
+import org.fleeced.throttle.ThrottleLimits;
 
 /**
  * The background half of a restore: copies every cluster still unrestored, in order, in pieces of
  * at most {@link CopyOnRead#MAX_FILL_BYTES}, through the same fill the guest's reads use (so a
- * cluster is never fetched twice), at most {@code bytesPerSecond} when a limit is set. It persists
+ * cluster is never fetched twice), at most {@code bytesPerSecond} when a limit is set (a
+ * {@link Throttle} of its own: the guest's fetches are never held back by it). It persists
  * the restore state every {@value #PERSIST_EVERY_BYTES} bytes or 5 seconds, so a restart resumes
  * near where it stopped, and once more at the end, before {@code onComplete} runs (which takes the filter out
  * of the disk's stack and drops the source).
@@ -36,7 +39,8 @@ public final class RestoreStream {
     }
 
     private final CopyOnRead restore;
-    private final long bytesPerSecond;
+    /** The stream's limit (restoreLimits); lifted by stop, so that a wait for it ends at once. */
+    private final Throttle throttle;
     private final Completion onComplete;
     private final ReentrantLock lock = new ReentrantLock();
     /** Signalled by stop, to cut a backoff or a rate-limit wait short. Guarded by lock. */
@@ -57,7 +61,8 @@ public final class RestoreStream {
      */
     public RestoreStream(CopyOnRead restore, long bytesPerSecond, Completion onComplete) {
         this.restore = restore;
-        this.bytesPerSecond = bytesPerSecond;
+        this.throttle = new Throttle(bytesPerSecond == 0 ? ThrottleLimits.UNLIMITED
+                : ThrottleLimits.bytesPerSecond(bytesPerSecond));
         this.onComplete = onComplete;
     }
 
@@ -74,6 +79,7 @@ public final class RestoreStream {
         } finally {
             lock.unlock();
         }
+        throttle.setLimits(ThrottleLimits.UNLIMITED);
         if (thread != null && thread != Thread.currentThread()) {
             try {
                 thread.join();
@@ -96,8 +102,6 @@ public final class RestoreStream {
         long sinceStore = 0;
         long lastStore = System.nanoTime();
         long pos = 0;
-        long limitStart = System.nanoTime();
-        long limitBytes = 0;
         long size = restore.restored.sizeBytes();
         while (!isStopping()) {
             long start = restore.restored.nextUnrestored(pos, size);
@@ -112,6 +116,10 @@ public final class RestoreStream {
             long next = restore.restored.nextRestored(start, size);
             long end = Math.min(next < 0 ? size : next, start + CopyOnRead.MAX_FILL_BYTES);
             try {
+                throttle.admit(end - start);
+                if (isStopping()) {
+                    break;
+                }
                 restore.fill(start, end - start);
                 retries = 0;
             } catch (BlockIOException | RuntimeException e) {
@@ -123,15 +131,10 @@ public final class RestoreStream {
             pos = end;
             counted(end - start);
             sinceStore += end - start;
-            limitBytes += end - start;
             if (sinceStore >= PERSIST_EVERY_BYTES || System.nanoTime() - lastStore >= PERSIST_EVERY_NANOS) {
                 sinceStore = 0;
                 lastStore = System.nanoTime();
                 persistQuietly();
-            }
-            if (bytesPerSecond > 0) {
-                long due = limitStart + limitBytes * 1_000_000_000L / bytesPerSecond;
-                waitNanos(due - System.nanoTime());
             }
         }
         persistQuietly();
