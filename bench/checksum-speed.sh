@@ -45,7 +45,7 @@ done
 
 # seconds one command takes (its output goes to $WORK/last.out)
 timed() { local t0 t1; t0=$(date +%s.%N); "$@" > "$WORK/last.out"; t1=$(date +%s.%N); echo "$t1 - $t0" | bc -l; }
-gibps() { echo "scale=2; $bytes / 1073741824 / $1" | bc -l; }
+gibps() { printf '%.2f' "$(echo "$bytes / 1073741824 / $1" | bc -l)"; }
 hex() { grep -oE '[0-9a-f]{64}' "$WORK/last.out" | head -1; }
 
 results=$WORK/results.tsv
@@ -78,7 +78,7 @@ echo
 echo "| method | full GiB/s | 90 % sparse GiB/s |"
 echo "|---|---:|---:|"
 cut -f2 "$results" | awk '!seen[$0]++' | while IFS= read -r method; do
-  line="| $method |"
+  line="| ${method//|/\\|} |"
   for d in full sparse; do
     med=$(awk -F'\t' -v d="$d" -v m="$method" '$1==d && $2==m {print $3}' "$results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
     line="$line $(gibps "$med") |"

@@ -9,12 +9,19 @@ import java.util.Set;
  * L2 table and refcount block referenced, and regions other metadata owners (snapshots,
  * bitmaps) reserve. An image whose refcounts or mappings would put data there is damaged.
  *
+ * <p>The driver's own tables and the regions other owners reserve are kept apart: a release
+ * ends only a reservation, so a cluster that a damaged image gives two owners (a bitmap table
+ * that a refcount table entry also names as a refcount block) stays protected when the bitmaps
+ * code frees its part of it.
+ *
  * <p>Not thread-safe: guarded by the image's metadata lock.
  */
 final class MetadataRegions {
     private final Qcow2Layout layout;
-    /** Cluster indices of single-cluster metadata (L2 tables, refcount blocks, reserved). */
+    /** Cluster indices of the driver's single-cluster tables (L2 tables, refcount blocks). */
     private final Set<Long> clusters = new HashSet<>();
+    /** Cluster indices other owners reserved (bitmap tables and directory, snapshots) until they release them. */
+    private final Set<Long> reserved = new HashSet<>();
     private long l1Start;
     private long l1End;
     private long reftableStart;
@@ -34,19 +41,22 @@ final class MetadataRegions {
         reftableEnd = offset + bytes;
     }
 
-    /** Marks a host cluster as metadata (an L2 table, a refcount block, a bitmap table...). */
+    /** Marks a host cluster as one of the driver's tables (an L2 table, a refcount block). */
     void addCluster(long hostOffset) {
         clusters.add(layout.clusterIndex(hostOffset));
     }
 
-    void removeCluster(long hostOffset) {
-        clusters.remove(layout.clusterIndex(hostOffset));
+    /** Ends a reservation made with {@link #addRegion}; the driver's own tables stay protected. */
+    void releaseRegion(long offset, long bytes) {
+        for (long c = layout.clusterStart(offset); c < offset + bytes; c += layout.clusterSize()) {
+            reserved.remove(layout.clusterIndex(c));
+        }
     }
 
     /** Reserves a multi-cluster region (snapshot table, bitmap directory) owned by other code. */
     void addRegion(long offset, long bytes) {
         for (long c = layout.clusterStart(offset); c < offset + bytes; c += layout.clusterSize()) {
-            addCluster(c);
+            reserved.add(layout.clusterIndex(c));
         }
     }
 
@@ -56,7 +66,8 @@ final class MetadataRegions {
         return start == 0
                 || (start < l1End && l1Start < end)
                 || (start < reftableEnd && reftableStart < end)
-                || clusters.contains(layout.clusterIndex(hostOffset));
+                || clusters.contains(layout.clusterIndex(hostOffset))
+                || reserved.contains(layout.clusterIndex(hostOffset));
     }
 
     /** True when the host cluster holds the header, the L1 table or the refcount table. */

@@ -189,9 +189,7 @@ public final class Qcow2Metadata {
 
     /** Ends the protection of a region reserved with {@link #reserveMetadataLocked}, once its clusters are freed. */
     public void releaseMetadataReservationLocked(long offset, long bytes) {
-        for (long c = layout.clusterStart(offset); c < offset + bytes; c += layout.clusterSize()) {
-            regions.removeCluster(c);
-        }
+        regions.releaseRegion(offset, bytes);
     }
 
     /** Fails when a host cluster about to receive guest data holds metadata. */

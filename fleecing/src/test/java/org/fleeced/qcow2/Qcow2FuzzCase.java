@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
+import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
@@ -29,6 +30,8 @@ import org.fleeced.qcow2.bitmap.BitmapDisk;
  *   <li>no file beside the image changes (backing files, a guard image), and no new file
  *       appears there but the intent log sidecar;</li>
  *   <li>the image grows by no more than a bound proportional to what was written;</li>
+ *   <li>no write lands on the image's own metadata: a cluster that holds data and metadata at
+ *       once after the read-write open did so before it ({@link Qcow2MetadataOverlaps});</li>
  *   <li>after a read-write open, the header still starts with the qcow2 magic, and it has the
  *       corrupt bit (version 3) when an operation found damage;</li>
  *   <li>a data-path failure is EIO from damage: a {@link CorruptionException}, then the refusal
@@ -76,8 +79,10 @@ final class Qcow2FuzzCase {
         boolean openedRo = readOnlyPhase(image, ro);
         check(written.equals(Qcow2BaseImages.FileStamp.of(image)), "a read-only open changed the image");
 
+        Qcow2MetadataOverlaps.Scan overlapsBefore = Qcow2MetadataOverlaps.of(mutation.bytes());
         Qcow2FuzzOperations rw = new Qcow2FuzzOperations(random, trail, control);
         boolean openedRw = readWritePhase(image, rw);
+        checkNoNewOverlap(image, overlapsBefore);
 
         long allocated = Qcow2FuzzAllocation.currentThreadBytes() - allocatedBefore;
         checkSurroundings(image, openedRw, rw);
@@ -159,6 +164,23 @@ final class Qcow2FuzzCase {
                         "damage was found in a read-write open but the corrupt bit is not set");
             }
         }
+    }
+
+    /**
+     * No write of the read-write phase landed on the image's own metadata (see
+     * {@link Qcow2MetadataOverlaps.Scan#newWritesOnMetadata}): a damaged image may come in with
+     * data and metadata on one cluster, but the driver must not add such a cluster.
+     */
+    private void checkNoNewOverlap(Path image, Qcow2MetadataOverlaps.Scan before) throws IOException {
+        if (before == null) {
+            return;
+        }
+        Qcow2MetadataOverlaps.Scan after = Qcow2MetadataOverlaps.of(Files.readAllBytes(image));
+        if (after == null) {
+            return;
+        }
+        List<Qcow2MetadataOverlaps.Overlap> added = after.newWritesOnMetadata(before);
+        check(added.isEmpty(), "a write landed on the image's own metadata: " + added);
     }
 
     private Path sidecar() {

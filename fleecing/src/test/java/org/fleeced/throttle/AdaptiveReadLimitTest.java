@@ -60,6 +60,18 @@ class AdaptiveReadLimitTest {
     }
 
     @Test
+    void theFloorIsASixteenthOfTheFastestUnlimitedReading() throws Exception {
+        readerReads(320L << 20);
+        guestWrites(50, 100 * MS);
+        tick();
+        for (int i = 0; i < 40; i++) {
+            guestWrites(50, 100 * MS);
+            tick();
+        }
+        assertEquals((1600L << 20) / 16, limit.rateBytesPerSecond(), "320 MiB in 0.2 s while unlimited");
+    }
+
+    @Test
     void theRateNeverFallsBelowTheFloor() throws Exception {
         for (int i = 0; i < 40; i++) {
             guestWrites(50, 100 * MS);

@@ -74,6 +74,32 @@ class CliIT {
     }
 
     @Test
+    void restoreAttachesAtOnceAndWaitsForTheStreamWhenAsked() throws Exception {
+        Tool.require("nbdcopy");
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
+            Path backups = java.nio.file.Files.createDirectories(daemon.dir().resolve("state/backups"));
+            Path source = backups.resolve("vm1-c1.qcow2");
+            Tool.run("qemu-img", "create", "-q", "-f", "qcow2", source.toString(), "16M").ok();
+            Tool.run("qemu-io", "-f", "qcow2", "-c", "write -P 0x33 0 4M", "-c", "write -P 0x44 12M 1M",
+                    source.toString()).ok();
+
+            CliRun noFormat = daemon.cli("restore", "vm2", daemon.images().resolve("vm2.qcow2").toString(),
+                    "--from", source.toString());
+            assertEquals(2, noFormat.exit(), noFormat.toString());
+
+            CliRun restored = daemon.cli("restore", "vm1", daemon.images().resolve("vm1.qcow2").toString(),
+                    "--from", source.toString(), "--format", "qcow2", "--wait").ok();
+            assertTrue(restored.out().startsWith("restoring vm1 from " + source + ": usable now at "
+                    + daemon.nbdUri("vm1")), restored.out());
+            assertTrue(restored.out().contains("restored vm1"), restored.out());
+            assertTrue(restored.err().contains("100%") && restored.err().contains("complete"), restored.err());
+            Path now = NbdDriver.copy(daemon.nbdUri("vm1"), dir.resolve("restored.raw"));
+            assertEquals(0, Tool.run("qemu-img", "compare", "-f", "raw", "-F", "qcow2", now.toString(),
+                    source.toString()).exit(), "the restored disk equals its backup");
+        }
+    }
+
+    @Test
     void refusalsAreOneLineWithTheirExitStatus() throws Exception {
         try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
             Path image = daemon.images().resolve("plain.qcow2");

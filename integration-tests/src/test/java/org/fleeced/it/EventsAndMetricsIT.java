@@ -194,7 +194,8 @@ class EventsAndMetricsIT {
                     "fleeced_nbd_bytes_out_total", "fleeced_nbd_requests_total", "fleeced_disks", "fleeced_jobs",
                     "fleeced_cbw_copies_total", "fleeced_temp_bytes", "fleeced_cbw_delayed_writes_total",
                     "fleeced_cbw_delay_seconds_total", "fleeced_frozen_read_delayed_writes_total",
-                    "fleeced_frozen_read_delay_seconds_total")) {
+                    "fleeced_frozen_read_delay_seconds_total", "fleeced_job_read_limit_bytes_per_second",
+                    "fleeced_job_guest_write_p99_seconds")) {
                 assertTrue(text.contains("# TYPE " + family + " "), family + " missing:\n" + text);
             }
             assertEquals(1.0, samples.get("fleeced_disks"), text);

@@ -30,7 +30,7 @@ class FleecedCommandLineTest {
     @Test
     void everyCommandHasHelpWithExamples() {
         CommandLine line = FleecedCommandLine.create();
-        for (String name : List.of("daemon", "serve", "checksum", "disks", "disk", "attach", "detach", "checkpoints", "jobs", "job",
+        for (String name : List.of("daemon", "serve", "checksum", "disks", "disk", "attach", "detach", "checkpoints", "restore", "jobs", "job",
                 "finish", "events")) {
             out.getBuffer().setLength(0);
             assertEquals(0, run(name, "--help"), name);
