@@ -1,6 +1,8 @@
 package org.fleeced.qcow2;
 
 import java.io.IOException;
+import java.nio.file.FileSystemException;
+import java.nio.file.FileSystemLoopException;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -53,14 +55,19 @@ public final class BackingPolicy {
 
     /**
      * Admits the backing file {@code named} by {@code image}: its real path, or a refusal that names
-     * the file. Missing files are EIO with their name, as any unreadable chain member.
+     * the file. A name that leads nowhere (no such file, a link loop, a name too long) makes the
+     * image invalid (EUCLEAN, whatever wrote that name); any other unreadable member is EIO.
      */
     Path admit(Path image, Path named) throws BlockIOException {
         Path real;
         try {
             real = named.toRealPath();
-        } catch (NoSuchFileException e) {
-            throw new BlockIOException(Errno.EIO, "backing file " + named + " of " + image + " does not exist", e);
+        } catch (NoSuchFileException | FileSystemLoopException e) {
+            throw new BlockIOException(Errno.EUCLEAN, "backing file " + named + " of " + image
+                    + (e instanceof NoSuchFileException ? " does not exist" : " is a loop of symbolic links"), e);
+        } catch (FileSystemException e) {
+            Errno errno = String.valueOf(e.getReason()).contains("File name too long") ? Errno.EUCLEAN : Errno.EIO;
+            throw new BlockIOException(errno, "backing file " + named + " of " + image + " cannot be opened: " + e, e);
         } catch (IOException e) {
             throw new BlockIOException(Errno.EIO, "backing file " + named + " of " + image + " cannot be opened: " + e, e);
         }

@@ -181,6 +181,9 @@ public record Qcow2Header(
     }
 
     /** A header that breaks the spec: the image is invalid (EUCLEAN), whoever opens it. */
+    /** The end-of-extensions marker: type 0 and length 0 (spec "Header extensions"). */
+    private static final int EXTENSION_END_BYTES = 8;
+
     static BlockIOException invalid(String why) {
         return new BlockIOException(Errno.EUCLEAN, "invalid qcow2 header: " + why);
     }
@@ -256,6 +259,11 @@ public record Qcow2Header(
             if (version == 3 && (headerLength < V3_HEADER_LENGTH || headerLength % 8 != 0
                     || headerLength > Math.min(clusterSize, b.limit()))) {
                 throw invalid("header_length " + Integer.toUnsignedString(headerLength) + " invalid");
+            }
+            if (version == 3 && headerLength > clusterSize - EXTENSION_END_BYTES) {
+                // spec "Header extensions": the list ends with an end marker, which must fit in the first cluster
+                throw invalid("header_length " + headerLength + " leaves no room in the first cluster of "
+                        + clusterSize + " bytes for the header extensions' end marker");
             }
         }
 

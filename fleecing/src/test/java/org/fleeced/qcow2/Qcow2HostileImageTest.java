@@ -224,6 +224,26 @@ class Qcow2HostileImageTest {
         assertTrue(e.getMessage().contains("backing file"), e.getMessage());
     }
 
+    /** DamagedImageAttachIT seed 777875: header_length as large as the cluster was a 507 at attach. */
+    @Test
+    void aHeaderLengthThatLeavesNoRoomForTheExtensionsEndMarkerMakesTheImageInvalid() throws Exception {
+        patchInt(image, 100, 65536);
+        BlockIOException e = openFails();
+        assertEquals(Errno.EUCLEAN, e.errno());
+        assertTrue(e.getMessage().contains("end marker"), e.getMessage());
+    }
+
+    /** DamagedImageAttachIT seed 777459: a backing file name cut to one byte was a 500 at attach. */
+    @Test
+    void aBackingFileThatDoesNotExistMakesTheImageInvalid() throws Exception {
+        Path overlay = dir.resolve("overlay.qcow2");
+        Qcow2Creator.create(overlay, Qcow2CreateOptions.of(16L << 20).withBacking("gone.qcow2", "qcow2"));
+        BlockIOException e = assertThrows(BlockIOException.class,
+                () -> Qcow2Node.open(overlay, Qcow2OpenOptions.readWrite()).close());
+        assertEquals(Errno.EUCLEAN, e.errno());
+        assertTrue(e.getMessage().contains("gone.qcow2 of " + overlay + " does not exist"), e.getMessage());
+    }
+
     @Test
     void aFullFirstClusterMakesRoomForTheBitmapsByDroppingTheFeatureNameTable() throws Exception {
         Path small = dir.resolve("small.qcow2");
