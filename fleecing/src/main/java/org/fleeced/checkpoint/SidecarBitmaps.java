@@ -110,7 +110,9 @@ public final class SidecarBitmaps implements PersistentRecorder, CheckpointStore
      *
      * @param regionBits        log2 of the intent log's region size
      * @param storeAfterRegions a flush stores the sidecar once this many regions were marked; 0 never
-     * @throws BlockIOException EIO when the sidecar is damaged (nothing is changed then) or cannot be written
+     * @throws BlockIOException EUCLEAN when the sidecar is damaged (nothing is changed then: the disk is
+     *                          invalid input, as a qcow2 image with damaged bitmap metadata is), EIO when
+     *                          it cannot be read or written
      */
     public static SidecarBitmaps open(Path image, long imageSize, int regionBits, long storeAfterRegions)
             throws BlockIOException {
@@ -119,7 +121,8 @@ public final class SidecarBitmaps implements PersistentRecorder, CheckpointStore
         try {
             contents = SidecarBitmapFile.read(file, imageSize);
         } catch (IOException e) {
-            throw new BlockIOException(Errno.EIO, e.getMessage() + ". Its checkpoints cannot be trusted, so the disk"
+            Errno errno = e instanceof SidecarBitmapFile.Damaged ? Errno.EUCLEAN : Errno.EIO;
+            throw new BlockIOException(errno, e.getMessage() + ". Its checkpoints cannot be trusted, so the disk"
                     + " is not opened on them; move the file away to open the disk without checkpoints (the next"
                     + " backup is then a full one)", e);
         }

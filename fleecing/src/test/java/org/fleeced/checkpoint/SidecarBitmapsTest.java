@@ -34,7 +34,7 @@ import org.junit.jupiter.api.io.TempDir;
  *   raw image ── DiskOpener ── SidecarBitmaps ──▶ IMAGE.fleeced-bitmaps (+ intent log, journal)
  *   clean close ─▶ reopen: same checkpoints, same bits, recording/frozen
  *   copy of the files while open (kill -9) ─▶ reopen: recovered, a superset
- *   seeded damage (truncation, flipped bytes, garbage) ─▶ open fails with EIO, the file untouched
+ *   seeded damage (truncation, flipped bytes, garbage) ─▶ open fails with EUCLEAN, the file untouched
  * </pre>
  */
 class SidecarBitmapsTest {
@@ -130,7 +130,7 @@ class SidecarBitmapsTest {
             String context = "seed " + seed + ", round " + round;
             Files.write(sidecar, damaged);
             BlockIOException e = assertThrows(BlockIOException.class, () -> open(image).close(), context);
-            assertEquals(Errno.EIO, e.errno(), context);
+            assertEquals(Errno.EUCLEAN, e.errno(), context + ": damage is invalid input (422 IMAGE_INVALID), not an I/O error");
             assertTrue(e.getMessage().contains(sidecar.toString()) && e.getMessage().contains("damaged"),
                     context + ": the error names the file and what is wrong: " + e.getMessage());
             assertArrayEquals(damaged, Files.readAllBytes(sidecar), context + ": the damaged file is left as it was");

@@ -41,6 +41,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  *   disk served an NBD client connected to its export all along
  *   images/existing.qcow2          an image nobody attached
  *   images/damaged.qcow2           a qcow2 image whose header has cluster_bits 40
+ *   images/sidecar.raw             a raw image whose checkpoint sidecar (.fleeced-bitmaps) is garbage
  *   images/escape.qcow2 -> /etc/hostname
  *   images/dangling.qcow2 -> images/gone.qcow2 (which does not exist)
  * </pre>
@@ -241,6 +242,9 @@ class RestProblemsIT {
                 new Row("422 attach an image whose header is invalid (not 500 IO_ERROR)", "POST", disks, ALL_RIGHT,
                         "{\"name\":\"x\",\"path\":\"{images}/damaged.qcow2\",\"format\":\"qcow2\"}", 422,
                         "EUCLEAN", "IMAGE_INVALID", "cluster_bits"),
+                new Row("422 attach a raw image whose checkpoint sidecar is damaged (not 500 IO_ERROR)", "POST", disks,
+                        ALL_RIGHT, "{\"name\":\"x\",\"path\":\"{images}/sidecar.raw\",\"format\":\"raw\"}", 422,
+                        "EUCLEAN", "IMAGE_INVALID", "sidecar.raw.fleeced-bitmaps"),
                 new Row("422 plan from an unknown checkpoint", "GET", "v1/disks/idle/plan?base=nope", ALL_RIGHT,
                         null, 422, "EINVAL", "BASE_UNKNOWN", "nope"),
 
@@ -269,6 +273,9 @@ class RestProblemsIT {
         try (FileChannel header = FileChannel.open(damaged, StandardOpenOption.WRITE)) {
             header.write(ByteBuffer.wrap(new byte[] {40}), CLUSTER_BITS_LOW_BYTE);
         }
+        Path raw = daemon.images().resolve("sidecar.raw");
+        Tool.run("qemu-img", "create", "-q", "-f", "raw", raw.toString(), "1M").ok();
+        Files.writeString(raw.resolveSibling("sidecar.raw.fleeced-bitmaps"), "not a sidecar fleeced wrote");
         daemon.attachNewQcow2("served", 1 << 20);
         servedClient = RawNbdConnection.open(daemon.nbdPort(), "served");
     }
