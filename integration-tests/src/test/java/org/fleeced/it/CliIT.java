@@ -96,6 +96,10 @@ class CliIT {
             Path now = NbdDriver.copy(daemon.nbdUri("vm1"), dir.resolve("restored.raw"));
             assertEquals(0, Tool.run("qemu-img", "compare", "-f", "raw", "-F", "qcow2", now.toString(),
                     source.toString()).exit(), "the restored disk equals its backup");
+        }
+    }
+
+    @Test
     void backupMakesAChainInADirectoryWithProgressAndTheRightExitStatus() throws Exception {
         Tool.require("nbdcopy");
         try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
