@@ -100,6 +100,39 @@ class CliIT {
     }
 
     @Test
+    void backupMakesAChainInADirectoryWithProgressAndTheRightExitStatus() throws Exception {
+        Tool.require("nbdcopy");
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
+            daemon.createDisk("vm1", 16 * M);
+            NbdDriver.write(daemon.nbdUri("vm1"), "-P 0x11 0 8M");
+            Path chain = java.nio.file.Files.createDirectories(daemon.dir().resolve("state/backups/vm1"));
+
+            CliRun full = daemon.cli("backup", "vm1", "--to", chain.toString(), "--checkpoint", "c1").ok();
+            Path first = chain.resolve("vm1-c1.qcow2");
+            assertTrue(full.out().startsWith("backup of vm1 at c1: " + first + " (full"), full.out());
+            assertTrue(full.err().contains("100%") && full.err().contains("finished"), "progress lines: " + full.err());
+
+            NbdDriver.write(daemon.nbdUri("vm1"), "-P 0x22 4M 1M");
+            CliRun auto = daemon.cli("backup", "vm1", "--to", chain.toString(), "--auto").ok();
+            assertTrue(auto.out().contains("(incremental from c1"), auto.out());
+            Path top;
+            try (var files = java.nio.file.Files.list(chain)) {
+                top = files.filter(f -> !f.equals(first)).findFirst().orElseThrow();
+            }
+            assertTrue(top.getFileName().toString().matches("vm1-b-\\d{8}-\\d{6}\\.qcow2"), top.toString());
+            Tool.run("qemu-img", "check", first.toString()).ok();
+            Tool.run("qemu-img", "check", top.toString()).ok();
+            Path now = NbdDriver.copy(daemon.nbdUri("vm1"), dir.resolve("now.raw"));
+            assertEquals(0, Tool.run("qemu-img", "compare", "-f", "raw", "-F", "qcow2", now.toString(), top.toString())
+                    .exit(), "the chain's top restores the disk");
+
+            CliRun taken = daemon.cli("backup", "vm1", "--to", chain.toString(), "--checkpoint", "c1");
+            assertEquals(5, taken.exit(), "the file or checkpoint exists: " + taken);
+            assertEquals(1, taken.err().strip().lines().count(), taken.err());
+        }
+    }
+
+    @Test
     void refusalsAreOneLineWithTheirExitStatus() throws Exception {
         try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
             Path image = daemon.images().resolve("plain.qcow2");

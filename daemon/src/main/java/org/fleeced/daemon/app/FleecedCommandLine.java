@@ -5,11 +5,13 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.fleeced.daemon.cli.ExitStatus;
 import org.fleeced.daemon.cli.FleecedCommand;
+import picocli.AutoComplete;
 import picocli.CommandLine;
 
 /**
  * The whole command line: the client commands ({@link FleecedCommand}), {@code daemon},
- * {@code serve}, {@code checksum} and the hidden AOT training run. A mistake on the line is one line that names
+ * {@code serve}, {@code checksum}, {@code generate-completion} (a bash/zsh completion script:
+ * {@code source <(bin/fleeced generate-completion)}) and the hidden AOT training run. A mistake on the line is one line that names
  * it and points to {@code --help}; a command that cannot run says why in one line; only a bug
  * logs a stack trace.
  */
@@ -24,7 +26,8 @@ final class FleecedCommandLine {
                 .addSubcommand(new DaemonCli())
                 .addSubcommand(new ServeCli())
                 .addSubcommand(new ChecksumCli())
-                .addSubcommand(new AotTrainingCli());
+                .addSubcommand(new AotTrainingCli())
+                .addSubcommand("generate-completion", new AutoComplete.GenerateCompletion());
         line.setParameterExceptionHandler((e, args) -> {
             CommandLine failed = e.getCommandLine();
             PrintWriter err = failed.getErr();

@@ -13,7 +13,8 @@ import picocli.CommandLine.Mixin;
 @Command(name = "fleeced", mixinStandardHelpOptions = true, versionProvider = FleecedVersion.class,
         description = "A backup and fleecing daemon for virtual disks, and its command-line client.",
         subcommands = {DisksCommand.class, DiskCommand.class, AttachCommand.class, DetachCommand.class,
-                CheckpointsCommand.class, RestoreCommand.class, JobsCommand.class, JobCommand.class, FinishCommand.class,
+                CheckpointsCommand.class, BackupCommand.class, RestoreCommand.class, JobsCommand.class, JobCommand.class,
+                FinishCommand.class,
                 EventsCommand.class},
         footer = {"", "Client commands talk to a running daemon over its REST API. Exit status: 0 ok, 1 failed,"
                 + " 2 usage, 3 daemon unreachable or starting, 4 not found, 5 conflict, 6 refused, 7 unauthorized."})

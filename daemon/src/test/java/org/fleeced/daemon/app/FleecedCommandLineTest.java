@@ -30,7 +30,7 @@ class FleecedCommandLineTest {
     @Test
     void everyCommandHasHelpWithExamples() {
         CommandLine line = FleecedCommandLine.create();
-        for (String name : List.of("daemon", "serve", "checksum", "disks", "disk", "attach", "detach", "checkpoints", "restore", "jobs", "job",
+        for (String name : List.of("daemon", "serve", "checksum", "disks", "disk", "attach", "detach", "checkpoints", "backup", "restore", "jobs", "job",
                 "finish", "events")) {
             out.getBuffer().setLength(0);
             assertEquals(0, run(name, "--help"), name);
@@ -40,6 +40,14 @@ class FleecedCommandLineTest {
         assertTrue(out.toString().contains("checkpoints"), out.toString());
         assertFalse(out.toString().contains("aot-training"), "the training run stays hidden");
         assertTrue(line.getSubcommands().containsKey("aot-training"));
+    }
+
+    @Test
+    void aCompletionScriptCoversEveryCommand() {
+        assertEquals(0, run("generate-completion"));
+        for (String name : List.of("daemon", "serve", "backup", "restore", "checkpoints", "finish")) {
+            assertTrue(out.toString().contains(name), "completion for " + name);
+        }
     }
 
     @Test
