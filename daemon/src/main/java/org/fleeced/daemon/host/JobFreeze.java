@@ -10,6 +10,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -98,15 +99,24 @@ public final class JobFreeze implements SnapshotQuiescer {
         long frozenAt = System.nanoTime();
         LOG.info("job " + job + ": guests frozen through " + agents + " in " + (frozenAt - started) / 1_000_000 + " ms");
         AtomicBoolean thawed = new AtomicBoolean();
-        ScheduledFuture<?> watchdog = freezer.timers().schedule(() -> Thread.ofVirtual().start(() -> {
-            if (thawed.compareAndSet(false, true)) {
-                overran = true;
-                LOG.severe("job " + job + ": the snapshot took longer than the freeze timeout of " + timeout.toMillis()
-                        + " ms; guests thawed before it, so it is crash-consistent");
-                freezer.eventsPublish("guest-freeze-overrun", Map.of("job", job, "timeoutMillis", timeout.toMillis()));
-                thawAll(frozen, frozenAt);
-            }
-        }), timeout.toMillis(), TimeUnit.MILLISECONDS);
+        ScheduledFuture<?> watchdog;
+        try {
+            watchdog = freezer.timers().schedule(() -> Thread.ofVirtual().start(() -> {
+                if (thawed.compareAndSet(false, true)) {
+                    overran = true;
+                    LOG.severe("job " + job + ": the snapshot took longer than the freeze timeout of "
+                            + timeout.toMillis() + " ms; guests thawed before it, so it is crash-consistent");
+                    freezer.eventsPublish("guest-freeze-overrun", Map.of("job", job, "timeoutMillis", timeout.toMillis()));
+                    thawAll(frozen, frozenAt);
+                }
+            }), timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // the daemon is stopping (its timers are gone): no snapshot under a freeze nobody watches
+            thawed.set(true);
+            overran = true;
+            thawAll(frozen, frozenAt);
+            return () -> { };
+        }
         return () -> {
             watchdog.cancel(false);
             if (thawed.compareAndSet(false, true)) {
