@@ -29,16 +29,8 @@ with open(sys.argv[1], 'r+b') as f:
 PY
 fi
 
-cat > "$WORK/fleeced.yaml" <<YAML
-stateDir: $WORK/state
-rest: {port: $REST}
-nbd: {port: $NBD, socket: nbd.sock}
-YAML
-bin/fleeced daemon --config "$WORK/fleeced.yaml" > "$WORK/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null || true' EXIT
-api=http://127.0.0.1:$REST/v1
-curl -sf --retry 120 --retry-delay 1 --retry-connrefused "http://127.0.0.1:$REST/health" > /dev/null
+. bench/lib/fleeced_daemon.sh
+start_fleeced "$WORK" "$REST" "$NBD"
 for d in full sparse; do
   curl -sf -H 'Content-Type: application/json' -d "{\"name\":\"$d\",\"path\":\"$WORK/state/images/$d.raw\",\"format\":\"raw\"}" "$api/disks" > /dev/null
 done

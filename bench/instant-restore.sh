@@ -25,16 +25,8 @@ if [ ! -f "$src" ] || [ "$(qemu-img info --output=json "$src" | jq '."virtual-si
   rm -f "$WORK/source.raw"
 fi
 
-cat > "$WORK/fleeced.yaml" <<YAML
-stateDir: $WORK/state
-rest: {port: $REST}
-nbd: {port: $NBD, socket: nbd.sock}
-YAML
-bin/fleeced daemon --config "$WORK/fleeced.yaml" > "$WORK/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null || true' EXIT
-api=http://127.0.0.1:$REST/v1
-curl -sf --retry 120 --retry-delay 1 --retry-connrefused "http://127.0.0.1:$REST/health" > /dev/null
+. bench/lib/fleeced_daemon.sh
+start_fleeced "$WORK" "$REST" "$NBD"
 
 now() { date +%s.%N; }
 restore() { # NAME LIMIT: POST the restore; prints the POST's start time

@@ -20,16 +20,8 @@ qemu-img create -q -f qcow2 "$img" "$SIZE"
 echo "writing $SIZE of data into $img..." >&2
 qemu-io -f qcow2 -c "write -P 0x5a 0 $SIZE" "$img" > /dev/null
 
-cat > "$WORK/fleeced.yaml" <<YAML
-stateDir: $WORK/state
-rest: {port: $REST}
-nbd: {port: $NBD, socket: nbd.sock}
-YAML
-bin/fleeced daemon --config "$WORK/fleeced.yaml" > "$WORK/daemon.log" 2>&1 &
-daemon=$!
-trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null || true' EXIT
-api=http://127.0.0.1:$REST/v1
-curl -sf --retry 120 --retry-delay 1 --retry-connrefused "http://127.0.0.1:$REST/health" > /dev/null
+. bench/lib/fleeced_daemon.sh
+start_fleeced "$WORK" "$REST" "$NBD"
 curl -sf -H 'Content-Type: application/json' -d "{\"name\":\"disk\",\"path\":\"$img\",\"format\":\"qcow2\"}" "$api/disks" > /dev/null
 guest=nbd://127.0.0.1:$NBD/disk
 
