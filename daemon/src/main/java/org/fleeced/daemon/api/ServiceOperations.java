@@ -75,9 +75,9 @@ final class ServiceOperations {
             p.sample("fleeced_jobs", Map.of("state", name), byState.getOrDefault(name, 0));
         }
         p.counter("fleeced_cbw_copies_total", "Clusters copied before a guest write.", total.clustersCopied());
-        p.family("fleeced_push_bytes_written_total", "Bytes push jobs wrote, by target.", "counter");
-        jobs.pushBytesWritten().forEach((target, bytes) ->
-                p.sample("fleeced_push_bytes_written_total", Map.of("target", target), bytes));
+        p.family("fleeced_push_bytes_written_total", "Bytes push jobs wrote to their targets, by disk.", "counter");
+        jobs.pushBytesWritten().forEach((disk, bytes) ->
+                p.sample("fleeced_push_bytes_written_total", Map.of("disk", disk), bytes));
         p.gauge("fleeced_temp_bytes", "Bytes held in temp images.", jobs.statsOfRunningJobs().tempBytes());
         p.counter("fleeced_cbw_delayed_writes_total", "Guest writes that waited for a copy.", total.writesDelayedByCbw());
         p.counter("fleeced_cbw_delay_seconds_total", "Time guest writes waited for copies.", total.cbwDelayNanos() / 1e9);

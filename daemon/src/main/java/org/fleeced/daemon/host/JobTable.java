@@ -567,7 +567,7 @@ public final class JobTable {
         return sum;
     }
 
-    /** Bytes push jobs wrote since the daemon started, by target file: what the metrics count. */
+    /** Bytes push jobs wrote since the daemon started, by disk: what the metrics count. */
     public Map<String, Long> pushBytesWritten() {
         return pushes.bytesWritten(running());
     }

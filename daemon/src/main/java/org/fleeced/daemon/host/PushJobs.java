@@ -28,7 +28,11 @@ final class PushJobs {
     private final PushTargets targets;
     private final BackupChains chains;
     private final Events events;
-    /** Bytes ended push jobs wrote, by target file, so the metric never goes down. Guarded by this. */
+    /**
+     * Bytes ended push jobs wrote, by disk, so the metric never goes down. By disk, not by target
+     * file: every push writes a new file, so a series per file would grow with every job for as long
+     * as the daemon runs. Guarded by this.
+     */
     private final Map<String, Long> endedBytes = new LinkedHashMap<>();
 
     PushJobs(AllowedPaths backupDirs, BackupChains chains, Events events) {
@@ -91,7 +95,7 @@ final class PushJobs {
         }
     }
 
-    /** Bytes push jobs wrote since the daemon started, by target file: what the metrics count. */
+    /** Bytes push jobs wrote since the daemon started, by disk: what the metrics count. */
     Map<String, Long> bytesWritten(Collection<HostedJob> running) {
         Map<String, Long> all;
         synchronized (this) {

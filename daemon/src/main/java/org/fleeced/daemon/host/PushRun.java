@@ -112,12 +112,12 @@ final class PushRun {
         return new JobRecord.Progress(done, total, rate, eta);
     }
 
-    /** Bytes written to each target so far, by target file. */
+    /** Bytes written to each disk's target so far, by disk. */
     Map<String, Long> bytesWritten() {
         Map<String, Long> out = new LinkedHashMap<>();
         for (Part p : parts.values()) {
             PushCopy copy = p.copy;
-            out.put(p.target.name(), copy == null ? 0 : copy.bytesWritten());
+            out.put(p.target.disk(), copy == null ? 0 : copy.bytesWritten());
         }
         return out;
     }
