@@ -71,15 +71,42 @@ public final class CopyOnRead {
         return source;
     }
 
-    /** Makes every cluster of {@code [offset, offset + length)} restored, fetching those that are not. */
+    /**
+     * Makes every cluster of {@code [offset, offset + length)} restored, fetching those that are
+     * not (the stream's fill). The marks are durable at the next persist, not now.
+     */
     void fill(long offset, long length) throws BlockIOException {
         Alignment.Range whole = clusters(offset, length);
         if (!restored.anyUnrestored(whole.offset(), whole.length())) {
             return;
         }
         try (InFlightRanges.Ticket held = hold(whole)) {
-            fillLocked(whole.offset(), whole.end());
+            fillLocked(whole.offset(), whole.end(), null);
         }
+    }
+
+    /**
+     * The guest's read: fills the unrestored clusters it touches and answers from the bytes it
+     * fetched (restored parts from the image), and returns only once the marks of every cluster it
+     * read are durable ({@link RestoredClusters#commit}), so that nothing the guest has seen is
+     * fetched again after a crash.
+     */
+    void read(long offset, ByteBuffer dst) throws BlockIOException {
+        long length = dst.remaining();
+        if (restored.isDurable(offset, length)) {
+            image.read(offset, dst);
+            return;
+        }
+        Alignment.Range whole = clusters(offset, length);
+        if (restored.anyUnrestored(whole.offset(), whole.length())) {
+            try (InFlightRanges.Ticket held = hold(whole)) {
+                fillLocked(whole.offset(), whole.end(), new ReadWindow(offset, dst));
+            }
+            dst.position(dst.limit());
+        } else {
+            image.read(offset, dst);
+        }
+        restored.commit(image, offset, length);
     }
 
     /** An action that changes the image over a range (a guest write, zeroing). */
@@ -102,10 +129,10 @@ public final class CopyOnRead {
         try (InFlightRanges.Ticket held = hold(whole)) {
             long end = offset + length;
             if (offset != whole.offset()) {
-                fillLocked(whole.offset(), Math.min(whole.offset() + clusterBytes, whole.end()));
+                fillLocked(whole.offset(), Math.min(whole.offset() + clusterBytes, whole.end()), null);
             }
             if (end != whole.end()) {
-                fillLocked(Math.max(whole.end() - clusterBytes, whole.offset()), whole.end());
+                fillLocked(Math.max(whole.end() - clusterBytes, whole.offset()), whole.end(), null);
             }
             change.apply();
             restored.mark(whole.offset(), whole.length());
@@ -162,23 +189,29 @@ public final class CopyOnRead {
         }
     }
 
-    /** Copies the unrestored clusters of {@code [from, to)} (cluster-aligned, held) from the source. */
-    private void fillLocked(long from, long to) throws BlockIOException {
+    /**
+     * Copies the unrestored clusters of {@code [from, to)} (cluster-aligned, held) from the source;
+     * with a {@code window}, also serves its bytes: fetched ones as fetched, restored ones from the image.
+     */
+    private void fillLocked(long from, long to, ReadWindow window) throws BlockIOException {
         long pos = from;
         while (pos < to) {
             long start = restored.nextUnrestored(pos, to);
+            if (window != null) {
+                window.readImage(image, pos, start < 0 ? to : start);
+            }
             if (start < 0) {
                 return;
             }
             long stop = restored.nextRestored(start, to);
             long runEnd = Math.min(stop < 0 ? to : stop, start + MAX_FILL_BYTES);
-            copy(start, runEnd - start);
+            copy(start, runEnd - start, window);
             restored.mark(start, runEnd - start);
             pos = runEnd;
         }
     }
 
-    private void copy(long offset, long length) throws BlockIOException {
+    private void copy(long offset, long length, ReadWindow window) throws BlockIOException {
         long pos = offset;
         while (pos < offset + length) {
             List<Extent> extents;
@@ -190,6 +223,9 @@ public final class CopyOnRead {
             for (Extent e : extents) {
                 if (e.zero()) {
                     image.writeZeroes(e.offset(), e.length(), Set.of(WriteFlag.MAY_UNMAP));
+                    if (window != null) {
+                        window.zero(e.offset(), e.end());
+                    }
                 } else {
                     ByteBuffer data = ByteBuffer.allocate((int) e.length());
                     try {
@@ -198,7 +234,11 @@ public final class CopyOnRead {
                         throw sourceFailed("read", e.offset(), ex);
                     }
                     fetchedBytes.add(e.length());
-                    image.write(e.offset(), data.flip(), WriteFlag.NONE);
+                    data.flip();
+                    if (window != null) {
+                        window.put(e.offset(), data);
+                    }
+                    image.write(e.offset(), data, WriteFlag.NONE);
                 }
             }
             pos = extents.getLast().end();

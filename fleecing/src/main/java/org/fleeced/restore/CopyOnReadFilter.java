@@ -18,8 +18,10 @@ import org.fleeced.block.WriteFlag;
  *
  * <ul>
  *   <li><b>read</b>: fill the unrestored clusters it touches (fetched once, written into the
- *       image), then read the image, so the next read is local. A source failure fails the read
- *       with EIO; a read of restored clusters never touches the source.</li>
+ *       image, so the next read is local) and answer with the fetched bytes; the answer waits
+ *       until the marks of what it read are durable (a group commit), so a crash never makes the
+ *       restore fetch what the guest has seen. A source failure fails the read with EIO; a read
+ *       of restored clusters never touches the source.</li>
  *   <li><b>write, writeZeroes</b>: the untouched part of an unrestored cluster at either end is
  *       fetched first (no lost bytes on partial-cluster writes), then the change lands and its
  *       clusters are restored. FAST_ZERO over unrestored clusters fails with ENOTSUP: fetching is
@@ -49,8 +51,7 @@ public final class CopyOnReadFilter extends FilterNode {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws BlockIOException {
-        state.fill(offset, dst.remaining());
-        child.read(offset, dst);
+        state.read(offset, dst);
     }
 
     @Override

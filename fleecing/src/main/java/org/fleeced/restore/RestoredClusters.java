@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.zip.CRC32C;
 import org.fleeced.bitmaps.ByteRange;
@@ -30,7 +31,16 @@ import org.fleeced.tracking.DurableRename;
  * writes the copy: every bit the file holds names data that was on stable storage before the file
  * was written, so a crash never marks unrestored data restored. A crash may forget marks made
  * since the last persist; those clusters are fetched from the source again, which is harmless
- * (the guest's own writes there were not flushed either: a guest flush persists).
+ * for what the guest has not read (its own writes there were not flushed either: a guest flush
+ * persists).
+ *
+ * <h2>Group commit</h2>
+ * What the guest has read must not be fetched again after a crash (it may have acted on it), so a
+ * read of clusters whose marks the file does not hold yet waits in {@link #commit} before it is
+ * answered. Commits share one image flush and one file write: a reader takes the persist lock,
+ * and when the persist it waited behind already covered its clusters ({@code durable}), it
+ * returns without I/O; otherwise its own persist covers every mark made meanwhile, so readers
+ * that queue behind it return at once.
  *
  * <h2>Layout</h2>
  * Big-endian: magic {@code FLRESTOR}, u32 version 1, u64 image size, u32 log2 cluster size,
@@ -51,10 +61,15 @@ public final class RestoredClusters {
     private final DirtyBitmap restored;
     /** Serializes persists, so that an older copy never overwrites a newer one. */
     private final ReentrantLock persisting = new ReentrantLock();
-    /** Bumped by every mark; read under persisting to skip a rewrite when nothing changed. */
-    private volatile long version;
+    /** Bumped by every mark after its bits are set; read under persisting to skip a rewrite when nothing changed. */
+    private final AtomicLong version = new AtomicLong();
     /** The version the file holds. Guarded by persisting. */
     private long persistedVersion = -1;
+    /**
+     * The bits the file holds (a subset of {@code restored}): replaced under persisting after each
+     * write, read without it by the commit's fast path.
+     */
+    private volatile DirtyBitmap durable;
 
     private RestoredClusters(Path file, String source, DirtyBitmap restored) {
         this.file = file;
@@ -74,7 +89,8 @@ public final class RestoredClusters {
             throw new IllegalArgumentException("a restore source described in more than 64 KiB: " + source.substring(0, 80));
         }
         RestoredClusters map = new RestoredClusters(sidecarFor(image), source, new DirtyBitmap(sizeBytes, clusterBytes));
-        map.writeFile(map.restored.copy());
+        map.durable = map.restored.copy();
+        map.writeFile(map.durable);
         map.persistedVersion = 0;
         return map;
     }
@@ -144,6 +160,7 @@ public final class RestoredClusters {
                 end = offset + length;
             }
             RestoredClusters map = new RestoredClusters(file, new String(text, StandardCharsets.UTF_8), bits);
+            map.durable = bits.copy();
             map.persistedVersion = 0;
             return map;
         } catch (BufferUnderflowException e) {
@@ -198,22 +215,63 @@ public final class RestoredClusters {
     /** Marks the clusters of {@code [offset, offset + length)} restored: call only after their data write returned. */
     public void mark(long offset, long length) {
         restored.set(offset, length);
-        version++;
+        version.incrementAndGet();
+    }
+
+    /** Whether the file holds the marks of every cluster of {@code [offset, offset + length)}. */
+    public boolean isDurable(long offset, long length) {
+        return length <= 0 || durable.nextClean(offset, offset + length) < 0;
+    }
+
+    /**
+     * Returns once the file holds the marks of every restored cluster of {@code [offset, offset +
+     * length)}, persisting (with {@code image}'s flush) only when no persist already covered them:
+     * the group commit of the class note. Unrestored clusters in the range are not waited for.
+     */
+    public void commit(BlockNode image, long offset, long length) throws BlockIOException {
+        if (isDurable(offset, length)) {
+            return;
+        }
+        persisting.lock();
+        try {
+            if (!coveredLocked(offset, length)) {
+                persistLocked(image);
+            }
+        } finally {
+            persisting.unlock();
+        }
     }
 
     /** Flushes {@code image} and writes the marks made before the flush (see the class note). */
     public void persist(BlockNode image) throws BlockIOException {
         persisting.lock();
         try {
-            long v = version;
-            DirtyBitmap copy = restored.copy();
-            image.flush();
-            if (v != persistedVersion) {
-                writeFile(copy);
-                persistedVersion = v;
-            }
+            persistLocked(image);
         } finally {
             persisting.unlock();
+        }
+    }
+
+    /** Whether every restored cluster of the range is durable. */
+    private boolean coveredLocked(long offset, long length) {
+        long end = offset + length;
+        for (ByteRange run : restored.dirtyExtents(offset, length, Integer.MAX_VALUE)) {
+            long from = Math.max(run.offset(), offset);
+            if (!isDurable(from, Math.min(run.end(), end) - from)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void persistLocked(BlockNode image) throws BlockIOException {
+        long v = version.get();
+        DirtyBitmap copy = restored.copy();
+        image.flush();
+        if (v != persistedVersion) {
+            writeFile(copy);
+            durable = copy;
+            persistedVersion = v;
         }
     }
 

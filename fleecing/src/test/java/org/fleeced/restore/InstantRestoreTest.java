@@ -13,6 +13,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.fleeced.bitmaps.ByteRange;
+import org.fleeced.block.Alignment;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.BlockNodeContractTest;
@@ -22,6 +24,7 @@ import org.fleeced.block.WriteFlag;
 import org.fleeced.block.testing.ControllableNode;
 import org.fleeced.disk.ActiveDisk;
 import org.fleeced.disk.DiskOpener;
+import org.fleeced.disk.KillCopy;
 import org.fleeced.disk.DiskSpec;
 import org.fleeced.qcow2.ImageOpener;
 import org.fleeced.qcow2.Qcow2CreateOptions;
@@ -116,6 +119,39 @@ class InstantRestoreTest {
             assertArrayEquals(expected, read(disk.exportNode(), 0, (int) SIZE));
         }
         assertFalse(Files.exists(RestoredClusters.sidecarFor(image)));
+    }
+
+    @Test
+    void whatTheGuestReadIsNeverFetchedAgainAfterACrash() throws Exception {
+        try (Qcow2Node n = Qcow2Node.open(incr, Qcow2OpenOptions.readWrite())) {
+            byte[] data = BlockNodeContractTest.pattern(300_000, 13);
+            n.write(2L << 20, ByteBuffer.wrap(data), WriteFlag.NONE);
+            System.arraycopy(data, 0, expected, 2 << 20, data.length);
+        }
+        List<ByteRange> guestReads = List.of(new ByteRange(3L << 20, 4096), new ByteRange(700_000, 200_000),
+                new ByteRange((2L << 20) + 12_345, 1000));
+        Path crashed;
+        try (ActiveDisk disk = DiskOpener.open(spec(new RestorePlan(chain(), 1024)))) {
+            for (ByteRange r : guestReads) {
+                assertArrayEquals(slice((int) r.offset(), (int) r.length()),
+                        read(disk.exportNode(), r.offset(), (int) r.length()));
+            }
+            crashed = KillCopy.of(image, dir.resolve("crash"));
+        }
+        try (ActiveDisk disk = DiskOpener.open(DiskSpec.of("vda", crashed, ImageOpener.Format.QCOW2)
+                .withRestore(new RestorePlan(failing(), 0)))) {
+            await().until(() -> !disk.restoring());
+            assertArrayEquals(expected, read(disk.exportNode(), 0, (int) SIZE));
+        }
+        List<ByteRange> fetched = opened.stream().flatMap(n -> n.reads().stream()).toList();
+        assertFalse(fetched.isEmpty(), "the resumed stream fetched nothing (the rest of the data at 2 MiB)");
+        for (ByteRange r : guestReads) {
+            Alignment.Range clusters = Alignment.outward(r.offset(), r.length(), 65536);
+            for (ByteRange f : fetched) {
+                assertTrue(f.end() <= clusters.offset() || f.offset() >= clusters.end(),
+                        "the guest's read " + r + " was fetched again after the crash: " + f);
+            }
+        }
     }
 
     @Test

@@ -5,9 +5,11 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.fleeced.bitmaps.ByteRange;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.Errno;
@@ -93,6 +95,13 @@ public final class ControllableNode extends FilterNode {
         return calls.get(op).get();
     }
 
+    /** Every read that reached the node below, in order. */
+    public List<ByteRange> reads() {
+        return List.copyOf(reads);
+    }
+
+    private final List<ByteRange> reads = new CopyOnWriteArrayList<>();
+
     private void enter(Op op, long offset) throws BlockIOException {
         int call = calls.get(op).incrementAndGet();
         Gate gate;
@@ -116,6 +125,7 @@ public final class ControllableNode extends FilterNode {
     @Override
     public void read(long offset, ByteBuffer dst) throws BlockIOException {
         enter(Op.READ, offset);
+        reads.add(new ByteRange(offset, dst.remaining()));
         child.read(offset, dst);
     }
 
