@@ -14,7 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 15 part 3 through REST and real clients: a job's reader limits, changed while nbdcopy
- * reads; a disk's guest limits. A throttle is checked from below only: N bytes at R bytes/s with
+ * reads; a disk's guest limits, remembered across a restart. A throttle is checked from below only: N bytes at R bytes/s with
  * a burst B and requests of at most Q bytes cannot take less than (N - B - Q) / R. Nothing here
  * bounds how long a read may take.
  */
@@ -96,12 +96,17 @@ class ReaderThrottleIT {
     }
 
     @Test
-    void aDisksIoLimitsHoldItsGuestBack() throws Exception {
+    void aDisksIoLimitsAreRememberedAcrossARestartAndHoldItsGuestBack() throws Exception {
         try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
             daemon.attachNewQcow2("vm1", DISK);
             JsonNode disk = daemon.rest().patch("v1/disks/vm1",
                     Map.of("ioLimits", Map.of("bytesPerSecond", 4 * MIB, "burstBytes", MIB))).expect(200).json();
             assertEquals(4 * MIB, disk.at("/ioLimits/bytesPerSecond").asLong());
+            assertEquals(0, daemon.stop());
+            daemon.restart();
+            JsonNode again = daemon.rest().disk("vm1");
+            assertEquals(4 * MIB, again.at("/ioLimits/bytesPerSecond").asLong(), again.toString());
+            assertEquals(MIB, again.at("/ioLimits/burstBytes").asLong(), again.toString());
             String[] writes = new String[8];
             for (int i = 0; i < writes.length; i++) {
                 writes[i] = "-P 0x44 " + i + "M 1M";
@@ -113,6 +118,10 @@ class ReaderThrottleIT {
             assertTrue(seconds >= floor, "8 MiB at 4 MiB/s written in " + seconds + " s, less than " + floor);
             JsonNode lifted = daemon.rest().patch("v1/disks/vm1", Map.of("ioLimits", Map.of())).expect(200).json();
             assertEquals(0, lifted.at("/ioLimits/bytesPerSecond").asLong());
+            assertEquals(0, daemon.stop());
+            daemon.restart();
+            assertEquals(0, daemon.rest().disk("vm1").at("/ioLimits/bytesPerSecond").asLong(),
+                    "lifted limits stay lifted");
         }
     }
 

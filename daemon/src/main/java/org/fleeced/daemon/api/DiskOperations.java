@@ -54,8 +54,8 @@ final class DiskOperations {
             AttachedDisk disk = disks.require(req.path("disk"));
             if (update.ioLimits() != null) {
                 DiskBodies.IoLimits l = update.ioLimits();
-                disk.guestIo().setLimits(new ReadLimits(l.bytesPerSecond(), l.opsPerSecond(), l.burstBytes(), 0));
-                LOG.info("disk " + disk.name() + ": guest I/O limits now " + l);
+                disk = disks.setIoLimits(disk.name(),
+                        new ReadLimits(l.bytesPerSecond(), l.opsPerSecond(), l.burstBytes(), 0));
             }
             return ApiResponse.ok(body(disk));
         });

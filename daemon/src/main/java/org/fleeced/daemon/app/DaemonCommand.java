@@ -182,18 +182,34 @@ final class DaemonCommand {
         }
     }
 
+    /**
+     * The configuration's disks, then those the state directory remembers besides. A configured
+     * disk keeps the guest limits an earlier run remembered for it (they are set through the API).
+     */
     private static List<RememberedDisks.Entry> startupDisks(DaemonConfig config) throws IOException {
         List<RememberedDisks.Entry> all = new ArrayList<>();
         for (DaemonConfig.DiskSpec d : config.disks()) {
             all.add(new RememberedDisks.Entry(d.name(), d.path().toString(), d.format(),
-                    d.guestAgent() == null ? null : d.guestAgent().socket().toString()));
+                    d.guestAgent() == null ? null : d.guestAgent().socket().toString(), null));
         }
         for (RememberedDisks.Entry e : new RememberedDisksFile(config.stateDir()).load()) {
-            if (all.stream().noneMatch(a -> a.name().equals(e.name()))) {
+            int configured = indexOf(all, e.name());
+            if (configured < 0) {
                 all.add(e);
+            } else {
+                all.set(configured, all.get(configured).withIoLimitsOf(e));
             }
         }
         return all;
+    }
+
+    private static int indexOf(List<RememberedDisks.Entry> entries, String name) {
+        for (int i = 0; i < entries.size(); i++) {
+            if (entries.get(i).name().equals(name)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private static void createDirectories(DaemonConfig config) throws IOException {

@@ -244,6 +244,18 @@ public final class DiskTable {
         return new ArrayList<>(disks.values());
     }
 
+    /**
+     * Sets the guest limits of disk {@code name} ({@code ioLimits}) at once, also for requests
+     * waiting now, and remembers them, so that a restarted daemon applies them again.
+     */
+    public synchronized AttachedDisk setIoLimits(String name, ReadLimits limits) throws HostRefusal {
+        AttachedDisk disk = require(name);
+        disk.guestIo().setLimits(limits);
+        rememberLocked();
+        LOG.info("disk " + name + ": guest I/O limits now " + limits);
+        return disk;
+    }
+
     /** A remembered disk that could not be attached again at start, and why. */
     public record NotAttached(String name, String path, String detail) {
     }
@@ -262,7 +274,11 @@ public final class DiskTable {
             for (Map.Entry<RememberedDisks.Entry, Future<AttachedDisk>> a : attached.entrySet()) {
                 RememberedDisks.Entry e = a.getKey();
                 try {
-                    a.getValue().get();
+                    AttachedDisk disk = a.getValue().get();
+                    if (e.ioLimits() != null) {
+                        disk.guestIo().setLimits(e.ioLimits());
+                        LOG.info("disk " + e.name() + ": guest I/O limits " + e.ioLimits() + " remembered");
+                    }
                 } catch (ExecutionException ex) {
                     LOG.warning("disk " + e.name() + ": not attached again at start: " + ex.getCause().getMessage());
                     failed.add(new NotAttached(e.name(), e.path(), ex.getCause().getMessage()));
@@ -445,7 +461,8 @@ public final class DiskTable {
     private void rememberLocked() {
         List<RememberedDisks.Entry> entries = disks.values().stream()
                 .map(d -> new RememberedDisks.Entry(d.name(), d.path().toString(), d.formatName(),
-                        d.guestAgent() == null ? null : d.guestAgent().toString()))
+                        d.guestAgent() == null ? null : d.guestAgent().toString(),
+                        d.guestIo().limits().equals(ReadLimits.NONE) ? null : d.guestIo().limits()))
                 .toList();
         try {
             remembered.save(entries);

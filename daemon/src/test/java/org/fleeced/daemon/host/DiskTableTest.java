@@ -71,9 +71,26 @@ class DiskTableTest {
         assertTrue(exports.find("vm1").isPresent(), "the writable export has the disk's name");
         assertFalse(exports.find("vm1").get().refusesWrites());
         assertEquals(List.of(new RememberedDisks.Entry("vm1", images.resolve("vm1.qcow2").toRealPath().toString(),
-                "qcow2", null)), remembered.getLast());
+                "qcow2", null, null)), remembered.getLast());
         assertEquals(List.of("disk-attached vm1"), events);
         assertEquals(List.of("vm1"), disks.list().stream().map(AttachedDisk::name).toList());
+    }
+
+    @Test
+    void aDisksGuestLimitsAreRememberedAndAppliedWhenItIsAttachedAgain() throws Exception {
+        create("vm1", "vm1.qcow2");
+        ReadLimits limits = new ReadLimits(4 << 20, 100, 1 << 20, 0);
+        disks.setIoLimits("vm1", limits);
+        RememberedDisks.Entry entry = remembered.getLast().getFirst();
+        assertEquals(limits, entry.ioLimits());
+
+        disks.closeAll();
+        assertEquals(List.of(), disks.restore(List.of(entry)));
+        AttachedDisk again = disks.require("vm1");
+        assertEquals(limits, again.guestIo().limits());
+        assertEquals(limits.throttleLimits(), again.guestIo().throttle().limits(), "and they apply");
+        disks.setIoLimits("vm1", ReadLimits.NONE);
+        assertEquals(null, remembered.getLast().getFirst().ioLimits(), "no limits: nothing to remember");
     }
 
     @Test
