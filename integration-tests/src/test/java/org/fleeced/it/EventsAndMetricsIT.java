@@ -5,17 +5,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,49 +26,28 @@ class EventsAndMetricsIT {
         Tool.require("qemu-img", "qemu-io", "nbdcopy");
     }
 
-    /** One server-sent event: its type and its JSON data. */
-    record Event(String type, JsonNode data) {
-    }
-
     @Test
     void eventStreamTellsWhenJobsStartAndEnd() throws Exception {
-        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
-            List<String> lines = new CopyOnWriteArrayList<>();
-            HttpResponse<Stream<String>> stream = daemon.rest().http().send(
-                    daemon.rest().request("v1/events").timeout(Duration.ofMinutes(5)).GET().build(),
-                    HttpResponse.BodyHandlers.ofLines());
-            try {
-                assertEquals(200, stream.statusCode());
-                assertTrue(stream.headers().firstValue("content-type").orElse("").startsWith("text/event-stream"),
-                        stream.headers().toString());
-                Thread.ofVirtual().start(() -> {
-                    try {
-                        stream.body().forEach(lines::add);
-                    } catch (UncheckedIOException e) {
-                        lines.add(": stream closed: " + e.getMessage());
-                    }
-                });
-                daemon.attachNewQcow2("vm1", 64 << 20);
-                await("disk-attached").atMost(PATIENCE).until(() -> has(lines, "disk-attached", null));
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir); EventStream stream = EventStream.open(daemon)) {
+            assertTrue(stream.response().headers().firstValue("content-type").orElse("").startsWith("text/event-stream"),
+                    stream.response().headers().toString());
+            daemon.attachNewQcow2("vm1", 64 << 20);
+            await("disk-attached").atMost(PATIENCE).until(() -> stream.has("disk-attached", null));
 
-                String ok = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1")).get("id").asText();
-                await("job-started").atMost(PATIENCE).until(() -> has(lines, "job-started", ok));
-                Event started = find(lines, "job-started", ok);
-                assertEquals("vm1", started.data().at("/disks/0").asText(), started.toString());
-                assertEquals("c1", started.data().get("checkpoint").asText(), started.toString());
-                daemon.rest().finish(ok, "success");
-                await("job-finished").atMost(PATIENCE).until(() -> has(lines, "job-finished", ok));
+            String ok = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1")).get("id").asText();
+            await("job-started").atMost(PATIENCE).until(() -> stream.has("job-started", ok));
+            EventStream.Event started = stream.find("job-started", ok);
+            assertEquals("vm1", started.data().at("/disks/0").asText(), started.toString());
+            assertEquals("c1", started.data().get("checkpoint").asText(), started.toString());
+            daemon.rest().finish(ok, "success");
+            await("job-finished").atMost(PATIENCE).until(() -> stream.has("job-finished", ok));
 
-                String bad = daemon.rest().startJob(RestClient.jobRequest("c2", "vm1")
-                        .put("incrementalFrom", "c1")).get("id").asText();
-                daemon.rest().finish(bad, "failure");
-                await("job-failed").atMost(PATIENCE).until(() -> has(lines, "job-failed", bad));
-                List<String> order = events(lines).stream().map(Event::type).toList();
-                assertEquals(List.of("disk-attached", "job-started", "job-finished", "job-started", "job-failed"),
-                        order, "events in the order they happened");
-            } finally {
-                stream.body().close();
-            }
+            String bad = daemon.rest().startJob(RestClient.jobRequest("c2", "vm1")
+                    .put("incrementalFrom", "c1")).get("id").asText();
+            daemon.rest().finish(bad, "failure");
+            await("job-failed").atMost(PATIENCE).until(() -> stream.has("job-failed", bad));
+            assertEquals(List.of("disk-attached", "job-started", "job-finished", "job-started", "job-failed"),
+                    stream.types(), "events in the order they happened");
         }
     }
 
@@ -85,28 +58,24 @@ class EventsAndMetricsIT {
     @Test
     void aReconnectWithLastEventIdReplaysWhatItMissed() throws Exception {
         try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
-            Subscription first = Subscription.open(daemon, null);
+            EventStream first = EventStream.open(daemon);
             daemon.attachNewQcow2("vm1", 64 << 20);
-            await("disk-attached").atMost(PATIENCE).until(() -> has(first.lines, "disk-attached", null));
+            await("disk-attached").atMost(PATIENCE).until(() -> first.has("disk-attached", null));
             String seen = first.lastId();
             first.close();
 
             daemon.attachNewQcow2("vm2", 64 << 20);
             String job = daemon.rest().startJob(RestClient.jobRequest("c1", "vm2")).get("id").asText();
-            Subscription again = Subscription.open(daemon, seen);
-            try {
-                await("the missed job-started").atMost(PATIENCE).until(() -> has(again.lines, "job-started", job));
+            try (EventStream again = EventStream.open(daemon, seen)) {
+                await("the missed job-started").atMost(PATIENCE).until(() -> again.has("job-started", job));
                 daemon.rest().finish(job, "success");
-                await("job-finished").atMost(PATIENCE).until(() -> has(again.lines, "job-finished", job));
-                assertEquals(List.of("disk-attached", "job-started", "job-finished"),
-                        events(again.lines).stream().map(Event::type).toList(), "vm2's attach, then the job: "
-                                + again.lines);
-                List<Long> ids = again.lines.stream().filter(l -> l.startsWith("id: "))
+                await("job-finished").atMost(PATIENCE).until(() -> again.has("job-finished", job));
+                assertEquals(List.of("disk-attached", "job-started", "job-finished"), again.types(),
+                        "vm2's attach, then the job: " + again.lines());
+                List<Long> ids = again.lines().stream().filter(l -> l.startsWith("id: "))
                         .map(l -> Long.parseLong(l.substring(4))).toList();
                 assertEquals(List.of(Long.parseLong(seen) + 1, Long.parseLong(seen) + 2, Long.parseLong(seen) + 3),
                         ids, "monotonic, from the one after the last seen");
-            } finally {
-                again.close();
             }
         }
     }
@@ -120,52 +89,14 @@ class EventsAndMetricsIT {
         try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
             daemon.attachNewQcow2("vm1", 64 << 20);
             String job = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1")).get("id").asText();
-            Subscription s = Subscription.open(daemon, null);
-            try {
+            try (EventStream s = EventStream.open(daemon)) {
                 assertEquals(0, daemon.stop(), daemon.log());
-                await("the stream ends").atMost(PATIENCE).until(() -> s.lines.contains(Subscription.END));
-                List<String> types = events(s.lines).stream().map(Event::type).toList();
-                assertEquals(List.of("shutdown", "job-failed"), types, s.lines.toString());
-                Event failed = find(s.lines, "job-failed", job);
+                await("the stream ends").atMost(PATIENCE).until(s::ended);
+                assertEquals(List.of("shutdown", "job-failed"), s.types(), s.lines().toString());
+                EventStream.Event failed = s.find("job-failed", job);
                 assertEquals("shutdown", failed.data().get("why").asText(), failed.toString());
-                assertEquals("SIGTERM", events(s.lines).getFirst().data().get("why").asText());
-            } finally {
-                s.close();
+                assertEquals("SIGTERM", s.events().getFirst().data().get("why").asText());
             }
-        }
-    }
-
-    /** An open {@code GET /v1/events}: its lines as they arrive, and {@link #END} once the server ended it. */
-    private record Subscription(HttpResponse<Stream<String>> response, List<String> lines) {
-        static final String END = "<the stream ended>";
-
-        static Subscription open(DaemonUnderTest daemon, String lastEventId) throws Exception {
-            var request = daemon.rest().request("v1/events").timeout(Duration.ofMinutes(5)).GET();
-            if (lastEventId != null) {
-                request.header("Last-Event-ID", lastEventId);
-            }
-            HttpResponse<Stream<String>> r = daemon.rest().http().send(request.build(),
-                    HttpResponse.BodyHandlers.ofLines());
-            assertEquals(200, r.statusCode());
-            List<String> lines = new CopyOnWriteArrayList<>();
-            Thread.ofVirtual().start(() -> {
-                try {
-                    r.body().forEach(lines::add);
-                    lines.add(END);
-                } catch (UncheckedIOException e) {
-                    lines.add(": stream broken: " + e.getMessage());
-                }
-            });
-            return new Subscription(r, lines);
-        }
-
-        String lastId() {
-            List<String> ids = lines.stream().filter(l -> l.startsWith("id: ")).toList();
-            return ids.getLast().substring(4);
-        }
-
-        void close() {
-            response.body().close();
         }
     }
 
@@ -223,38 +154,5 @@ class EventsAndMetricsIT {
             }
         }
         return samples;
-    }
-
-    private static boolean has(List<String> lines, String type, String job) {
-        return find(lines, type, job) != null;
-    }
-
-    private static Event find(List<String> lines, String type, String job) {
-        return events(lines).stream()
-                .filter(e -> e.type().equals(type) && (job == null || job.equals(e.data().path("job").asText())))
-                .findFirst().orElse(null);
-    }
-
-    /** The complete events among the lines so far (an event ends with a blank line). */
-    private static List<Event> events(List<String> lines) {
-        List<Event> events = new ArrayList<>();
-        String type = null;
-        String data = null;
-        for (String line : List.copyOf(lines)) {
-            if (line.startsWith("event:")) {
-                type = line.substring(6).trim();
-            } else if (line.startsWith("data:")) {
-                data = line.substring(5).trim();
-            } else if (line.isEmpty() && type != null) {
-                try {
-                    events.add(new Event(type, RestClient.JSON.readTree(data)));
-                } catch (IOException e) {
-                    throw new AssertionError("event " + type + " has no JSON data: " + data, e);
-                }
-                type = null;
-                data = null;
-            }
-        }
-        return events;
     }
 }

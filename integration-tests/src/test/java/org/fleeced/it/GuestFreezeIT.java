@@ -68,16 +68,8 @@ class GuestFreezeIT {
             attachWithAgent(daemon, "vm1", agent.socket());
             agent.script(GuestAgentEndpoint.FREEZE, Behaviour.FAIL);
 
-            RestClient.Problem refused = daemon.rest().post("v1/jobs", freeze(RestClient.jobRequest("c1", "vm1"),
-                    "required")).expect(502).problem();
-            assertEquals("GUEST_AGENT", refused.reason(), refused.toString());
-            assertTrue(refused.detail().contains("scripted failure"), refused.detail());
-            await("the thaw after the failed freeze").atMost(Duration.ofSeconds(30))
-                    .until(() -> agent.freezesAndThaws().contains(GuestAgentEndpoint.THAW));
-            assertEquals(0, daemon.rest().bitmaps("vm1").size(), "no checkpoint was created");
-            try (var temps = Files.list(daemon.tempDir())) {
-                assertEquals(List.of(), temps.toList(), "no temp image was left");
-            }
+            assertRefusedThawedAndNothingLeft(daemon, agent, freeze(RestClient.jobRequest("c1", "vm1"), "required"),
+                    "scripted failure");
             JsonNode retry = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1"));
             assertEquals("crash", retry.get("consistency").asText(), "freeze off: crash-consistent");
             assertEquals(List.of(GuestAgentEndpoint.FREEZE, GuestAgentEndpoint.THAW), agent.freezesAndThaws(),
@@ -116,12 +108,56 @@ class GuestFreezeIT {
     }
 
     @Test
-    void aThawThatFailsIsReportedAndRetriedUntilItWorks() throws Exception {
+    void aHungFreezeRefusesARequiredJobAtItsTimeoutAndTheAgentIsThawed() throws Exception {
         try (DaemonUnderTest daemon = DaemonUnderTest.start(dir);
                 GuestAgentEndpoint agent = GuestAgentEndpoint.listen(agentSocket(daemon, "vm1"))) {
             attachWithAgent(daemon, "vm1", agent.socket());
+            agent.script(GuestAgentEndpoint.FREEZE, Behaviour.HANG);
+            // the hung freeze may still freeze the guest later: a thaw is sent on a new session
+            assertRefusedThawedAndNothingLeft(daemon, agent, freeze(RestClient.jobRequest("c1", "vm1"), "required")
+                    .put("freezeTimeoutSeconds", 1), "no answer within 1000 ms");
+        }
+    }
+
+    /**
+     * SIGTERM while a job start waits for a freeze the agent never answers (the timeout is the
+     * longest allowed, so only the shutdown ends the wait): the daemon thaws the agent before it
+     * exits, since the guest may have frozen without saying so.
+     */
+    @Test
+    void aSigtermWhileAFreezeIsPendingThawsTheAgentBeforeTheDaemonExits() throws Exception {
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir);
+                GuestAgentEndpoint agent = GuestAgentEndpoint.listen(agentSocket(daemon, "vm1"))) {
+            attachWithAgent(daemon, "vm1", agent.socket());
+            agent.script(GuestAgentEndpoint.FREEZE, Behaviour.HANG);
+            ObjectNode request = freeze(RestClient.jobRequest("c1", "vm1"), "required").put("freezeTimeoutSeconds", 600);
+            Thread starting = Thread.ofVirtual().start(() -> {
+                try {
+                    daemon.rest().post("v1/jobs", request);
+                } catch (Exception e) {
+                    // the daemon stopped under the request: what it answered, if anything, is not the point
+                }
+            });
+            await("the freeze reaches the agent").atMost(Duration.ofSeconds(60))
+                    .until(() -> agent.calls().contains(GuestAgentEndpoint.FREEZE));
+
+            daemon.stop();
+            assertFalse(daemon.alive());
+            assertEquals(List.of(GuestAgentEndpoint.FREEZE, GuestAgentEndpoint.THAW), agent.freezesAndThaws(),
+                    "thawed before the daemon exited: " + daemon.log());
+            starting.join();
+        }
+    }
+
+    @Test
+    void aThawThatFailsIsReportedAndRetriedUntilItWorks() throws Exception {
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir);
+                GuestAgentEndpoint agent = GuestAgentEndpoint.listen(agentSocket(daemon, "vm1"));
+                EventStream events = EventStream.open(daemon)) {
+            attachWithAgent(daemon, "vm1", agent.socket());
             agent.script(GuestAgentEndpoint.THAW, Behaviour.FAIL, Behaviour.FAIL);
             JsonNode job = daemon.rest().startJob(freeze(RestClient.jobRequest("c1", "vm1"), "required"));
+            String id = job.get("id").asText();
             assertEquals("application", job.get("consistency").asText(), "the snapshot was taken frozen");
             await("the thaw retried until the guest is thawed").atMost(Duration.ofSeconds(60))
                     .until(() -> !agent.frozen());
@@ -130,6 +166,11 @@ class GuestFreezeIT {
             assertTrue(daemon.rest().metric("fleeced_guest_thaw_failures_total") >= 2);
             assertTrue(daemon.log().contains("thaw failed"), daemon.log());
             assertEquals(0.0, daemon.rest().metric("fleeced_guests_frozen"));
+            await("both failed thaws announced").atMost(Duration.ofSeconds(60))
+                    .until(() -> events.all("guest-thaw-failed", id).size() == 2);
+            EventStream.Event failed = events.find("guest-thaw-failed", id);
+            assertEquals(agent.socket().toString(), failed.data().get("agent").asText(), failed.toString());
+            assertTrue(failed.data().get("error").asText().contains("scripted failure"), failed.toString());
         }
     }
 
@@ -155,6 +196,23 @@ class GuestFreezeIT {
             daemon.restart();
             assertEquals(socket.toString(), daemon.rest().disk("vm1").at("/guestAgent/socket").asText(),
                     "remembered across a restart");
+        }
+    }
+
+    /**
+     * A required freeze the agent did not do: refused with 502 GUEST_AGENT naming {@code why}, the
+     * agent thawed all the same, and nothing created (no checkpoint, no temp image).
+     */
+    private static void assertRefusedThawedAndNothingLeft(DaemonUnderTest daemon, GuestAgentEndpoint agent,
+            ObjectNode request, String why) throws Exception {
+        RestClient.Problem refused = daemon.rest().post("v1/jobs", request).expect(502).problem();
+        assertEquals("GUEST_AGENT", refused.reason(), refused.toString());
+        assertTrue(refused.detail().contains(why), refused.detail());
+        await("the thaw after the freeze that was not done").atMost(Duration.ofSeconds(30))
+                .until(() -> agent.freezesAndThaws().contains(GuestAgentEndpoint.THAW));
+        assertEquals(0, daemon.rest().bitmaps("vm1").size(), "no checkpoint was created");
+        try (var temps = Files.list(daemon.tempDir())) {
+            assertEquals(List.of(), temps.toList(), "no temp image was left");
         }
     }
 
