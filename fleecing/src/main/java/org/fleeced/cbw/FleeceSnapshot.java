@@ -94,6 +94,21 @@ public final class FleeceSnapshot implements SnapshotAccess {
         };
     }
 
+    /**
+     * The first byte of the point-in-time view that the job does not keep, or -1 when it keeps all
+     * of it: so a caller can refuse a whole-snapshot read before it reads anything. An incremental
+     * job that does not keep its whole snapshot keeps only its changes; a reader discard gives up
+     * what it discards.
+     */
+    public long firstUnkeptByte() {
+        state.lock.lock();
+        try {
+            return state.preserved.nextClean(0, state.sizeBytes);
+        } finally {
+            state.lock.unlock();
+        }
+    }
+
     private void read(long offset, ByteBuffer dst, DirtyBitmap readable) throws BlockIOException {
         long end = offset + dst.remaining();
         long pos = offset;

@@ -58,6 +58,11 @@ public final class DiskFleece {
                 disk.name() + "-whole");
     }
 
+    /** The first byte the {@link #wholeSnapshotNode()} cannot read (EACCES), or -1 when it reads all. */
+    public long firstUnkeptByte() {
+        return snapshot.firstUnkeptByte();
+    }
+
     /**
      * For an incremental or differential job, the changes since the base up to the snapshot point
      * at the checkpoint's granularity, frozen: the {@code qemu:dirty-bitmap} context to export.

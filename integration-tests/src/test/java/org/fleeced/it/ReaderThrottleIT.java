@@ -1,11 +1,13 @@
 package org.fleeced.it;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
@@ -21,6 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 class ReaderThrottleIT {
     private static final long DISK = 64L << 20;
     private static final long MIB = 1L << 20;
+    /** How long a state change may take to show on a loaded machine: a limit for a hang, not a speed. */
+    private static final Duration PATIENCE = Duration.ofSeconds(120);
 
     @TempDir
     Path dir;
@@ -93,6 +97,68 @@ class ReaderThrottleIT {
             assertEquals("JOB_ENDED", daemon.rest().patch("v1/jobs/" + id, Map.of("readLimits", Map.of()))
                     .expect(409).problem().reason());
         }
+    }
+
+    /**
+     * Adaptive reading reacting to a real guest: fio reads the fleece export over and over while
+     * a second fio writes 4 KiB at random over the guest's export. Every write is real work below
+     * the latency filter (most copy a 64 KiB cluster before they land), and the target, 1 µs, is
+     * one no write meets: so the guest is "slow" exactly while it writes, and what this checks is
+     * the reaction. The reader is held to a rate (the stats and the metric show it) while the
+     * guest writes, and runs at full speed again (no rate) once the guest has been idle for the
+     * latency window.
+     */
+    @Test
+    void adaptiveReadingHoldsTheReaderBackWhileTheGuestWritesAndLetsItGoWhenTheGuestIsIdle() throws Exception {
+        Tool.require("fio");
+        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
+            daemon.attachNewQcow2("vm1", DISK);
+            NbdDriver.write(daemon.nbdUri("vm1"), "-P 0x55 0 64M");
+            JsonNode job = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1")
+                    .set("readLimits", RestClient.JSON.valueToTree(Map.of("guestLatencyTargetMillis", 0.001))));
+            String id = job.get("id").asText();
+            Process reader = NbdDriver.startFio("reader", daemon.fleeceUri(job, "vm1"), dir.resolve("reader.fio"),
+                    "--rw=read", "--bs=1M", "--time_based", "--runtime=3600");
+            try {
+                await("the reader at full speed while the guest is idle").atMost(PATIENCE).until(() ->
+                        stats(daemon, id).path("readBytes").asLong() >= DISK && unlimited(daemon, id));
+
+                Process guest = NbdDriver.startFio("guest", daemon.nbdUri("vm1"), dir.resolve("guest.fio"),
+                        "--rw=randwrite", "--bs=4k", "--time_based", "--runtime=3600", "--randseed=15");
+                try {
+                    await("the reader held back while the guest writes").atMost(PATIENCE).until(() ->
+                            stats(daemon, id).path("readLimitBytesPerSecond").asLong() > 0
+                                    && stats(daemon, id).path("guestWriteP99Micros").asLong(-1) >= 0);
+                    assertTrue(daemon.rest().metric("fleeced_job_read_limit_bytes_per_second{job=\"" + id + "\"}") > 0,
+                            "the metric shows the rate in force");
+                    assertTrue(daemon.rest().metric("fleeced_job_guest_write_p99_seconds{job=\"" + id + "\"}") > 0);
+                    long before = stats(daemon, id).path("readBytes").asLong();
+                    await("the reader still reads, held back").atMost(PATIENCE)
+                            .until(() -> stats(daemon, id).path("readBytes").asLong() > before);
+                    assertTrue(reader.isAlive() && guest.isAlive(), "both ran throughout");
+                } finally {
+                    guest.destroy();
+                    guest.waitFor();
+                }
+                await("full speed again once the guest is idle").atMost(PATIENCE).until(() -> unlimited(daemon, id));
+                assertEquals(0.0, daemon.rest().metric("fleeced_job_read_limit_bytes_per_second{job=\"" + id + "\"}"));
+                assertTrue(reader.isAlive(), "the reader read throughout");
+            } finally {
+                reader.destroy();
+                reader.waitFor();
+            }
+            daemon.rest().finish(id, "success");
+        }
+    }
+
+    private static JsonNode stats(DaemonUnderTest daemon, String job) throws Exception {
+        return daemon.rest().job(job).at("/disks/0/stats");
+    }
+
+    /** No rate in force, and no guest write in the latency window. */
+    private static boolean unlimited(DaemonUnderTest daemon, String job) throws Exception {
+        JsonNode s = stats(daemon, job);
+        return s.path("readLimitBytesPerSecond").asLong(-1) == 0 && s.path("guestWriteP99Micros").isMissingNode();
     }
 
     @Test

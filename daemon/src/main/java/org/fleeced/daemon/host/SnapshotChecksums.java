@@ -16,6 +16,7 @@ import org.fleeced.block.BlockNode;
 import org.fleeced.block.Errno;
 import org.fleeced.checksum.BlockChecksum;
 import org.fleeced.checksum.ChecksumRun;
+import org.fleeced.throttle.ThrottleFilter;
 
 /**
  * The block checksums the daemon computes for its callers (issue 15): of a job's snapshot of a
@@ -54,8 +55,15 @@ public final class SnapshotChecksums {
     public ChecksumRun.Result ofJobDisk(JobTable jobs, String jobId, String disk, int blockSize,
             Consumer<Runnable> onCallerGone) throws HostRefusal, BlockIOException, InterruptedException {
         HostedJob.Disk d = jobs.requireRunningDisk(jobId, disk);
+        long unkept = d.fleece().firstUnkeptByte();
+        if (unkept >= 0) {
+            throw incomplete(jobId, disk, "from byte " + unkept);
+        }
+        JobThrottle throttle = jobs.throttle(jobId);
         BlockNode whole = d.fleece().wholeSnapshotNode();
-        ChecksumRun run = new ChecksumRun(whole, new BlockChecksum(blockSize), threads);
+        // the checksum reads the disk as the job's reader does: the job's readLimits hold it back too
+        ChecksumRun run = new ChecksumRun(throttle == null ? whole : new ThrottleFilter(whole, throttle.throttle()),
+                new BlockChecksum(blockSize), threads);
         Key key = new Key(jobId, disk);
         if (running.putIfAbsent(key, run) != null) {
             throw new HostRefusal(ProblemReason.JOB_RUNNING, "A checksum of disk '" + disk + "' in job '" + jobId
@@ -65,9 +73,7 @@ public final class SnapshotChecksums {
             return compute(run, onCallerGone, Map.of("job", jobId, "disk", disk));
         } catch (BlockIOException e) {
             if (e.errno() == Errno.EACCES) {
-                throw new HostRefusal(ProblemReason.SNAPSHOT_INCOMPLETE, "Job '" + jobId + "' does not keep all of the "
-                        + "snapshot of disk '" + disk + "' (" + e.getMessage() + "): start an incremental job with "
-                        + "keepWholeSnapshot: true, and checksum before the reader discards.");
+                throw incomplete(jobId, disk, e.getMessage());
             }
             if (e.errno() == Errno.ESHUTDOWN) {
                 throw new HostRefusal(ProblemReason.JOB_ENDED, "Job '" + jobId + "' ended during the checksum.");
@@ -76,6 +82,17 @@ public final class SnapshotChecksums {
         } finally {
             running.remove(key);
         }
+    }
+
+    /**
+     * The refusal of a checksum of a snapshot the job does not keep whole: an incremental job keeps
+     * only its changes unless started with keepWholeSnapshot, and a discarded range is gone.
+     */
+    private static HostRefusal incomplete(String jobId, String disk, String where) {
+        return new HostRefusal(ProblemReason.SNAPSHOT_INCOMPLETE, "Job '" + jobId + "' does not keep all of the "
+                + "snapshot of disk '" + disk + "' (" + where + "): an incremental job keeps only its changes unless"
+                + " it is started with keepWholeSnapshot: true, and a range its reader discarded is gone. To verify"
+                + " an incremental backup, start the job with keepWholeSnapshot: true and checksum before discarding.");
     }
 
     /** The checksum of an attached disk as its writable export reads now. */
