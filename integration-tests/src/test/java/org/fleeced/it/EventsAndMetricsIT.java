@@ -91,7 +91,8 @@ class EventsAndMetricsIT {
             String job = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1")).get("id").asText();
             try (EventStream s = EventStream.open(daemon)) {
                 assertEquals(0, daemon.stop(), daemon.log());
-                await("the stream ends").atMost(PATIENCE).until(s::ended);
+                await("the stream ends").atMost(PATIENCE)
+                        .untilAsserted(() -> assertTrue(s.ended(), "the stream so far: " + s.lines()));
                 assertEquals(List.of("shutdown", "job-failed"), s.types(), s.lines().toString());
                 EventStream.Event failed = s.find("job-failed", job);
                 assertEquals("shutdown", failed.data().get("why").asText(), failed.toString());

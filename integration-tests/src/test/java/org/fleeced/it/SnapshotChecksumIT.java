@@ -189,7 +189,8 @@ class SnapshotChecksumIT {
             }
             await("the checksum stopped").atMost(PATIENCE)
                     .until(() -> daemon.rest().job(id).at("/disks/0/stats/checksumDoneBytes").isMissingNode());
-            assertTrue(daemon.log().contains("cancelled: the caller went away"), daemon.log());
+            await("the log says why").atMost(PATIENCE)
+                    .untilAsserted(() -> assertTrue(daemon.log().contains("the caller went away"), daemon.log()));
             assertFalse(events.has("checksum-finished", id), "a stopped checksum never finishes");
 
             daemon.rest().patch("v1/jobs/" + id, Map.of("readLimits", Map.of())).expect(200);

@@ -141,13 +141,14 @@ public final class SnapshotChecksums {
                     events.publish("checksum-progress", data);
                 }
             }
+        } catch (CancellationException c) {
+            // a run that ended cancelled is reported by get() as itself, not wrapped
+            LOG.info("checksum of " + what + " cancelled after " + run.doneBytes() + " of " + run.sizeBytes()
+                    + " bytes: the caller went away");
+            throw c;
         } catch (ExecutionException e) {
             switch (e.getCause()) {
                 case BlockIOException b -> throw b;
-                case CancellationException c -> {
-                    LOG.info("checksum of " + what + " cancelled: the caller went away");
-                    throw c;
-                }
                 case InterruptedException i -> throw i;
                 case RuntimeException r -> throw r;
                 case Error err -> throw err;
