@@ -1,6 +1,7 @@
-package org.fleeced.it;
+package org.fleeced.daemon.guest;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -23,18 +24,20 @@ import java.util.concurrent.CountDownLatch;
  * {@code guest-sync-delimited} answered after the 0xFF marker; {@code guest-fsfreeze-freeze},
  * {@code -thaw}, {@code -status}). It records the calls in order, runs a test's action while it
  * handles a freeze or a thaw (a guest's file system writes while freezing), and can be told to
- * answer a command with an error or never to answer it.
+ * answer a command with an error or never to answer it. The daemon's unit tests and the
+ * integration tests (through this module's test-jar) share it.
  */
-final class GuestAgentEndpoint implements AutoCloseable {
-    static final String FREEZE = "guest-fsfreeze-freeze";
-    static final String THAW = "guest-fsfreeze-thaw";
+public final class GuestAgentEndpoint implements AutoCloseable {
+    public static final String FREEZE = "guest-fsfreeze-freeze";
+    public static final String THAW = "guest-fsfreeze-thaw";
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** How the agent handles a command: answers, answers with an error, or never answers. */
-    enum Behaviour { ANSWER, FAIL, HANG }
+    public enum Behaviour { ANSWER, FAIL, HANG }
 
     /** Something the test does while the agent handles a command, before it answers. */
     @FunctionalInterface
-    interface Action {
+    public interface Action {
         void run() throws Exception;
     }
 
@@ -53,7 +56,7 @@ final class GuestAgentEndpoint implements AutoCloseable {
     }
 
     /** Listens on {@code socket} (its directory is created). */
-    static GuestAgentEndpoint listen(Path socket) throws IOException {
+    public static GuestAgentEndpoint listen(Path socket) throws IOException {
         Files.createDirectories(socket.getParent());
         Files.deleteIfExists(socket);
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
@@ -63,32 +66,32 @@ final class GuestAgentEndpoint implements AutoCloseable {
         return agent;
     }
 
-    Path socket() {
+    public Path socket() {
         return socket;
     }
 
     /** The commands received so far, in order (sync commands included). */
-    List<String> calls() {
+    public List<String> calls() {
         return List.copyOf(calls);
     }
 
     /** The freeze and thaw commands received so far, in order. */
-    List<String> freezesAndThaws() {
+    public List<String> freezesAndThaws() {
         return calls.stream().filter(c -> c.equals(FREEZE) || c.equals(THAW)).toList();
     }
 
-    boolean frozen() {
+    public boolean frozen() {
         return frozen;
     }
 
     /** The next calls of {@code command} behave as listed, in turn; later ones answer. */
-    GuestAgentEndpoint script(String command, Behaviour... next) {
+    public GuestAgentEndpoint script(String command, Behaviour... next) {
         scripted.computeIfAbsent(command, k -> new CopyOnWriteArrayList<>()).addAll(List.of(next));
         return this;
     }
 
     /** Runs {@code action} whenever {@code command} is handled, before the answer. */
-    GuestAgentEndpoint during(String command, Action action) {
+    public GuestAgentEndpoint during(String command, Action action) {
         actions.put(command, action);
         return this;
     }
@@ -116,7 +119,7 @@ final class GuestAgentEndpoint implements AutoCloseable {
                     if (b == 0xFF) {
                         line.reset(); // the client's parser reset: whatever came before is dropped
                     } else if (b == '\n') {
-                        if (line.size() > 0 && !handle(session, RestClient.JSON.readTree(line.toByteArray()))) {
+                        if (line.size() > 0 && !handle(session, JSON.readTree(line.toByteArray()))) {
                             return;
                         }
                         line.reset();
