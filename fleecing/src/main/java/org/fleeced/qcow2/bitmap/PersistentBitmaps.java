@@ -34,8 +34,12 @@ import org.fleeced.tracking.StoreObserver;
  * <h2>Thread safety</h2>
  * {@link #recordChange} runs on guest request threads without locks of its own (the intent log
  * and each bitmap lock internally). Everything that changes the set of bitmaps or stores them
- * holds {@code storeLock}; stores take the image's metadata lock only for short in-memory steps
- * and never across a sync ({@link BitmapStore}), so a store does not hold guest I/O.
+ * holds {@code slotsLock}, only for in-memory steps. A store holds {@code storeLock} (stores run
+ * one at a time) and takes {@code slotsLock} only to copy the bitmaps and to note where they went,
+ * never across its writes and syncs: a job's start, which adds its checkpoint with guest I/O
+ * drained, never waits for a background store. Stores take the image's metadata lock only for
+ * short in-memory steps and never across a sync ({@link BitmapStore}), so a store does not hold
+ * guest I/O either. Lock order: storeLock, then slotsLock, then the metadata lock.
  */
 public final class PersistentBitmaps implements PersistentRecorder {
     private static final Logger LOG = Logger.getLogger(PersistentBitmaps.class.getName());
@@ -53,21 +57,24 @@ public final class PersistentBitmaps implements PersistentRecorder {
     private final boolean writable;
     private final BitmapPersistenceOptions options;
     private final BitmapStore store;
+    /** Serializes stores and the transitions that store at once. */
     private final ReentrantLock storeLock = new ReentrantLock();
-    /** Every bitmap by name, in directory order. Guarded by storeLock. */
+    /** Guards the set of bitmaps, their stored tables and {@code closed}; held briefly, never across I/O. */
+    private final ReentrantLock slotsLock = new ReentrantLock();
+    /** Every bitmap by name, in directory order. Guarded by slotsLock. */
     private final LinkedHashMap<String, BitmapSlot> slots = new LinkedHashMap<>();
-    /** The loaded bitmaps, for the write path; replaced (never changed) under storeLock. */
+    /** The loaded bitmaps, for the write path; replaced (never changed) under slotsLock. */
     private volatile List<DirtyBitmap> tracked = List.of();
     /** The sidecar; null when not writable. Set once during open. */
     private IntentLog intentLog;
     /** The link the image carries while open. Set once during open. */
     private long identity;
-    /** Set by close. Guarded by storeLock. */
+    /** Set by close. Guarded by slotsLock. */
     private boolean closed;
     private final StoreAfterFlush storeAfterFlush = new StoreAfterFlush(this);
     /** What the intent log recovered at open, null after a clean close or when not vouched. Set once during open. */
     private RecoveredIntents recovered;
-    /** Tables of bitmaps removed without a store; freed by the next store. Guarded by storeLock. */
+    /** Tables of bitmaps removed without a store; freed by the next store. Guarded by slotsLock. */
     private final List<StoredTable> removedUnstored = new ArrayList<>();
     /** Told about every store (the checkpoint journal); null when none. Guarded by storeLock. */
     private StoreObserver observer;
@@ -112,10 +119,15 @@ public final class PersistentBitmaps implements PersistentRecorder {
                 metadata.unlock();
             }
             store.setCurrent(loaded.extension());
-            for (BitmapSlot slot : loaded.slots()) {
-                slots.put(slot.name, slot);
+            slotsLock.lock();
+            try {
+                for (BitmapSlot slot : loaded.slots()) {
+                    slots.put(slot.name, slot);
+                }
+                publishTracked();
+            } finally {
+                slotsLock.unlock();
             }
-            publishTracked();
             if (!writable) {
                 return;
             }
@@ -144,7 +156,7 @@ public final class PersistentBitmaps implements PersistentRecorder {
 
     /** Every bitmap, in directory order. */
     public List<BitmapInfo> list() {
-        storeLock.lock();
+        slotsLock.lock();
         try {
             List<BitmapInfo> infos = new ArrayList<>();
             for (BitmapSlot slot : slots.values()) {
@@ -152,7 +164,7 @@ public final class PersistentBitmaps implements PersistentRecorder {
             }
             return infos;
         } finally {
-            storeLock.unlock();
+            slotsLock.unlock();
         }
     }
 
@@ -162,7 +174,7 @@ public final class PersistentBitmaps implements PersistentRecorder {
      * @throws BlockIOException EINVAL when there is no such bitmap, EIO when it is inconsistent
      */
     public DirtyBitmap get(String name) throws BlockIOException {
-        storeLock.lock();
+        slotsLock.lock();
         try {
             BitmapSlot slot = slotLocked(name);
             if (slot.bitmap == null) {
@@ -171,7 +183,7 @@ public final class PersistentBitmaps implements PersistentRecorder {
             }
             return slot.bitmap;
         } finally {
-            storeLock.unlock();
+            slotsLock.unlock();
         }
     }
 
@@ -194,7 +206,7 @@ public final class PersistentBitmaps implements PersistentRecorder {
      * close. For a caller that holds guest I/O back meanwhile (a fleecing job's start) and must
      * not wait for the image's fsyncs there. A crash before that store loses the new bitmap's
      * name, never a change: the bitmaps already in the image stay enabled there, and the intent
-     * log covers what they record.
+     * log covers what they record. Without a store it never waits for one in progress.
      */
     public void add(String name, long granularity, boolean enabled, boolean persistent, boolean storeNow)
             throws BlockIOException {
@@ -203,30 +215,39 @@ public final class PersistentBitmaps implements PersistentRecorder {
             throw new BlockIOException(storage.node().capabilities().canWrite() ? Errno.ENOTSUP : Errno.EROFS,
                     image + " cannot hold persistent bitmaps (open read-only, or a version 2 image)");
         }
-        storeLock.lock();
+        boolean store = persistent && storeNow;
+        if (store) {
+            storeLock.lock();
+        }
         try {
-            checkOpenLocked();
-            if (slots.containsKey(name)) {
-                throw new BlockIOException(Errno.EINVAL, "a bitmap named '" + name + "' already exists in " + image);
+            slotsLock.lock();
+            try {
+                checkOpenLocked();
+                if (slots.containsKey(name)) {
+                    throw new BlockIOException(Errno.EINVAL, "a bitmap named '" + name + "' already exists in " + image);
+                }
+                if (persistent && persistentCountLocked() >= BitmapLimits.MAX_BITMAPS) {
+                    throw new BlockIOException(Errno.EINVAL, image + " already has " + BitmapLimits.MAX_BITMAPS + " bitmaps");
+                }
+                DirtyBitmap bitmap = new DirtyBitmap(diskSize, granularity);
+                bitmap.setEnabled(enabled);
+                slots.put(name, new BitmapSlot(name, bits, bitmap, persistent, null, null, null, null));
+                publishTracked();
+            } finally {
+                slotsLock.unlock();
             }
-            if (persistent && persistentCountLocked() >= BitmapLimits.MAX_BITMAPS) {
-                throw new BlockIOException(Errno.EINVAL, image + " already has " + BitmapLimits.MAX_BITMAPS + " bitmaps");
-            }
-            DirtyBitmap bitmap = new DirtyBitmap(diskSize, granularity);
-            bitmap.setEnabled(enabled);
-            slots.put(name, new BitmapSlot(name, bits, bitmap, persistent, null, null, null, null));
-            publishTracked();
-            if (persistent && storeNow) {
+            if (store) {
                 try {
                     storeAllLocked(true, List.of());
                 } catch (BlockIOException | RuntimeException e) {
-                    slots.remove(name);
-                    publishTracked();
+                    withSlots(() -> slots.remove(name));
                     throw e;
                 }
             }
         } finally {
-            storeLock.unlock();
+            if (store) {
+                storeLock.unlock();
+            }
         }
     }
 
@@ -237,27 +258,41 @@ public final class PersistentBitmaps implements PersistentRecorder {
 
     /** Removes a bitmap; with {@code storeNow} false it leaves the image at the next store (the caller journals it). */
     public void remove(String name, boolean storeNow) throws BlockIOException {
-        storeLock.lock();
+        if (storeNow) {
+            storeLock.lock();
+        }
         try {
-            checkOpenLocked();
-            BitmapSlot slot = slotLocked(name);
-            slots.remove(name);
-            publishTracked();
-            if (slot.persistent && writable && !storeNow) {
-                if (slot.stored != null) {
+            BitmapSlot slot;
+            slotsLock.lock();
+            try {
+                checkOpenLocked();
+                slot = slotLocked(name);
+                slots.remove(name);
+                publishTracked();
+                if (slot.persistent && writable && !storeNow && slot.stored != null) {
                     removedUnstored.add(slot.stored);
                 }
-            } else if (slot.persistent && writable) {
+            } finally {
+                slotsLock.unlock();
+            }
+            if (slot.persistent && writable && storeNow) {
                 try {
                     storeAllLocked(true, slot.stored == null ? List.of() : List.of(slot.stored));
                 } catch (BlockIOException | RuntimeException e) {
-                    slots.put(name, slot);
-                    publishTracked();
+                    // back in its place, as the image still has it
+                    withSlots(() -> {
+                        LinkedHashMap<String, BitmapSlot> after = new LinkedHashMap<>(slots);
+                        slots.clear();
+                        slots.put(name, slot);
+                        slots.putAll(after);
+                    });
                     throw e;
                 }
             }
         } finally {
-            storeLock.unlock();
+            if (storeNow) {
+                storeLock.unlock();
+            }
         }
     }
 
@@ -265,12 +300,18 @@ public final class PersistentBitmaps implements PersistentRecorder {
     public void setEnabled(String name, boolean enabled) throws BlockIOException {
         storeLock.lock();
         try {
-            checkOpenLocked();
-            BitmapSlot slot = slotLocked(name);
-            if (slot.bitmap == null) {
-                throw new BlockIOException(Errno.EIO, "bitmap '" + name + "' is inconsistent and cannot be enabled or disabled");
+            BitmapSlot slot;
+            slotsLock.lock();
+            try {
+                checkOpenLocked();
+                slot = slotLocked(name);
+                if (slot.bitmap == null) {
+                    throw new BlockIOException(Errno.EIO, "bitmap '" + name + "' is inconsistent and cannot be enabled or disabled");
+                }
+                slot.bitmap.setEnabled(enabled);
+            } finally {
+                slotsLock.unlock();
             }
-            slot.bitmap.setEnabled(enabled);
             if (slot.persistent && writable) {
                 storeAllLocked(true, List.of());
             }
@@ -288,7 +329,7 @@ public final class PersistentBitmaps implements PersistentRecorder {
     public void checkpointToImage() throws BlockIOException {
         storeLock.lock();
         try {
-            checkOpenLocked();
+            withSlots(this::checkOpenLocked);
             if (!writable) {
                 return;
             }
@@ -365,10 +406,15 @@ public final class PersistentBitmaps implements PersistentRecorder {
     public void close() throws BlockIOException {
         storeLock.lock();
         try {
-            if (closed) {
-                return;
+            slotsLock.lock();
+            try {
+                if (closed) {
+                    return;
+                }
+                closed = true;
+            } finally {
+                slotsLock.unlock();
             }
-            closed = true;
             if (!writable) {
                 return;
             }
@@ -392,38 +438,97 @@ public final class PersistentBitmaps implements PersistentRecorder {
     /**
      * Stores the whole directory: new tables for every loaded persistent bitmap (from frozen
      * copies), inconsistent ones kept as they are; {@code inUse} false only at the clean close,
-     * which also drops the intent log link. Holds storeLock; the {@link BitmapStore} takes the
-     * image's metadata lock only briefly, never across a sync, so guest I/O goes on meanwhile.
+     * which also drops the intent log link. The caller holds storeLock, not slotsLock: the copies
+     * are taken under slotsLock, the store runs without it, and the new tables are noted under it
+     * again. The {@link BitmapStore} takes the image's metadata lock only briefly, never across a
+     * sync, so guest I/O goes on meanwhile.
      */
     private void storeAllLocked(boolean inUse, List<StoredTable> replacedExtra) throws BlockIOException {
         List<BitmapStore.Item> items = new ArrayList<>();
         List<StoredTable> kept = new ArrayList<>();
         List<StoredTable> replaced = new ArrayList<>(replacedExtra);
-        replaced.addAll(removedUnstored);
+        List<StoredTable> removedBefore;
         List<BitmapSlot> stored = new ArrayList<>();
         List<Integer> unvouched = new ArrayList<>();
-        for (BitmapSlot slot : slots.values()) {
-            if (!slot.persistent) {
-                continue;
-            }
-            if (slot.inconsistent()) {
-                unvouched.add(items.size());
-                items.add(new BitmapStore.Item(slot.entryToStore(inUse), null));
-            } else {
-                items.add(new BitmapStore.Item(slot.entryToStore(inUse), slot.bitmap.frozenCopy()));
-                if (slot.stored != null) {
-                    replaced.add(slot.stored);
+        slotsLock.lock();
+        try {
+            removedBefore = List.copyOf(removedUnstored);
+            removedUnstored.clear();
+            replaced.addAll(removedBefore);
+            for (BitmapSlot slot : slots.values()) {
+                if (!slot.persistent) {
+                    continue;
                 }
+                if (slot.inconsistent()) {
+                    unvouched.add(items.size());
+                    items.add(new BitmapStore.Item(slot.entryToStore(inUse), null));
+                } else {
+                    items.add(new BitmapStore.Item(slot.entryToStore(inUse), slot.bitmap.frozenCopy()));
+                    if (slot.stored != null) {
+                        replaced.add(slot.stored);
+                    }
+                }
+                kept.add(slot.stored);
+                stored.add(slot);
             }
-            kept.add(slot.stored);
-            stored.add(slot);
+        } finally {
+            slotsLock.unlock();
         }
         IntentLogLink link = inUse ? new IntentLogLink(identity, unvouched) : null;
-        List<StoredTable> tables = store.store(items, kept, link, replaced);
-        removedUnstored.clear();
-        for (int i = 0; i < stored.size(); i++) {
-            stored.get(i).stored = tables.get(i);
+        List<StoredTable> tables;
+        try {
+            tables = store.store(items, kept, link, replaced);
+        } catch (BlockIOException | RuntimeException e) {
+            withSlots(() -> removedUnstored.addAll(0, removedBefore));
+            throw e;
         }
+        slotsLock.lock();
+        try {
+            for (int i = 0; i < stored.size(); i++) {
+                noteStoredLocked(stored.get(i), kept.get(i), tables.get(i));
+            }
+        } finally {
+            slotsLock.unlock();
+        }
+    }
+
+    /**
+     * Notes that {@code slot}'s bits are now in {@code table} (they were in {@code before}). A
+     * slot removed without a store while the store ran put {@code before} on the removed list;
+     * the store has freed that one if it wrote a new table, so the new table takes its place
+     * there and the next store frees it.
+     */
+    private void noteStoredLocked(BitmapSlot slot, StoredTable before, StoredTable table) {
+        if (slots.get(slot.name) == slot) {
+            slot.stored = table;
+            return;
+        }
+        if (table == before) {
+            return;
+        }
+        for (int j = 0; j < removedUnstored.size(); j++) {
+            if (removedUnstored.get(j) == before) {
+                removedUnstored.remove(j);
+                break;
+            }
+        }
+        removedUnstored.add(table);
+    }
+
+    /** Runs {@code step} holding slotsLock (and republishes the bitmaps the write path tracks). */
+    private <E extends Exception> void withSlots(SlotsStep<E> step) throws E {
+        slotsLock.lock();
+        try {
+            step.run();
+            publishTracked();
+        } finally {
+            slotsLock.unlock();
+        }
+    }
+
+    @FunctionalInterface
+    private interface SlotsStep<E extends Exception> {
+        void run() throws E;
     }
 
     private void publishTracked() {

@@ -125,6 +125,53 @@ class StoreOffTheGuestPathTest {
                 "both syncs of the sidecar (the store's and the close's) left the locks free");
     }
 
+    /**
+     * A job's start creates its checkpoint while guest writes are drained, so it must not wait
+     * for a background store of the same image: at every sync of the image in a periodic store,
+     * another thread adds a bitmap without a store (what a job's start does; the journal makes it
+     * durable), lists and reads the bitmaps. A store that held the lock those need across its
+     * syncs would hang this test in the probe. The bitmap added meanwhile reaches the image with
+     * the next store, and one removed meanwhile leaves it then, with nothing leaked.
+     */
+    @Test
+    void aCheckpointsCreationDoesNotWaitForAStoresSyncs() throws Exception {
+        ExternalTools.assume("qemu-img");
+        Path image = dir.resolve("busy.qcow2");
+        ExternalTools.ok("qemu-img", "create", "-f", "qcow2", image.toString(), Long.toString(SIZE));
+        ExternalTools.ok("qemu-img", "bitmap", "--add", "-g", "64K", image.toString(), "old");
+        PowerLossFileSystem fs = new PowerLossFileSystem();
+        BitmapDisk disk = BitmapDisk.open(fs.wrap(image), false);
+        PersistentBitmaps bitmaps = disk.bitmaps();
+        disk.node().write(0, ByteBuffer.allocate(64 << 10), WriteFlag.NONE);
+        List<String> probes = Collections.synchronizedList(new ArrayList<>());
+        fs.watchForces(file -> {
+            if (file.equals(image) && probes.isEmpty()) {
+                Thread probe = Thread.ofVirtual().start(() -> {
+                    try {
+                        bitmaps.add("during-store", GRANULARITY, true, true, false);
+                        bitmaps.remove("old", false);
+                        probes.add(bitmaps.list().stream().map(BitmapInfo::name).toList() + " "
+                                + bitmaps.get("during-store").dirtyBytes());
+                    } catch (Exception e) {
+                        probes.add(e.toString());
+                    }
+                });
+                joinUninterruptibly(probe);
+            }
+        });
+        bitmaps.checkpointToImage();
+        fs.watchForces(file -> { });
+        assertEquals(List.of("[during-store] 0"), probes, "the checkpoint was created while the store synced");
+        disk.node().write(1L << 20, ByteBuffer.allocate(64 << 10), WriteFlag.NONE);
+        bitmaps.checkpointToImage();
+        disk.close();
+        ExternalTools.Result check = ExternalTools.run("qemu-img", "check", image.toString());
+        assertEquals(0, check.exitCode(), "no cluster leaked or doubly referenced: " + check.output());
+        String info = ExternalTools.ok("qemu-img", "info", image.toString());
+        assertTrue(info.contains("name: during-store"), info);
+        assertFalse(info.contains("name: old"), info);
+    }
+
     private static void joinUninterruptibly(Thread thread) {
         boolean interrupted = false;
         while (true) {
