@@ -34,7 +34,8 @@ import org.fleeced.checkpoint.CheckpointStart;
  * images and settles the checkpoints: a success keeps the new checkpoint; a failure (or a
  * success claimed on a snapshot that broke) merges the changes the job covered back into it, so
  * the next backup reads them again. A success whose commit cannot be recorded in the checkpoint
- * journal fails the job the same way, and finish answers that error.
+ * journal of any of its disks fails the job the same way on all of them, and finish answers that
+ * error.
  *
  * <p>Thread safety: start and finish serialize on the job; the getters may be called from any
  * thread at any time.
@@ -128,15 +129,31 @@ public final class FleecingJob {
                 firstError = firstError == null ? e : firstError;
                 effective = BackupOutcome.FAILURE;
             }
-            try {
-                fleece.disk().checkpoints().end(fleece.checkpoint(), effective);
-            } catch (BlockIOException e) {
-                firstError = firstError == null ? e : firstError;
-                if (effective == BackupOutcome.SUCCESS) {
-                    failCheckpoint(fleece, e);
+        }
+        // one outcome for every disk of the job: a commit that fails on one disk takes back the
+        // commits already made on the others, so no disk keeps a checkpoint the job did not get
+        List<DiskFleece> committed = new ArrayList<>();
+        try {
+            for (DiskFleece fleece : disks.values()) {
+                try {
+                    fleece.disk().checkpoints().end(fleece.checkpoint(), effective);
+                    if (effective == BackupOutcome.SUCCESS) {
+                        committed.add(fleece);
+                    }
+                } catch (BlockIOException e) {
+                    firstError = firstError == null ? e : firstError;
+                    if (effective == BackupOutcome.SUCCESS) {
+                        failCheckpoint(fleece, e);
+                        for (DiskFleece done : committed) {
+                            failCheckpoint(done, e);
+                        }
+                        committed.clear();
+                    }
+                    effective = BackupOutcome.FAILURE;
                 }
-                effective = BackupOutcome.FAILURE;
-            } finally {
+            }
+        } finally {
+            for (DiskFleece fleece : disks.values()) {
                 fleece.disk().release(this);
             }
         }
@@ -156,8 +173,10 @@ public final class FleecingJob {
 
     /**
      * A commit that could not be recorded fails the job, so its checkpoint goes as a failed job's
-     * does (merged back). When that cannot be recorded either, the checkpoint stays until the
-     * next start, whose recovery fails the job the journal shows unfinished.
+     * does (merged back), on this disk and on the job's disks already committed. When that cannot
+     * be recorded either, the checkpoint stays until the next start, whose recovery fails the job
+     * the journal shows unfinished; a checkpoint the journal shows committed is removed then by
+     * the daemon, which knows the job failed.
      */
     private static void failCheckpoint(DiskFleece fleece, BlockIOException commitError) {
         try {

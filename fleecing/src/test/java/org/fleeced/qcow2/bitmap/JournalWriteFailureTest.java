@@ -128,6 +128,49 @@ class JournalWriteFailureTest {
         }
     }
 
+    /**
+     * A job over two disks whose COMMIT is recorded on the first and fails on the second: the job
+     * fails on both, the first disk's commit is taken back (a crash afterwards does not bring it
+     * back), and a retry with the same checkpoint name works on both.
+     */
+    @ParameterizedTest
+    @EnumSource(ImageOpener.Format.class)
+    void aCommitThatFailsOnOneDiskIsTakenBackOnAll(ImageOpener.Format format) throws Exception {
+        Path first = newImage(format);
+        Path second = Files.createDirectory(dir.resolve("second")).resolve(first.getFileName());
+        Files.copy(first, second);
+        Path temp = Files.createDirectory(dir.resolve("temp"));
+        PowerLossFileSystem fs = new PowerLossFileSystem();
+        try (ActiveDisk a = DiskOpener.open(DiskSpec.of("vm-a", fs.wrap(first), format));
+             ActiveDisk b = DiskOpener.open(DiskSpec.of("vm-b", fs.wrap(second), format))) {
+            a.checkpoints().create("c1");
+            b.checkpoints().create("c1");
+            FleecingJob job = FleecingJob.start(FleecingJobSpec.builder(List.of(a, b), TempSettings.raw(temp))
+                    .checkpoint("c2").base(BackupBase.incremental()).build());
+            write(a, 0);
+            write(b, G);
+            AtomicBoolean failedOnce = new AtomicBoolean();
+            fs.failForces(file -> file.startsWith(second.getParent())
+                    && file.getFileName().toString().endsWith(".fleeced-journal")
+                    && failedOnce.compareAndSet(false, true));
+            assertEio(() -> job.finish(BackupOutcome.SUCCESS), "the finish whose COMMIT fails on the second disk");
+            assertEquals(JobState.FAILED, job.state());
+            for (ActiveDisk disk : List.of(a, b)) {
+                assertEquals(List.of(new CheckpointInfo("c1", CheckpointState.RECORDING, true, G)), disk.checkpoints().list(),
+                        disk.name() + ": c2 is gone, its write went back into c1, which records");
+            }
+            try (ActiveDisk after = DiskOpener.open(DiskSpec.of("vm-a", KillCopy.of(first, dir.resolve("crash")), format))) {
+                assertEquals(List.of("c1"), names(after.checkpoints()), "the taken-back commit stays taken back");
+            }
+
+            FleecingJob retry = FleecingJob.start(FleecingJobSpec.builder(List.of(a, b), TempSettings.raw(temp))
+                    .checkpoint("c2").base(BackupBase.incremental()).build());
+            assertEquals(JobState.FINISHED, retry.finish(BackupOutcome.SUCCESS), "the same name works on the retry");
+            assertEquals(List.of("c1", "c2"), names(a.checkpoints()));
+            assertEquals(List.of("c1", "c2"), names(b.checkpoints()));
+        }
+    }
+
     /** A call the failing journal must refuse with EIO. */
     @FunctionalInterface
     private interface Transition {
