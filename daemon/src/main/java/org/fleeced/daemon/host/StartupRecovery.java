@@ -25,10 +25,15 @@ import org.fleeced.checkpoint.CheckpointState;
  *       which would otherwise look like backups.</li>
  *   <li>The remembered disks are attached again, in parallel; opening a qcow2 image that was not
  *       closed cleanly recovers its bitmaps from the intent log.</li>
+ *   <li>A crashed job never happened, on every disk: its checkpoint is gone where the journal's
+ *       replay left it uncommitted, and where the crash came after its commit on that disk (the
+ *       job had not ended: its other disks, or its end record, were not done), it is removed here,
+ *       its changes merged into the checkpoint before, as a failed job's; one log line each. A
+ *       retry with the same name then works on every disk.</li>
  * </ol>
  * Nothing a crash left is dropped silently: the {@link Report} (in {@code /health}) lists the
- * crashed jobs, the deleted temp images, the disks that could not be attached again and the
- * bitmaps that were recovered or found inconsistent.
+ * crashed jobs, the deleted temp images, the disks that could not be attached again, the
+ * checkpoints of crashed jobs removed, and the bitmaps that were recovered or found inconsistent.
  */
 public final class StartupRecovery {
     private static final Logger LOG = Logger.getLogger("org.fleeced.daemon");
@@ -37,10 +42,14 @@ public final class StartupRecovery {
     public record RecoveredBitmap(String disk, String bitmap, String state) {
     }
 
+    /** A checkpoint a crashed job had committed on a disk, removed at start. */
+    public record RemovedCheckpoint(String disk, String checkpoint, String job) {
+    }
+
     /** What the start found and did. */
     public record Report(List<String> crashedJobs, List<String> deletedTempImages,
             List<String> deletedPartialBackups, List<DiskTable.NotAttached> disksNotAttached,
-            List<RecoveredBitmap> bitmaps) {
+            List<RemovedCheckpoint> removedCheckpoints, List<RecoveredBitmap> bitmaps) {
     }
 
     private final JobHistory history;
@@ -110,6 +119,7 @@ public final class StartupRecovery {
         }
         List<String> deleted = LeftoverTempImages.delete(recorded, tempDirs.roots()).stream().map(Path::toString).toList();
         List<DiskTable.NotAttached> notAttached = disks.restore(remembered);
+        List<RemovedCheckpoint> removed = removeCrashedCheckpoints();
         List<RecoveredBitmap> bitmaps = new ArrayList<>();
         for (AttachedDisk disk : disks.list()) {
             for (CheckpointInfo c : disk.active().checkpoints().list()) {
@@ -122,9 +132,37 @@ public final class StartupRecovery {
         LOG.info("ready: " + disks.list().size() + " disk(s) attached" + (crashedJobs.isEmpty() ? ""
                 : ", " + crashedJobs.size() + " job(s) failed by a crash") + (deleted.isEmpty() ? ""
                 : ", " + deleted.size() + " leftover temp image(s) deleted") + (notAttached.isEmpty() ? ""
-                : ", " + notAttached.size() + " disk(s) not attached again") + (bitmaps.isEmpty() ? ""
+                : ", " + notAttached.size() + " disk(s) not attached again") + (removed.isEmpty() ? ""
+                : ", " + removed.size() + " checkpoint(s) of crashed jobs removed") + (bitmaps.isEmpty() ? ""
                 : ", " + bitmaps.size() + " bitmap(s) recovered or inconsistent"));
-        return new Report(crashedJobs, deleted, partialBackups, notAttached, bitmaps);
+        return new Report(crashedJobs, deleted, partialBackups, notAttached, removed, bitmaps);
+    }
+
+    /** Point 3 of the class note: the checkpoints crashed jobs committed on some disks go. */
+    private List<RemovedCheckpoint> removeCrashedCheckpoints() {
+        List<RemovedCheckpoint> removed = new ArrayList<>();
+        for (JobRecord job : history.crashed()) {
+            if (job.checkpoint() == null) {
+                continue;
+            }
+            for (JobRecord.Disk d : job.disks()) {
+                Optional<AttachedDisk> disk = disks.find(d.disk());
+                if (disk.isEmpty() || disk.get().active().checkpoints().list().stream()
+                        .noneMatch(c -> c.name().equals(job.checkpoint()))) {
+                    continue;
+                }
+                try {
+                    disk.get().active().checkpoints().remove(job.checkpoint());
+                    LOG.warning("disk " + d.disk() + ": removed checkpoint " + job.checkpoint() + ", committed by job "
+                            + job.id() + " before the crash ended it; its changes went back into the checkpoint before");
+                    removed.add(new RemovedCheckpoint(d.disk(), job.checkpoint(), job.id()));
+                } catch (org.fleeced.checkpoint.CheckpointException | org.fleeced.block.BlockIOException e) {
+                    LOG.severe("disk " + d.disk() + ": checkpoint " + job.checkpoint() + " of crashed job " + job.id()
+                            + " could not be removed: " + e.getMessage() + "; delete it through the API");
+                }
+            }
+        }
+        return removed;
     }
 
     /** The files a crashed push job was writing, unless it kept partial ones: they are not backups. */
