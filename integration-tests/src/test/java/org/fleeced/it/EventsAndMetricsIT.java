@@ -92,7 +92,8 @@ class EventsAndMetricsIT {
             try (EventStream s = EventStream.open(daemon)) {
                 assertEquals(0, daemon.stop(), daemon.log());
                 await("the stream ends").atMost(PATIENCE)
-                        .untilAsserted(() -> assertTrue(s.ended(), "the stream so far: " + s.lines()));
+                        .untilAsserted(() -> assertTrue(s.ended(), "the stream so far: " + s.lines()
+                                + "\nthe daemon's log:\n" + daemon.log()));
                 assertEquals(List.of("shutdown", "job-failed"), s.types(), s.lines().toString());
                 EventStream.Event failed = s.find("job-failed", job);
                 assertEquals("shutdown", failed.data().get("why").asText(), failed.toString());

@@ -34,16 +34,19 @@ class ReaderThrottleIT {
         Tool.require("qemu-img", "qemu-io", "nbdcopy");
     }
 
+    /** The limits come from the configuration's {@code defaults.readLimits}: the job names none. */
     @Test
     void aFixedReadLimitHoldsNbdcopyBackAndIsShownInTheStats() throws Exception {
-        try (DaemonUnderTest daemon = DaemonUnderTest.start(dir)) {
+        try (DaemonUnderTest daemon = DaemonUnderTest.in(dir)
+                .config("defaults", "{readLimits: {bytesPerSecond: " + 8 * MIB + ", burstBytes: " + MIB + "}}").start()) {
             daemon.attachNewQcow2("vm1", DISK);
             NbdDriver.write(daemon.nbdUri("vm1"), "-P 0x11 0 24M");
-            JsonNode job = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1")
-                    .set("readLimits", RestClient.JSON.valueToTree(Map.of("bytesPerSecond", 8 * MIB, "burstBytes", MIB))));
+            JsonNode job = daemon.rest().startJob(RestClient.jobRequest("c1", "vm1"));
             String id = job.get("id").asText();
-            assertEquals(8 * MIB, job.at("/readLimits/bytesPerSecond").asLong());
+            assertEquals(8 * MIB, job.at("/readLimits/bytesPerSecond").asLong(), job.toString());
             assertEquals(8 * MIB, job.at("/disks/0/stats/readLimitBytesPerSecond").asLong());
+            assertEquals(0, daemon.rest().disk("vm1").at("/ioLimits/bytesPerSecond").asLong(),
+                    "a reader's default is not the guest's limit");
 
             long started = System.nanoTime();
             Tool.run("nbdcopy", "--request-size=1048576", daemon.fleeceUri(job, "vm1"),
