@@ -7,6 +7,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -58,12 +59,20 @@ public final class GuestFreezer {
                 timeout != null ? timeout : defaultTimeout);
     }
 
-    /** Thaws every agent still frozen (the daemon is stopping); failures are logged. */
+    /**
+     * Thaws every agent still frozen (the daemon is stopping), all at once: an agent that does not
+     * answer holds the stop up for one timeout, and never holds up the thaw of another guest.
+     * Failures are logged.
+     */
     public void thawAll(String why) {
-        for (Map.Entry<Path, String> e : Map.copyOf(frozen).entrySet()) {
-            if (!thawOnce(e.getKey(), e.getValue(), defaultTimeout)) {
-                LOG.severe("guest agent " + e.getKey() + " of job " + e.getValue() + ": still frozen at " + why
-                        + "; thaw it by hand (guest-fsfreeze-thaw)");
+        try (ExecutorService each = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (Map.Entry<Path, String> e : Map.copyOf(frozen).entrySet()) {
+                each.submit(() -> {
+                    if (!thawOnce(e.getKey(), e.getValue(), defaultTimeout)) {
+                        LOG.severe("guest agent " + e.getKey() + " of job " + e.getValue() + ": still frozen at " + why
+                                + "; thaw it by hand (guest-fsfreeze-thaw)");
+                    }
+                });
             }
         }
         timers.shutdownNow();

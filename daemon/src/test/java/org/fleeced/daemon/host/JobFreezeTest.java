@@ -62,6 +62,35 @@ class JobFreezeTest {
         }
     }
 
+    /**
+     * A stop while two guests are frozen (their jobs' snapshot points still open) and one agent
+     * never answers its thaw (within a timeout longer than any test): the other guest is thawed
+     * all the same, while the first still hangs. Once the hung agent goes away, its failure is
+     * reported and it stays counted as frozen.
+     */
+    @Test
+    void aStopThawsEveryFrozenGuestAndAHungAgentHoldsNoOtherBack() throws Exception {
+        GuestFreezer stopping = new GuestFreezer((type, data) -> events.add(type), Duration.ofSeconds(600));
+        try (GuestAgentEndpoint hung = GuestAgentEndpoint.listen(dir.resolve("vm1.sock"));
+                GuestAgentEndpoint answering = GuestAgentEndpoint.listen(dir.resolve("vm2.sock"))) {
+            stopping.forJob(FreezeMode.REQUIRED, List.of(hung.socket()), true, Duration.ofSeconds(600)).quiesce("job1");
+            stopping.forJob(FreezeMode.REQUIRED, List.of(answering.socket()), true, Duration.ofSeconds(600))
+                    .quiesce("job2");
+            hung.script(GuestAgentEndpoint.THAW, GuestAgentEndpoint.Behaviour.HANG);
+
+            Thread stop = Thread.ofVirtual().start(() -> stopping.thawAll("shutdown"));
+            await("the answering guest thawed while the other agent hangs").atMost(PATIENCE)
+                    .until(() -> !answering.frozen());
+            await("the hung agent asked too").atMost(PATIENCE)
+                    .until(() -> hung.freezesAndThaws().contains(GuestAgentEndpoint.THAW));
+            assertTrue(stop.isAlive(), "the stop waits for the hung agent");
+            hung.close();
+            stop.join();
+            assertEquals(List.of(hung.socket()), List.copyOf(stopping.frozenAgents()), "the hung agent may still be frozen");
+            assertTrue(events.contains("guest-thaw-failed"), events.toString());
+        }
+    }
+
     @Test
     void aSnapshotWithinTheTimeoutIsApplicationConsistentAndThawedAtItsEnd() throws Exception {
         try (GuestAgentEndpoint agent = GuestAgentEndpoint.listen(dir.resolve("vm1.sock"))) {
