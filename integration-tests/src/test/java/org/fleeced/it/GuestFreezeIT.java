@@ -172,6 +172,12 @@ class GuestFreezeIT {
             EventStream.Event failed = events.find("guest-thaw-failed", id);
             assertEquals(agent.socket().toString(), failed.data().get("agent").asText(), failed.toString());
             assertTrue(failed.data().get("error").asText().contains("scripted failure"), failed.toString());
+            await("guest-thawed from the retry that thawed").atMost(Duration.ofSeconds(60))
+                    .until(() -> events.has("guest-thawed", id));
+            assertEquals(3, events.find("guest-thawed", id).data().get("attempts").asInt());
+            assertEquals(List.of("guest-thaw-failed", "guest-thaw-failed", "guest-thawed"),
+                    events.types().stream().filter(t -> t.startsWith("guest-thaw")).toList(),
+                    "no guest-thawed while the guest was still frozen");
         }
     }
 

@@ -144,7 +144,15 @@ public final class GuestFreezer {
     private void retry(Path agent, String job, Duration timeout, Duration gap, long giveUpAt, int attempt) {
         try {
             timers.schedule(() -> Thread.ofVirtual().start(() -> {
-                if (!frozen.containsKey(agent) || thawOnce(agent, job, timeout)) {
+                if (!frozen.containsKey(agent)) {
+                    return;
+                }
+                if (thawOnce(agent, job, timeout)) {
+                    LOG.info("guest agent " + agent + " of job " + job + ": thawed at retry " + attempt);
+                    if (!frozen.containsValue(job)) {
+                        events.publish("guest-thawed", Map.of("job", job, "agent", agent.toString(), "attempts",
+                                attempt + 1));
+                    }
                     return;
                 }
                 if (System.nanoTime() - giveUpAt > 0) {

@@ -158,7 +158,12 @@ public final class JobFreeze implements SnapshotQuiescer {
 
     private void thawAll(Map<Path, GuestAgentClient> frozen, long frozenAt) {
         List<Thread> thaws = new ArrayList<>();
-        frozen.forEach((agent, client) -> thaws.add(Thread.ofVirtual().start(() -> thaw(agent, client))));
+        AtomicBoolean failed = new AtomicBoolean();
+        frozen.forEach((agent, client) -> thaws.add(Thread.ofVirtual().start(() -> {
+            if (!thaw(agent, client)) {
+                failed.set(true);
+            }
+        })));
         for (Thread t : thaws) {
             try {
                 t.join();
@@ -168,17 +173,27 @@ public final class JobFreeze implements SnapshotQuiescer {
         }
         frozenMillis = (System.nanoTime() - frozenAt) / 1_000_000;
         freezer.wasFrozenFor(frozenMillis);
+        if (failed.get()) {
+            // guest-thaw-failed said which; the retry that thaws the last of them says guest-thawed
+            LOG.warning("job " + job + ": guests frozen for " + frozenMillis + " ms; a thaw failed and is retried");
+            return;
+        }
         LOG.info("job " + job + ": guests thawed, frozen for " + frozenMillis + " ms");
         freezer.eventsPublish("guest-thawed", Map.of("job", job, "frozenMillis", frozenMillis));
     }
 
-    /** Thaws on the freeze's session; when that fails, the freezer reports it and retries on new ones. */
-    private void thaw(Path agent, GuestAgentClient client) {
+    /**
+     * Thaws on the freeze's session; when that fails, the freezer reports it and retries on new
+     * ones. True when the guest is thawed.
+     */
+    private boolean thaw(Path agent, GuestAgentClient client) {
         try (client) {
             client.thaw();
             freezer.thawed(agent);
+            return true;
         } catch (GuestAgentException e) {
             freezer.thawFailed(agent, job, timeout, e);
+            return false;
         }
     }
 }
