@@ -50,7 +50,6 @@ final class DaemonCommand {
      * crash recovery starts from a recent point; guest flushes store them too, once enough
      * regions were marked.
      */
-    private static final long BITMAP_STORE_PERIOD_MS = 300_000;
     /**
      * How long a stop waits for the REST requests in progress before it closes their connections
      * (the event streams are ended before that, once the jobs' ends are published on them).
@@ -78,7 +77,7 @@ final class DaemonCommand {
                             n.maxConnections(), n.handshakeTimeoutSeconds(), n.maxInFlightBytesTotal(),
                             n.requestTimeoutSeconds(), n.allowInsecure(), n.tls()),
                     config.tokens(), config.imageDirs(), config.tempDirs(), config.guestAgentDirs(),
-                    config.backupDirs(), config.defaults(), config.disks());
+                    config.backupDirs(), config.bitmapStoreSeconds(), config.defaults(), config.disks());
         }
         config.validate();
         createDirectories(config);
@@ -143,7 +142,8 @@ final class DaemonCommand {
             long throttleTimer = vertx.setPeriodic(AdaptiveReadLimit.TICK_MILLIS,
                     t -> Thread.ofVirtual().start(jobs::tickThrottles));
             // bitmaps stored in the images now and then, so crash recovery starts from a recent point
-            long bitmapTimer = vertx.setPeriodic(BITMAP_STORE_PERIOD_MS, t -> Thread.ofVirtual().start(disks::storeBitmaps));
+            long bitmapTimer = vertx.setPeriodic(config.bitmapStoreSeconds() * 1000L,
+                    t -> Thread.ofVirtual().start(disks::storeBitmaps));
             long restoreTimer = vertx.setPeriodic(1000, t -> Thread.ofVirtual().start(disks::publishRestoreProgress));
 
             LOG.info("REST listening on http://" + config.rest().bind() + ":" + http.actualPort()

@@ -12,6 +12,9 @@ import org.fleeced.daemon.nbd.server.NbdServerConfig;
  * The daemon's configuration, as read by {@link ConfigLoader} from the embedded
  * {@code default-config.yaml} and an optional file that overrides it key by key.
  * Paths are resolved by {@link #resolved(Path)}; {@link #validate()} refuses what cannot run safely.
+ * {@code bitmapStoreSeconds} is how often every disk's bitmaps are stored in its image (or raw
+ * sidecar) in the background: the journal and intent marks make them durable without it, so it
+ * only bounds how much a recovery replays.
  */
 @JsonIgnoreProperties(ignoreUnknown = false)
 public record DaemonConfig(
@@ -23,6 +26,7 @@ public record DaemonConfig(
         List<Path> tempDirs,
         List<Path> guestAgentDirs,
         List<Path> backupDirs,
+        int bitmapStoreSeconds,
         JobDefaults defaults,
         List<DiskSpec> disks) {
 
@@ -65,7 +69,7 @@ public record DaemonConfig(
                 tempDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 guestAgentDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 backupDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
-                defaults,
+                bitmapStoreSeconds, defaults,
                 disks.stream().map(d -> new DiskSpec(d.name(), state.resolve(d.path()).normalize(), d.format(),
                         d.guestAgent() == null ? null : new GuestAgent(state.resolve(d.guestAgent().socket()).normalize())))
                         .toList());
@@ -84,6 +88,9 @@ public record DaemonConfig(
         }
         if (defaults.copiesInFlight() < 1 || defaults.copiesInFlight() > 64) {
             throw new UsageException("defaults.copiesInFlight is " + defaults.copiesInFlight() + ": give 1 to 64");
+        }
+        if (bitmapStoreSeconds < 1 || bitmapStoreSeconds > 86_400) {
+            throw new UsageException("bitmapStoreSeconds is " + bitmapStoreSeconds + ": give 1 to 86400");
         }
         if (tempDirs.isEmpty()) {
             throw new UsageException("tempDirs is empty: fleecing jobs need at least one temp directory");
