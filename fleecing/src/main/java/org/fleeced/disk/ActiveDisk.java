@@ -11,6 +11,7 @@ import org.fleeced.checkpoint.CheckpointSet;
 import org.fleeced.job.FleecingJob;
 import org.fleeced.qcow2.bitmap.PersistentBitmaps;
 import org.fleeced.restore.InstantRestore;
+import org.fleeced.restore.RestoreLimits;
 import org.fleeced.restore.RestoreProgress;
 import org.fleeced.tracking.PersistentRecorder;
 
@@ -122,6 +123,23 @@ public final class ActiveDisk implements AutoCloseable {
     /** What the disk is restored from (as its restore state records it), or null when it was not. */
     public String restoreSource() {
         return restore == null ? null : restore.sourceDescription();
+    }
+
+    /**
+     * Changes the restore stream's limits at once (and runs it again when it had given up after
+     * failures); false when the disk is not restoring.
+     */
+    public boolean setRestoreLimits(RestoreLimits limits) {
+        if (!restoring()) {
+            return false;
+        }
+        restore.setLimits(limits);
+        return true;
+    }
+
+    /** The restore stream's limits, when the disk is restoring. */
+    public Optional<RestoreLimits> restoreLimits() {
+        return restoring() ? Optional.of(restore.limits()) : Optional.empty();
     }
 
     /** True while the disk's data still streams in: jobs and checkpoints wait for the end. */

@@ -165,11 +165,11 @@ public final class CopyOnRead {
         if (opener == null) {
             return;
         }
-        BlockNode fresh = opener.open();
-        if (fresh.size() != image.size()) {
-            fresh.close();
-            throw new BlockIOException(Errno.EIO, "the restore source " + fresh.describe() + " now has "
-                    + fresh.size() + " bytes, the image " + image.size());
+        BlockNode fresh;
+        try {
+            fresh = ZeroTailSource.fitted(opener.open(), image.size());
+        } catch (BlockIOException e) {
+            throw e.errno() == Errno.EINVAL ? new BlockIOException(Errno.EIO, e.getMessage() + " (it changed)", e) : e;
         }
         BlockNode old = source;
         source = fresh;

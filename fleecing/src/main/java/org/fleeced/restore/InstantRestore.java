@@ -17,13 +17,14 @@ public final class InstantRestore {
     public static final String FILTER_NAME = "copy-on-read";
 
     private final CopyOnRead state;
-    private final long bytesPerSecond;
+    /** The stream's limits; changed by {@link #setLimits}. */
+    private volatile RestoreLimits limits;
     private volatile RestoreStream stream;
     private volatile boolean finished;
 
-    private InstantRestore(CopyOnRead state, long bytesPerSecond) {
+    private InstantRestore(CopyOnRead state, RestoreLimits limits) {
         this.state = state;
-        this.bytesPerSecond = bytesPerSecond;
+        this.limits = limits;
     }
 
     /**
@@ -49,19 +50,24 @@ public final class InstantRestore {
             throw new BlockIOException(Errno.EIO, imagePath + " is being restored from " + pending.source()
                     + " (state in " + pending.file() + "); it can only be opened with that source");
         }
-        BlockNode source = plan.source().open();
+        BlockNode source = ZeroTailSource.fitted(plan.source().open(), image.size());
         try {
-            if (source.size() != image.size()) {
-                throw new BlockIOException(Errno.EINVAL, "the restore source " + source.describe() + " has "
-                        + source.size() + " bytes, the image " + image.size());
-            }
             RestoredClusters restored = pending != null ? pending
                     : RestoredClusters.create(imagePath, image.size(), clusterBytes, plan.source().describe());
-            return new InstantRestore(new CopyOnRead(source, plan.source(), image, restored), plan.bytesPerSecond());
+            return new InstantRestore(new CopyOnRead(source, plan.source(), image, restored), plan.limits());
         } catch (BlockIOException | RuntimeException e) {
             source.close();
             throw e;
         }
+    }
+
+    /**
+     * The size of the image a restore from a source of {@code sourceBytes} creates: rounded up to
+     * 512 (a qcow2 image's size is whole sectors, as {@code qemu-img convert} rounds it); the tail
+     * past the source's end reads as zeroes.
+     */
+    public static long imageSizeFor(long sourceBytes) {
+        return ZeroTailSource.imageSize(sourceBytes);
     }
 
     /** Builds the copy-on-read filter over the image. */
@@ -71,8 +77,23 @@ public final class InstantRestore {
 
     /** Starts the background stream; {@code onComplete} takes the filter out of the stack. */
     public void start(RestoreStream.Completion onComplete) {
-        stream = new RestoreStream(state, bytesPerSecond, onComplete);
+        stream = new RestoreStream(state, limits, onComplete);
         stream.start();
+    }
+
+    /** The stream's limits now. */
+    public RestoreLimits limits() {
+        return limits;
+    }
+
+    /** Changes the stream's limits at once, and runs it again when it had given up after failures. */
+    public void setLimits(RestoreLimits newLimits) {
+        limits = newLimits;
+        RestoreStream s = stream;
+        if (s != null) {
+            s.setLimits(newLimits);
+            s.start();
+        }
     }
 
     public RestoreProgress progress() {

@@ -3,16 +3,19 @@ package org.fleeced.restore;
 import java.util.Objects;
 
 /**
- * What a disk restores from, and how fast its background stream may copy.
+ * What a disk restores from, and how hard its background stream may pull on it.
  *
- * @param source          the backup to restore
- * @param bytesPerSecond  the stream's limit; 0 for none (the guest's own fetches are never limited)
+ * @param source the backup to restore
+ * @param limits the stream's limits
  */
-public record RestorePlan(RestoreSource source, long bytesPerSecond) {
+public record RestorePlan(RestoreSource source, RestoreLimits limits) {
     public RestorePlan {
         Objects.requireNonNull(source);
-        if (bytesPerSecond < 0) {
-            throw new IllegalArgumentException("negative restore limit " + bytesPerSecond);
-        }
+        Objects.requireNonNull(limits);
+    }
+
+    /** A plan whose stream copies at most {@code bytesPerSecond} (0: no limit), the default pieces in flight. */
+    public RestorePlan(RestoreSource source, long bytesPerSecond) {
+        this(source, RestoreLimits.of(bytesPerSecond));
     }
 }

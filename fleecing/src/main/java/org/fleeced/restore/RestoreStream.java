@@ -10,17 +10,23 @@ import org.fleeced.throttle.ThrottleLimits;
 /**
  * The background half of a restore: copies every cluster still unrestored, in order, in pieces of
  * at most {@link CopyOnRead#MAX_FILL_BYTES}, through the same fill the guest's reads use (so a
- * cluster is never fetched twice), at most {@code bytesPerSecond} when a limit is set (a
- * {@link Throttle} of its own: the guest's fetches are never held back by it). It persists
- * the restore state every {@value #PERSIST_EVERY_BYTES} bytes or 5 seconds, so a restart resumes
- * near where it stopped, and once more at the end, before {@code onComplete} runs (which takes the filter out
- * of the disk's stack and drops the source).
+ * cluster is never fetched twice), with up to {@code inFlight} pieces copying at once (the source's
+ * latency and the image's writes overlap), at most {@code bytesPerSecond} when a limit is set (a
+ * {@link Throttle} of its own that every piece passes before it starts: the guest's fetches are
+ * never held back by it). Both can change while it runs ({@link #setLimits}). It persists the
+ * restore state every {@value #PERSIST_EVERY_BYTES} bytes or 5 seconds, so a restart resumes near
+ * where it stopped, and once more at the end, before {@code onComplete} runs (which takes the
+ * filter out of the disk's stack and drops the source). A persist flushes the image before it
+ * writes the marks, so a piece still copying is never marked durable.
  *
- * <p>A source failure is retried with a doubling backoff (from {@value #FIRST_BACKOFF_MILLIS} ms
- * to {@value #MAX_BACKOFF_MILLIS} ms), reported meanwhile in {@link #progress()}; after
- * {@value #MAX_RETRIES} failures in a row the stream gives up (state failed). The guest's own
- * reads keep trying the source either way, and restored ranges keep working. Before each retry the
- * source is opened again, so a dropped NBD connection comes back.
+ * <p>One coordinating thread hands out the pieces and owns the retries; each piece copies on a
+ * virtual thread of its own. A source failure stops the handing out; once the pieces in flight
+ * are done, it is retried with a doubling backoff (from {@value #FIRST_BACKOFF_MILLIS} ms to
+ * {@value #MAX_BACKOFF_MILLIS} ms), reported meanwhile in {@link #progress()}; after
+ * {@value #MAX_RETRIES} failures in a row the stream gives up (state failed) until
+ * {@link #start} runs it again. The guest's own reads keep trying the source either way, and
+ * restored ranges keep working. Before each retry the source is opened again, so a dropped NBD
+ * connection comes back.
  */
 public final class RestoreStream {
     private static final System.Logger LOG = System.getLogger(RestoreStream.class.getName());
@@ -43,46 +49,95 @@ public final class RestoreStream {
     private final Throttle throttle;
     private final Completion onComplete;
     private final ReentrantLock lock = new ReentrantLock();
-    /** Signalled by stop, to cut a backoff or a rate-limit wait short. Guarded by lock. */
-    private final Condition stopped = lock.newCondition();
-    /** Guarded by lock. */
+    /** Signalled by stop, by a piece that ends and by a change of limits. Guarded by lock. */
+    private final Condition changed = lock.newCondition();
+    /** Set by stop, cleared by a start after a failure. Guarded by lock. */
     private boolean stopping;
+    /** Set by stop, for good: the disk is closing and the source goes. Guarded by lock. */
+    private boolean closed;
+    /** Pieces copying now. Guarded by lock. */
+    private int running;
+    /** The first failure of a piece since the last retry, or null. Guarded by lock. */
+    private Exception failure;
+    /** Where that piece began: the retry starts there. Guarded by lock. */
+    private long failedAt;
+    /** How many pieces may copy at once. Guarded by lock. */
+    private int inFlight;
     private volatile RestoreProgress.State state = RestoreProgress.State.RUNNING;
     private volatile int retries;
     private volatile String lastError;
-    /** Bytes the stream copied since windowStart, and the rate of the last full window. */
-    private volatile long windowBytes;
+    /** Bytes the stream copied since windowStart (both written under lock), and the rate of the last full window. */
+    private long windowBytes;
     private volatile long windowStart = System.nanoTime();
     private volatile long rate;
     private Thread thread;
 
-    /**
-     * @param bytesPerSecond the stream's limit, 0 for none (the guest's own fetches are never limited)
-     */
-    public RestoreStream(CopyOnRead restore, long bytesPerSecond, Completion onComplete) {
+    /** The first backoff after a failure; doubles with each failure in a row. */
+    private final long firstBackoffMillis;
+
+    /** The stream's limits, as restoreLimits sets them. */
+    public RestoreStream(CopyOnRead restore, RestoreLimits limits, Completion onComplete) {
+        this(restore, limits, onComplete, FIRST_BACKOFF_MILLIS);
+    }
+
+    /** A stream whose retries begin after {@code firstBackoffMillis} (tests that reach the give-up). */
+    RestoreStream(CopyOnRead restore, RestoreLimits limits, Completion onComplete, long firstBackoffMillis) {
+        this.firstBackoffMillis = firstBackoffMillis;
         this.restore = restore;
-        this.throttle = new Throttle(bytesPerSecond == 0 ? ThrottleLimits.UNLIMITED
-                : ThrottleLimits.bytesPerSecond(bytesPerSecond));
+        this.throttle = new Throttle(throttleLimits(limits));
+        this.inFlight = limits.inFlight();
         this.onComplete = onComplete;
     }
 
-    public void start() {
+    /** Starts the stream, or runs it again after it failed; nothing when it runs or is complete. */
+    public synchronized void start() {
+        if (thread != null && (thread.isAlive() || state == RestoreProgress.State.COMPLETE)) {
+            return;
+        }
+        lock.lock();
+        try {
+            if (closed) {
+                return;
+            }
+            stopping = false;
+        } finally {
+            lock.unlock();
+        }
+        retries = 0;
+        state = RestoreProgress.State.RUNNING;
         thread = Thread.ofVirtual().name("restore-" + restore.restored.file().getFileName()).start(this::run);
     }
 
-    /** Stops the stream and waits for it; the state stays as persisted for the next start. */
+    /** Takes new limits at once, also for a piece waiting for the old rate. */
+    public void setLimits(RestoreLimits limits) {
+        throttle.setLimits(throttleLimits(limits));
+        lock.lock();
+        try {
+            inFlight = limits.inFlight();
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Stops the stream and waits for it and its pieces; the state stays as persisted for the next start. */
     public void stop() {
         lock.lock();
         try {
             stopping = true;
-            stopped.signalAll();
+            closed = true;
+            changed.signalAll();
         } finally {
             lock.unlock();
         }
         throttle.setLimits(ThrottleLimits.UNLIMITED);
-        if (thread != null && thread != Thread.currentThread()) {
+        Thread t;
+        synchronized (this) {
+            t = thread;
+        }
+        if (t != null && t != Thread.currentThread()) {
             try {
-                thread.join();
+                t.join();
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
@@ -104,32 +159,44 @@ public final class RestoreStream {
         long pos = 0;
         long size = restore.restored.sizeBytes();
         while (!isStopping()) {
-            long start = restore.restored.nextUnrestored(pos, size);
-            if (start < 0 && pos > 0) {
-                pos = 0;
+            Exception failed = awaitSlot();
+            if (failed != null) {
+                if (!retryAfter(failed)) {
+                    return;
+                }
+                pos = Math.min(pos, failedAt());
                 continue;
             }
+            long start = restore.restored.nextUnrestored(pos, size);
             if (start < 0) {
-                finish();
+                // pieces in flight are not marked yet: wait for them before looking again or finishing
+                if (awaitIdle() != null) {
+                    continue;
+                }
+                if (pos > 0) {
+                    pos = 0;
+                    continue;
+                }
+                if (!isStopping()) {
+                    finish();
+                }
                 return;
             }
             long next = restore.restored.nextRestored(start, size);
             long end = Math.min(next < 0 ? size : next, start + CopyOnRead.MAX_FILL_BYTES);
             try {
                 throttle.admit(end - start);
-                if (isStopping()) {
-                    break;
-                }
-                restore.fill(start, end - start);
-                retries = 0;
             } catch (BlockIOException | RuntimeException e) {
                 if (!retryAfter(e)) {
                     return;
                 }
                 continue;
             }
+            if (isStopping()) {
+                break;
+            }
+            launch(start, end);
             pos = end;
-            counted(end - start);
             sinceStore += end - start;
             if (sinceStore >= PERSIST_EVERY_BYTES || System.nanoTime() - lastStore >= PERSIST_EVERY_NANOS) {
                 sinceStore = 0;
@@ -137,7 +204,87 @@ public final class RestoreStream {
                 persistQuietly();
             }
         }
+        awaitIdle();
         persistQuietly();
+    }
+
+    /** Copies {@code [start, end)} on a thread of its own; the caller holds a slot for it. */
+    private void launch(long start, long end) {
+        lock.lock();
+        try {
+            running++;
+        } finally {
+            lock.unlock();
+        }
+        Thread.ofVirtual().name("restore-piece-" + start).start(() -> {
+            Exception failed = null;
+            try {
+                restore.fill(start, end - start);
+            } catch (BlockIOException | RuntimeException e) {
+                failed = e;
+            }
+            lock.lock();
+            try {
+                running--;
+                if (failed == null) {
+                    retries = 0;
+                    countedLocked(end - start);
+                } else if (failure == null) {
+                    failure = failed;
+                    failedAt = start;
+                }
+                changed.signalAll();
+            } finally {
+                lock.unlock();
+            }
+        });
+    }
+
+    /**
+     * Waits until fewer than {@code inFlight} pieces copy, or a piece failed (then for every piece
+     * in flight to end): the failure, taken, or null.
+     */
+    private Exception awaitSlot() {
+        lock.lock();
+        try {
+            while (!stopping && failure == null && running >= inFlight) {
+                changed.awaitUninterruptibly();
+            }
+            return failure == null ? null : takeFailureLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Waits until no piece copies: the failure of one, taken, or null. */
+    private Exception awaitIdle() {
+        lock.lock();
+        try {
+            while (running > 0) {
+                changed.awaitUninterruptibly();
+            }
+            return failure == null ? null : takeFailureLocked();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private Exception takeFailureLocked() {
+        while (running > 0) {
+            changed.awaitUninterruptibly();
+        }
+        Exception f = failure;
+        failure = null;
+        return f;
+    }
+
+    private long failedAt() {
+        lock.lock();
+        try {
+            return failedAt;
+        } finally {
+            lock.unlock();
+        }
     }
 
     private void finish() {
@@ -164,7 +311,7 @@ public final class RestoreStream {
             persistQuietly();
             return false;
         }
-        long backoff = Math.min(MAX_BACKOFF_MILLIS, FIRST_BACKOFF_MILLIS << Math.min(attempt - 1, 20));
+        long backoff = Math.min(MAX_BACKOFF_MILLIS, firstBackoffMillis << Math.min(attempt - 1, 20));
         waitNanos(TimeUnit.MILLISECONDS.toNanos(backoff));
         if (isStopping()) {
             return false;
@@ -177,7 +324,7 @@ public final class RestoreStream {
         return true;
     }
 
-    private void counted(long bytes) {
+    private void countedLocked(long bytes) {
         long now = System.nanoTime();
         windowBytes += bytes;
         if (now - windowStart >= RATE_WINDOW_NANOS) {
@@ -187,6 +334,10 @@ public final class RestoreStream {
         } else if (rate == 0) {
             rate = windowBytes * 1_000_000_000L / Math.max(1, now - windowStart);
         }
+    }
+
+    private static ThrottleLimits throttleLimits(RestoreLimits limits) {
+        return limits.bytesPerSecond() == 0 ? ThrottleLimits.UNLIMITED : ThrottleLimits.bytesPerSecond(limits.bytesPerSecond());
     }
 
     private void persistQuietly() {
@@ -213,7 +364,7 @@ public final class RestoreStream {
         try {
             long left = nanos;
             while (!stopping && left > 0) {
-                left = stopped.awaitNanos(left);
+                left = changed.awaitNanos(left);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

@@ -92,7 +92,7 @@ class CopyOnReadModelTest {
             }
         }
         stream.stop();
-        stream = new RestoreStream(state, 0, () -> completed.set(true));
+        stream = new RestoreStream(state, RestoreLimits.of(0), () -> completed.set(true));
         stream.start();
         await().until(completed::get);
         assertTrue(state.restored.complete());
@@ -130,7 +130,7 @@ class CopyOnReadModelTest {
         node = Qcow2Node.open(image, Qcow2OpenOptions.readWrite());
         state = new CopyOnRead(source, node, restored);
         filter = new ContractCheckingNode(new CopyOnReadFilter(node, state));
-        stream = new RestoreStream(state, 1L << 20, () -> completed.set(true));
+        stream = new RestoreStream(state, RestoreLimits.of(1L << 20), () -> completed.set(true));
         stream.start();
     }
 

@@ -21,6 +21,7 @@ import org.fleeced.block.BlockNodeContractTest;
 import org.fleeced.block.Errno;
 import org.fleeced.block.Extent;
 import org.fleeced.block.WriteFlag;
+import org.fleeced.block.file.RawFileNode;
 import org.fleeced.block.testing.ControllableNode;
 import org.fleeced.disk.ActiveDisk;
 import org.fleeced.disk.DiskOpener;
@@ -151,6 +152,31 @@ class InstantRestoreTest {
                 assertTrue(f.end() <= clusters.offset() || f.offset() >= clusters.end(),
                         "the guest's read " + r + " was fetched again after the crash: " + f);
             }
+        }
+    }
+
+    @Test
+    void aSourceWhoseSizeIsNotWholeSectorsRestoresWithAZeroTail() throws Exception {
+        long odd = 1_000_001;
+        byte[] data = BlockNodeContractTest.pattern((int) odd, 5);
+        Path raw = dir.resolve("odd.raw");
+        try (RawFileNode n = RawFileNode.create(raw, odd)) {
+            n.write(0, ByteBuffer.wrap(data), WriteFlag.NONE);
+        }
+        long size = InstantRestore.imageSizeFor(odd);
+        assertEquals(1_000_448, size);
+        Path oddImage = dir.resolve("odd.qcow2");
+        Qcow2Creator.create(oddImage, Qcow2CreateOptions.of(size));
+        RestoreSource source = RestoreSource.of("raw:" + raw, () -> RawFileNode.open(raw, true));
+        byte[] expectedOdd = java.util.Arrays.copyOf(data, (int) size);
+        try (ActiveDisk disk = DiskOpener.open(DiskSpec.of("odd", oddImage, ImageOpener.Format.QCOW2)
+                .withRestore(new RestorePlan(source, 1024)))) {
+            assertArrayEquals(java.util.Arrays.copyOfRange(expectedOdd, 999_000, (int) size),
+                    read(disk.exportNode(), 999_000, (int) size - 999_000));
+            assertTrue(disk.exportNode().blockStatus(1_000_001 & ~511L, 512).getFirst().data());
+            disk.setRestoreLimits(RestoreLimits.DEFAULT);
+            await().until(() -> !disk.restoring());
+            assertArrayEquals(expectedOdd, read(disk.exportNode(), 0, (int) size));
         }
     }
 

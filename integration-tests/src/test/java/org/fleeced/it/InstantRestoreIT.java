@@ -40,7 +40,7 @@ class InstantRestoreIT {
     /** fio's window: the only bytes the exact comparison leaves to fio's own verification. */
     private static final long FIO_FROM = 16L << 20;
     private static final long FIO_SIZE = 8L << 20;
-    private static final Duration LONG = Duration.ofMinutes(10);
+    static final Duration LONG = Duration.ofMinutes(10);
 
     @TempDir
     Path dir;
@@ -70,7 +70,7 @@ class InstantRestoreIT {
             JsonNode done = awaitComplete(daemon);
             assertEquals(DISK, done.path("restore").path("doneBytes").asLong(), done.toString());
             Path actual = NbdDriver.copy(uri, dir.resolve("actual.raw"));
-            copyWindow(actual, expected);
+            copyWindow(actual, expected, FIO_FROM, FIO_SIZE);
             NbdDriver.assertSameBytes(expected, actual, "restored disk vs backup + guest writes");
             JsonNode job = daemon.rest().startJob(RestClient.jobRequest("c1", "vm"));
             daemon.rest().finish(job.path("id").asText(), "success");
@@ -131,7 +131,7 @@ class InstantRestoreIT {
     }
 
     /** full.qcow2 (patterns 0x11, 0x22, 0x33 with holes between) ◀── incr.qcow2 (0x55 over part), in STATE/backups. */
-    private static Path backupChain(DaemonUnderTest daemon) throws IOException, InterruptedException {
+    static Path backupChain(DaemonUnderTest daemon) throws IOException, InterruptedException {
         Path backups = daemon.dir().resolve("state/backups");
         Path full = backups.resolve("full.qcow2");
         Path incr = backups.resolve("incr.qcow2");
@@ -143,24 +143,24 @@ class InstantRestoreIT {
         return incr;
     }
 
-    private static JsonNode createRestoring(DaemonUnderTest daemon, Map<String, Object> from, long bytesPerSecond)
+    static JsonNode createRestoring(DaemonUnderTest daemon, Map<String, Object> from, long bytesPerSecond)
             throws IOException, InterruptedException {
         Map<String, Object> request = Map.of("name", "vm", "path", daemon.images().resolve("vm.qcow2").toString(),
                 "create", Map.of("restoreFrom", from, "restoreLimits", Map.of("bytesPerSecond", bytesPerSecond)));
         return daemon.rest().post("v1/disks", request).expect(201).json();
     }
 
-    private static JsonNode awaitComplete(DaemonUnderTest daemon) {
+    static JsonNode awaitComplete(DaemonUnderTest daemon) {
         return await().atMost(LONG).until(() -> daemon.rest().disk("vm"),
                 d -> d.path("restore").path("state").asText().equals("complete"));
     }
 
-    private static Path convert(Path qcow2, Path raw) throws IOException, InterruptedException {
+    static Path convert(Path qcow2, Path raw) throws IOException, InterruptedException {
         Tool.run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", qcow2.toString(), raw.toString()).ok();
         return raw;
     }
 
-    private static Process qemuNbd(Path image, Path socket) throws IOException {
+    static Process qemuNbd(Path image, Path socket) throws IOException {
         Files.deleteIfExists(socket);
         Process p = Tool.start(List.of("qemu-nbd", "-r", "-f", "raw", "-t", "-e", "8", "-k", socket.toString(),
                 image.toString()));
@@ -168,7 +168,7 @@ class InstantRestoreIT {
         return p;
     }
 
-    private static void qemuIo(String uri, String... commands) throws IOException, InterruptedException {
+    static void qemuIo(String uri, String... commands) throws IOException, InterruptedException {
         List<String> command = new java.util.ArrayList<>(List.of("qemu-io", "-f", "raw"));
         for (String c : commands) {
             command.add("-c");
@@ -200,14 +200,14 @@ class InstantRestoreIT {
         }
     }
 
-    /** fio's window as the disk has it (fio verified it), into the expected image. */
-    private static void copyWindow(Path from, Path to) throws IOException {
+    /** fio's window {@code [offset, offset + size)} as the disk has it (fio verified it), into the expected image. */
+    static void copyWindow(Path from, Path to, long offset, long size) throws IOException {
         try (RandomAccessFile src = new RandomAccessFile(from.toFile(), "r");
                 RandomAccessFile dst = new RandomAccessFile(to.toFile(), "rw")) {
-            byte[] window = new byte[(int) FIO_SIZE];
-            src.seek(FIO_FROM);
+            byte[] window = new byte[(int) size];
+            src.seek(offset);
             src.readFully(window);
-            dst.seek(FIO_FROM);
+            dst.seek(offset);
             dst.write(window);
         }
     }

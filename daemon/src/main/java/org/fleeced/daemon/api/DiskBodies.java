@@ -23,13 +23,15 @@ public final class DiskBodies {
     public record RestoreFrom(String path, String uri, String format) {
     }
 
-    public record RestoreLimits(long bytesPerSecond) {
+    /** A restore stream's limits; an absent field keeps its value (its default at creation: 0, 4). */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record RestoreLimits(Long bytesPerSecond, Integer inFlight) {
     }
 
     /** A disk's instant restore, as GET /v1/disks/{disk} shows it. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Restore(String state, long doneBytes, long totalBytes, long bytesPerSecond, long etaSeconds,
-            String source, int retries, String lastError) {
+            String source, int retries, String lastError, RestoreLimits limits) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -46,7 +48,7 @@ public final class DiskBodies {
     public record IoLimits(long bytesPerSecond, long opsPerSecond, long burstBytes) {
     }
 
-    public record UpdateDisk(IoLimits ioLimits) {
+    public record UpdateDisk(IoLimits ioLimits, RestoreLimits restoreLimits) {
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -18,6 +18,7 @@ import org.fleeced.daemon.host.JobTable;
 import org.fleeced.daemon.host.NbdEndpoints;
 import org.fleeced.daemon.host.ProblemReason;
 import org.fleeced.job.JobState;
+import org.fleeced.restore.RestoreLimits;
 
 /** The handlers of the disk operations: listDisks, attachDisk, getDisk, detachDisk, planBackup. */
 final class DiskOperations {
@@ -57,6 +58,12 @@ final class DiskOperations {
                 disk = disks.setIoLimits(disk.name(),
                         new ReadLimits(l.bytesPerSecond(), l.opsPerSecond(), l.burstBytes(), 0));
             }
+            if (update.restoreLimits() != null) {
+                RestoreLimits limits = restoreLimits(update.restoreLimits(),
+                        disk.active().restoreLimits().orElse(RestoreLimits.DEFAULT));
+                disks.setRestoreLimits(disk, limits);
+                LOG.info("disk " + disk.name() + ": restore limits now " + limits);
+            }
             return ApiResponse.ok(body(disk));
         });
     }
@@ -88,7 +95,7 @@ final class DiskOperations {
         DiskBodies.RestoreFrom r = c.restoreFrom();
         return new DiskTable.CreateSpec(size, cluster, c.backingFile(), c.backingFormat(),
                 disks.restoreSources().of(r.path(), r.uri(), r.format()),
-                c.restoreLimits() == null ? 0 : c.restoreLimits().bytesPerSecond());
+                c.restoreLimits() == null ? RestoreLimits.DEFAULT : restoreLimits(c.restoreLimits(), RestoreLimits.DEFAULT));
     }
 
     private ApiResponse plan(ApiRequest req) throws HostRefusal, BlockIOException {
@@ -135,7 +142,15 @@ final class DiskOperations {
     private static DiskBodies.Restore restore(AttachedDisk disk) {
         return disk.active().restoreProgress().map(p -> new DiskBodies.Restore(
                 p.state().name().toLowerCase(java.util.Locale.ROOT), p.doneBytes(), p.totalBytes(), p.bytesPerSecond(),
-                p.etaSeconds(), disk.active().restoreSource(), p.retries(), p.lastError())).orElse(null);
+                p.etaSeconds(), disk.active().restoreSource(), p.retries(), p.lastError(),
+                disk.active().restoreLimits().map(l -> new DiskBodies.RestoreLimits(l.bytesPerSecond(), l.inFlight()))
+                        .orElse(null))).orElse(null);
+    }
+
+    /** The limits a request sets over {@code now}: an absent field keeps its value (the schema bounds each). */
+    private static RestoreLimits restoreLimits(DiskBodies.RestoreLimits body, RestoreLimits now) {
+        return new RestoreLimits(body.bytesPerSecond() == null ? now.bytesPerSecond() : body.bytesPerSecond(),
+                body.inFlight() == null ? now.inFlight() : body.inFlight());
     }
 
     private static DiskBodies.IoLimits ioLimits(ReadLimits l) {

@@ -197,7 +197,7 @@ final class DaemonCommand {
             if (configured < 0) {
                 all.add(e);
             } else {
-                all.set(configured, all.get(configured).withIoLimitsOf(e));
+                all.set(configured, all.get(configured).withLimitsOf(e));
             }
         }
         return all;

@@ -30,8 +30,9 @@ import org.fleeced.qcow2.BackingRefusedException;
 import org.fleeced.qcow2.ImageOpener;
 import org.fleeced.qcow2.Qcow2CreateOptions;
 import org.fleeced.qcow2.Qcow2Creator;
+import org.fleeced.restore.InstantRestore;
+import org.fleeced.restore.RestoreLimits;
 import org.fleeced.restore.RestorePlan;
-import org.fleeced.restore.RestoreProgress;
 import org.fleeced.restore.RestoreSource;
 import org.fleeced.restore.RestoredClusters;
 
@@ -54,8 +55,7 @@ public final class DiskTable {
     private final RememberedDisks remembered;
     private final Events events;
     private final RestoreSources restoreSources;
-    /** "DISK TYPE" of the restore ends already published, so each is published once. */
-    private final java.util.Set<String> restoreEndsReported = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final RestoreEvents restoreEvents;
     /** By name, in attach order. Guarded by this. */
     private final Map<String, AttachedDisk> disks = new LinkedHashMap<>();
     /**
@@ -79,6 +79,7 @@ public final class DiskTable {
         this.reserved = reserved;
         this.exports = exports;
         this.remembered = remembered;
+        this.restoreEvents = new RestoreEvents(events);
         this.events = events;
     }
 
@@ -87,9 +88,9 @@ public final class DiskTable {
      * the source's size ({@code sizeBytes} 0 or that size), filled from it while the disk is in use.
      */
     public record CreateSpec(long sizeBytes, int clusterSize, String backingFile, String backingFormat,
-            RestoreSource restoreFrom, long restoreBytesPerSecond) {
+            RestoreSource restoreFrom, RestoreLimits restoreLimits) {
         public CreateSpec(long sizeBytes, int clusterSize, String backingFile, String backingFormat) {
-            this(sizeBytes, clusterSize, backingFile, backingFormat, null, 0);
+            this(sizeBytes, clusterSize, backingFile, backingFormat, null, RestoreLimits.DEFAULT);
         }
     }
 
@@ -104,7 +105,7 @@ public final class DiskTable {
      */
     public AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create)
             throws HostRefusal, BlockIOException {
-        return attach(name, requestedPath, format, create, null, true);
+        return attach(name, requestedPath, format, create, null, null, true);
     }
 
     /**
@@ -114,11 +115,11 @@ public final class DiskTable {
      */
     public AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create, String guestAgent)
             throws HostRefusal, BlockIOException {
-        return attach(name, requestedPath, format, create, guestAgent, true);
+        return attach(name, requestedPath, format, create, guestAgent, null, true);
     }
 
     private AttachedDisk attach(String name, String requestedPath, String format, CreateSpec create,
-            String guestAgent, boolean remember) throws HostRefusal, BlockIOException {
+            String guestAgent, RestoreLimits rememberedLimits, boolean remember) throws HostRefusal, BlockIOException {
         Path path;
         ImageOpener.Format wanted;
         Path agent = guestAgent == null ? null : allowedAgent(guestAgent);
@@ -134,7 +135,7 @@ public final class DiskTable {
         AttachedDisk disk;
         try {
             disk = open(name, path, wanted, agent, create == null || create.restoreFrom() == null ? null
-                    : new RestorePlan(create.restoreFrom(), create.restoreBytesPerSecond()));
+                    : new RestorePlan(create.restoreFrom(), create.restoreLimits()), rememberedLimits);
         } catch (BackingRefusedException e) {
             synchronized (this) {
                 attaching.remove(name);
@@ -256,6 +257,20 @@ public final class DiskTable {
         return disk;
     }
 
+    /**
+     * Changes the limits of the disk's restore stream at once and remembers them (a restart resumes
+     * with them); a stream that gave up after source failures runs again.
+     *
+     * @throws HostRefusal INVALID_REQUEST when the disk is not restoring
+     */
+    public synchronized void setRestoreLimits(AttachedDisk disk, RestoreLimits limits) throws HostRefusal {
+        if (!disk.active().setRestoreLimits(limits)) {
+            throw new HostRefusal(ProblemReason.INVALID_REQUEST, "restoreLimits: disk " + disk.name()
+                    + " is not being restored (its restore is complete, or it never had one).");
+        }
+        rememberLocked();
+    }
+
     /** A remembered disk that could not be attached again at start, and why. */
     public record NotAttached(String name, String path, String detail) {
     }
@@ -269,7 +284,7 @@ public final class DiskTable {
         try (ExecutorService opening = Executors.newVirtualThreadPerTaskExecutor()) {
             Map<RememberedDisks.Entry, Future<AttachedDisk>> attached = new LinkedHashMap<>();
             for (RememberedDisks.Entry e : entries) {
-                attached.put(e, opening.submit(() -> attach(e.name(), e.path(), e.format(), null, e.guestAgent(), false)));
+                attached.put(e, opening.submit(() -> attach(e.name(), e.path(), e.format(), null, e.guestAgent(), e.restoreLimits(), false)));
             }
             for (Map.Entry<RememberedDisks.Entry, Future<AttachedDisk>> a : attached.entrySet()) {
                 RememberedDisks.Entry e = a.getKey();
@@ -312,13 +327,14 @@ public final class DiskTable {
      * The disk's whole stack, from {@link DiskOpener}: checkpoints persist in a qcow2 image, and
      * beside a raw one in its bitmap sidecar. Every backing file must lie in the image directories too.
      */
-    private AttachedDisk open(String name, Path path, ImageOpener.Format format, Path agent, RestorePlan restore)
-            throws BlockIOException, HostRefusal {
+    private AttachedDisk open(String name, Path path, ImageOpener.Format format, Path agent, RestorePlan restore,
+            RestoreLimits rememberedLimits) throws BlockIOException, HostRefusal {
         DiskSpec spec = DiskSpec.of(name, path, format).withBackingPolicy(BackingPolicy.confinedTo(imageDirs.roots()));
         if (restore == null && format == ImageOpener.Format.QCOW2) {
             // an unfinished restore resumes from the source its state recorded, checked again
             String pending = RestoredClusters.pendingSource(path);
-            restore = pending == null ? null : new RestorePlan(restoreSources.described(pending), 0);
+            restore = pending == null ? null : new RestorePlan(restoreSources.described(pending),
+                    rememberedLimits == null ? RestoreLimits.DEFAULT : rememberedLimits);
         }
         ActiveDisk active = DiskOpener.open(spec.withRestore(restore));
         return new AttachedDisk(name, path, format, active, agent, new GuestIo(active.exportNode()));
@@ -347,27 +363,7 @@ public final class DiskTable {
      * {@code restore-complete} or {@code restore-failed} when it ends. Called on a timer.
      */
     public void publishRestoreProgress() {
-        for (AttachedDisk disk : list()) {
-            disk.active().restoreProgress().ifPresent(p -> {
-                String type = switch (p.state()) {
-                    case RUNNING -> "restore-progress";
-                    case COMPLETE -> "restore-complete";
-                    case FAILED -> "restore-failed";
-                };
-                if (p.state() == RestoreProgress.State.RUNNING || restoreEndsReported.add(disk.name() + " " + type)) {
-                    Map<String, Object> data = new LinkedHashMap<>();
-                    data.put("disk", disk.name());
-                    data.put("doneBytes", p.doneBytes());
-                    data.put("totalBytes", p.totalBytes());
-                    data.put("bytesPerSecond", p.bytesPerSecond());
-                    data.put("etaSeconds", p.etaSeconds());
-                    if (p.lastError() != null) {
-                        data.put("lastError", p.lastError());
-                    }
-                    events.publish(type, data);
-                }
-            });
-        }
+        restoreEvents.publish(list());
     }
 
     /**
@@ -438,7 +434,7 @@ public final class DiskTable {
         return ImageOpener.Format.QCOW2;
     }
 
-    /** A new qcow2 image of the source's size, to be filled from it (the source is only measured here). */
+    /** A new qcow2 image of the source's size rounded up to 512, to be filled from it (the source is only measured here). */
     private ImageOpener.Format createForRestore(Path path, ImageOpener.Format format, CreateSpec spec)
             throws HostRefusal, BlockIOException {
         if (format != ImageOpener.Format.QCOW2 || spec.backingFile() != null) {
@@ -449,12 +445,13 @@ public final class DiskTable {
         try (BlockNode source = spec.restoreFrom().open()) {
             size = source.size();
         }
-        if (spec.sizeBytes() != 0 && spec.sizeBytes() != size) {
+        long imageSize = InstantRestore.imageSizeFor(size);
+        if (spec.sizeBytes() != 0 && spec.sizeBytes() != size && spec.sizeBytes() != imageSize) {
             throw new HostRefusal(ProblemReason.INVALID_REQUEST, "create.sizeBytes is " + spec.sizeBytes()
                     + " but the restore source " + spec.restoreFrom().describe() + " has " + size
                     + " bytes; leave sizeBytes out.");
         }
-        Qcow2Creator.create(path, Qcow2CreateOptions.of(size).withClusterSize(spec.clusterSize()));
+        Qcow2Creator.create(path, Qcow2CreateOptions.of(imageSize).withClusterSize(spec.clusterSize()));
         return ImageOpener.Format.QCOW2;
     }
 
@@ -462,7 +459,8 @@ public final class DiskTable {
         List<RememberedDisks.Entry> entries = disks.values().stream()
                 .map(d -> new RememberedDisks.Entry(d.name(), d.path().toString(), d.formatName(),
                         d.guestAgent() == null ? null : d.guestAgent().toString(),
-                        d.guestIo().limits().equals(ReadLimits.NONE) ? null : d.guestIo().limits()))
+                        d.guestIo().limits().equals(ReadLimits.NONE) ? null : d.guestIo().limits(),
+                        d.active().restoreLimits().orElse(null)))
                 .toList();
         try {
             remembered.save(entries);

@@ -2,6 +2,7 @@ package org.fleeced.daemon.host;
 
 import java.io.IOException;
 import java.util.List;
+import org.fleeced.restore.RestoreLimits;
 
 /**
  * Where the {@link DiskTable} keeps what is attached, so that a restarted daemon attaches it
@@ -12,13 +13,21 @@ import java.util.List;
 public interface RememberedDisks {
     /**
      * One remembered disk; {@code guestAgent} is the agent's socket, or null; {@code ioLimits} the
-     * guest's limits set through {@code PATCH /v1/disks/{disk}}, or null for none.
+     * guest's limits set through {@code PATCH /v1/disks/{disk}}, or null for none;
+     * {@code restoreLimits} the limits of its restore stream while it restores (a restart resumes
+     * with them), or null.
      */
-    record Entry(String name, String path, String format, String guestAgent, ReadLimits ioLimits) {
-        /** This entry with the guest limits {@code other} remembered, unless this one has its own. */
-        public Entry withIoLimitsOf(Entry other) {
-            return ioLimits != null || other.ioLimits == null ? this
-                    : new Entry(name, path, format, guestAgent, other.ioLimits);
+    record Entry(String name, String path, String format, String guestAgent, ReadLimits ioLimits,
+            RestoreLimits restoreLimits) {
+        /** A disk without restore limits. */
+        public Entry(String name, String path, String format, String guestAgent, ReadLimits ioLimits) {
+            this(name, path, format, guestAgent, ioLimits, null);
+        }
+
+        /** This entry with the guest limits and restore limits {@code other} remembered, unless this one has its own. */
+        public Entry withLimitsOf(Entry other) {
+            return new Entry(name, path, format, guestAgent, ioLimits != null ? ioLimits : other.ioLimits,
+                    restoreLimits != null ? restoreLimits : other.restoreLimits);
         }
     }
 

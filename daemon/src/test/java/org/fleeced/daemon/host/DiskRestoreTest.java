@@ -23,6 +23,7 @@ import org.fleeced.qcow2.Qcow2CreateOptions;
 import org.fleeced.qcow2.Qcow2Creator;
 import org.fleeced.qcow2.Qcow2Node;
 import org.fleeced.qcow2.Qcow2OpenOptions;
+import org.fleeced.restore.RestoreLimits;
 import org.fleeced.restore.RestoreProgress;
 import org.fleeced.restore.RestoredClusters;
 import org.junit.jupiter.api.AfterEach;
@@ -117,13 +118,13 @@ class DiskRestoreTest {
         Path escaping = backups.resolve("escaping.qcow2");
         Qcow2Creator.create(escaping, Qcow2CreateOptions.of(SIZE).withBacking(outside.toString(), "qcow2"));
         assertThrows(Exception.class, () -> disks.attach("vm2", images.resolve("vm2.qcow2").toString(), null,
-                new DiskTable.CreateSpec(0, 65536, null, null, sources.of(escaping.toString(), null, "qcow2"), 0)));
+                new DiskTable.CreateSpec(0, 65536, null, null, sources.of(escaping.toString(), null, "qcow2"), RestoreLimits.DEFAULT)));
         assertTrue(disks.find("vm2").isEmpty());
     }
 
     private DiskTable.CreateSpec restoreSpec(long bytesPerSecond) throws HostRefusal {
         return new DiskTable.CreateSpec(0, 65536, null, null,
-                disks.restoreSources().of(incr.toString(), null, "qcow2"), bytesPerSecond);
+                disks.restoreSources().of(incr.toString(), null, "qcow2"), RestoreLimits.of(bytesPerSecond));
     }
 
     private JobRequest job() {
