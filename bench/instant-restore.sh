@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Issue 17: instant restore. Time from POST /v1/disks (create.restoreFrom) to the first guest read
 # served; guest 4 KiB random-read IOPS while the restore streams (limited to RATE) and after it;
-# the stream's MiB/s unlimited, against `qemu-img convert` of the same source into a new qcow2.
-# Usage: bench/instant-restore.sh       SIZE=1G RUNTIME=10 RATE=64M WORK=/var/tmp/fleeced-restore-bench
+# the stream's MiB/s unlimited with 1 and with INFLIGHT pieces in flight, against `qemu-img convert`
+# of the same source into a new qcow2.
+# Usage: bench/instant-restore.sh       SIZE=1G RUNTIME=10 RATE=64M INFLIGHT=4 WORK=/var/tmp/fleeced-restore-bench
 # Needs: qemu-utils (qemu-img, qemu-io), fio (nbd engine), curl, jq, bc. Run it when the machine is quiet.
 # The source is a qcow2 backup in the daemon's backupDirs: random data in every other 64 MiB, holes
 # between (so the stream writes zero ranges as zeroes, as a real disk's free space). It is read
 # from the page cache when it fits: the figures are the restore path's cost, not disk speed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SIZE=${SIZE:-1G} RUNTIME=${RUNTIME:-10} RATE=${RATE:-64M} REST=${REST:-8598} NBD=${NBD:-10898}
+SIZE=${SIZE:-1G} RUNTIME=${RUNTIME:-10} RATE=${RATE:-64M} INFLIGHT=${INFLIGHT:-4} REST=${REST:-8598} NBD=${NBD:-10898}
 WORK=${WORK:-/var/tmp/fleeced-restore-bench}
 bytes=$(numfmt --from=iec "$SIZE") rate=$(numfmt --from=iec "$RATE")
 rm -rf "$WORK/state/images" "$WORK/convert.qcow2"
@@ -29,10 +30,11 @@ fi
 start_fleeced "$WORK" "$REST" "$NBD"
 
 now() { date +%s.%N; }
-restore() { # NAME LIMIT: POST the restore; prints the POST's start time
+restore() { # NAME LIMIT [PIECES IN FLIGHT]: POST the restore; prints the POST's start time
   local t0; t0=$(now)
   curl -sf -H 'Content-Type: application/json' -d "{\"name\":\"$1\",\"path\":\"$WORK/state/images/$1.qcow2\",
-    \"create\":{\"restoreFrom\":{\"path\":\"$src\",\"format\":\"qcow2\"},\"restoreLimits\":{\"bytesPerSecond\":$2}}}" \
+    \"create\":{\"restoreFrom\":{\"path\":\"$src\",\"format\":\"qcow2\"},
+    \"restoreLimits\":{\"bytesPerSecond\":$2,\"inFlight\":${3:-$INFLIGHT}}}}" \
     "$api/disks" > /dev/null
   echo "$t0"
 }
@@ -50,6 +52,10 @@ qemu-io -f raw -c "read $((bytes / 2 + 4096)) 4k" "nbd://127.0.0.1:$NBD/fast" > 
 first_read_ms=$(echo "($(now) - $t0) * 1000" | bc -l)
 await_complete fast
 stream_s=$(echo "$(now) - $t0" | bc -l)
+stream() { local t0; t0=$(restore "$1" 0 "$2"); await_complete "$1"; echo "$(now) - $t0" | bc -l; }
+# 1 and INFLIGHT pieces in flight, each twice, alternating (the first restore above warmed the JVM)
+par_s=$(stream par1 "$INFLIGHT"); serial_s=$(stream serial1 1)
+par_s="$par_s + $(stream par2 "$INFLIGHT")"; serial_s="$serial_s + $(stream serial2 1)"
 
 restore slow "$rate" > /dev/null
 during=$(iops slow)
@@ -66,5 +72,7 @@ printf '| POST /v1/disks answered (source opened, image created, disk attached) 
 printf '| POST /v1/disks to the first guest read served (qemu-io start included) | %.0f ms |\n' "$first_read_ms"
 printf '| guest 4 KiB randread IOPS during the restore (stream at %s/s) | %s |\n' "$RATE" "$during"
 printf '| guest 4 KiB randread IOPS after it (filter gone) | %s |\n' "$after"
-printf '| restore stream, unlimited (POST to complete) | %.0f MiB/s |\n' "$(echo "$mib / $stream_s" | bc -l)"
+printf '| restore stream, unlimited, first restore of the run (POST to complete) | %.0f MiB/s |\n' "$(echo "$mib / $stream_s" | bc -l)"
+printf '| restore stream, unlimited, 1 piece in flight (mean of 2) | %.0f MiB/s |\n' "$(echo "2 * $mib / ($serial_s)" | bc -l)"
+printf '| restore stream, unlimited, %s pieces in flight (mean of 2) | %.0f MiB/s |\n' "$INFLIGHT" "$(echo "2 * $mib / ($par_s)" | bc -l)"
 printf '| qemu-img convert of the same source to qcow2 | %.0f MiB/s |\n' "$(echo "$mib / $convert_s" | bc -l)"

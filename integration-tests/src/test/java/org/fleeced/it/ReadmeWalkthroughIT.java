@@ -17,13 +17,13 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The README's walkthroughs, {@code integration-tests/src/test/resources/walkthrough.sh} and
- * {@code push-walkthrough.sh}, run as they stand from the top of the checkout (the README includes
- * both files verbatim): one full and one incremental pull backup with curl, qemu-io, nbdcopy and
- * nbdsh; a full and two incremental push backups restored with qemu-img; each in under five
- * minutes. Only the ports
- * are chosen by the test, through the script's REST and NBD variables, and its mktemp directory
- * goes under the test's TMPDIR.
+ * The README's walkthroughs, {@code integration-tests/src/test/resources/walkthrough.sh},
+ * {@code push-walkthrough.sh} and {@code restore-walkthrough.sh}, run as they stand from the top
+ * of the checkout (the README includes each file verbatim): one full and one incremental pull
+ * backup with curl, qemu-io, nbdcopy and nbdsh; a full and two incremental push backups restored
+ * with qemu-img; an instant restore of a push backup, used while it streams in; each in under
+ * five minutes. Only the ports are chosen by the test, through the script's REST and NBD
+ * variables, and its mktemp directory goes under the test's TMPDIR.
  *
  * <p>The script takes fixed ports, as a reader would, so this is the one test that picks ports
  * before the daemon binds them. It picks them below the kernel's ephemeral range, where no
@@ -58,6 +58,20 @@ class ReadmeWalkthroughIT {
         for (String f : new String[] {"vm1.c1.qcow2", "vm1.c2.qcow2", "vm1.c3.qcow2"}) {
             assertTrue(output.contains(f + ": no errors"), "qemu-img check " + f + ": " + output);
         }
+        assertTrue(output.contains("Images are identical."), output);
+        assertTrue(output.contains("daemon stopped"), output);
+    }
+
+    /** The instant-restore walkthrough: a disk restored from a push backup, used while it streams in. */
+    @Test
+    void theRestoreWalkthroughEndsWithADiskEqualToTheBackup() throws Exception {
+        Tool.require("curl", "jq", "qemu-io", "qemu-img");
+        String output = runAsTheReadmeShowsIt("restore-walkthrough.sh");
+        assertTrue(output.contains("\"state\":\"running\""), "vm2 restores after the POST: " + output);
+        assertTrue(!output.contains("failed") && !output.contains("error"), output);
+        assertTrue(output.contains("{\"bytesPerSecond\":0,\"inFlight\":4}"), "the PATCHed limits: " + output);
+        assertTrue(output.contains("\"state\":\"complete\""), output);
+        assertTrue(output.contains("no backing file"), output);
         assertTrue(output.contains("Images are identical."), output);
         assertTrue(output.contains("daemon stopped"), output);
     }
