@@ -18,8 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * STARTTLS with X.509 certificates made here with openssl (EC keys: gnutls clients do not present
- * an RSA client certificate to the JDK's TLS 1.3 server): a server that has a certificate refuses
+ * STARTTLS with X.509 certificates made here with openssl ({@link TestPki}): a server that has a certificate refuses
  * plain sessions (NBD_REP_ERR_TLS_REQD), verifies client certificates, and serves nbdinfo, nbdcopy
  * and qemu-img over TLS. The certificate directory has the file names libnbd and QEMU look for.
  */
@@ -34,12 +33,8 @@ class ServeTlsIT {
     static void start() throws Exception {
         Tool.require("openssl");
         Tool.require("nbdinfo");
-        pki = Files.createDirectories(dir.resolve("pki"));
+        pki = TestPki.create(dir.resolve("pki"), "fleeced test CA");
         noClientCert = Files.createDirectories(dir.resolve("anonymous"));
-        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", "ca-key.pem", "-out", "ca-cert.pem", "-days", "2", "-subj", "/CN=fleeced test CA");
-        issue("server", "/CN=localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
-        issue("client", "/CN=backup client", "extendedKeyUsage=clientAuth\n");
         Files.copy(pki.resolve("ca-cert.pem"), noClientCert.resolve("ca-cert.pem"));
         Path image = dir.resolve("disk.raw");
         try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "rw")) {
@@ -54,24 +49,6 @@ class ServeTlsIT {
                 "--tls-cert", pki.resolve("server-cert.pem").toString(),
                 "--tls-key", pki.resolve("server-key.pem").toString(),
                 "--tls-ca", pki.resolve("ca-cert.pem").toString(), "--tls-verify-client");
-    }
-
-    private static void openssl(String... args) throws Exception {
-        var command = new java.util.ArrayList<String>();
-        command.add("openssl");
-        command.addAll(java.util.List.of(args));
-        ProcessBuilder builder = new ProcessBuilder(command).directory(pki.toFile()).redirectErrorStream(true);
-        Process p = builder.start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertEquals(0, p.waitFor(), out);
-    }
-
-    private static void issue(String who, String subject, String extensions) throws Exception {
-        Files.writeString(pki.resolve(who + ".ext"), extensions);
-        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                "-keyout", who + "-key.pem", "-out", who + ".csr", "-subj", subject);
-        openssl("x509", "-req", "-in", who + ".csr", "-CA", "ca-cert.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
-                "-out", who + "-cert.pem", "-days", "2", "-extfile", who + ".ext");
     }
 
     @AfterAll

@@ -29,6 +29,7 @@ import org.fleeced.daemon.host.RememberedDisks;
 import org.fleeced.daemon.host.RestoreSources;
 import org.fleeced.daemon.host.ReservedFiles;
 import org.fleeced.daemon.host.StartupRecovery;
+import org.fleeced.daemon.nbd.client.NbdClientTls;
 import org.fleeced.daemon.nbd.server.NbdExportRegistry;
 import org.fleeced.daemon.nbd.server.NbdServer;
 import org.fleeced.daemon.nbd.server.NbdServerConfig;
@@ -77,23 +78,28 @@ final class DaemonCommand {
                             n.maxConnections(), n.handshakeTimeoutSeconds(), n.maxInFlightBytesTotal(),
                             n.requestTimeoutSeconds(), n.allowInsecure(), n.tls()),
                     config.tokens(), config.imageDirs(), config.tempDirs(), config.guestAgentDirs(),
-                    config.backupDirs(), config.bitmapStoreSeconds(), config.defaults(), config.disks());
+                    config.backupDirs(), config.bitmapStoreSeconds(), config.nbdClientTls(), config.defaults(),
+                    config.disks());
         }
         config.validate();
+        NbdClientTls clientTls = config.nbdClientTls().load();
         createDirectories(config);
-        return new DaemonCommand.Running(config, stop).runUntilStopped();
+        return new DaemonCommand.Running(config, clientTls, stop).runUntilStopped();
     }
 
     /** The started daemon. */
     private static final class Running {
         private final DaemonConfig config;
+        /** What nbds:// push targets and restore sources are checked with; null when not configured. */
+        private final NbdClientTls clientTls;
         private final Vertx vertx = Vertx.vertx();
         private final NbdExportRegistry exports = new NbdExportRegistry();
         private final EventStream events = new EventStream();
         private final StopSignal stop;
 
-        Running(DaemonConfig config, StopSignal stop) {
+        Running(DaemonConfig config, NbdClientTls clientTls, StopSignal stop) {
             this.config = config;
+            this.clientTls = clientTls;
             this.stop = stop;
         }
 
@@ -121,12 +127,12 @@ final class DaemonCommand {
                     new AllowedPaths("guest agent", config.guestAgentDirs()),
                     new ReservedFiles(config.stateDir(), config.imageDirs(), config.tempDirs()), exports,
                     new RememberedDisksFile(config.stateDir()), events::publish,
-                    new RestoreSources(backupDirs));
+                    new RestoreSources(backupDirs, clientTls));
             AllowedPaths tempDirs = new AllowedPaths("temp", config.tempDirs());
             JobHistory history = JobHistory.open(config.stateDir(), new JobHistoryJson(), Clock.systemUTC());
             GuestFreezer freezer = new GuestFreezer(events::publish,
                     Duration.ofMillis((long) (config.defaults().freezeTimeoutSeconds() * 1000)));
-            JobTable jobs = new JobTable(disks, exports, tempDirs, backupDirs,
+            JobTable jobs = new JobTable(disks, exports, tempDirs, backupDirs, clientTls,
                     BackupChains.open(config.stateDir()), events::publish, Clock.systemUTC(), history, freezer);
             StartupRecovery startup = new StartupRecovery(history, tempDirs, backupDirs, disks, startupDisks(config));
 

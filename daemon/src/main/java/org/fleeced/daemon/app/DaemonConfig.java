@@ -1,11 +1,13 @@
 package org.fleeced.daemon.app;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.List;
 import org.fleeced.daemon.api.JobDefaults;
+import org.fleeced.daemon.nbd.client.NbdClientTls;
 import org.fleeced.daemon.nbd.server.NbdServerConfig;
 
 /**
@@ -27,6 +29,7 @@ public record DaemonConfig(
         List<Path> guestAgentDirs,
         List<Path> backupDirs,
         int bitmapStoreSeconds,
+        ClientTls nbdClientTls,
         JobDefaults defaults,
         List<DiskSpec> disks) {
 
@@ -50,6 +53,34 @@ public record DaemonConfig(
         }
     }
 
+    /**
+     * What the daemon's NBD client trusts for {@code nbds://} push targets and restore sources: the
+     * CA that signs the servers' certificates and, for servers that ask for one, a client
+     * certificate and its PKCS#8 key. Relative paths are relative to stateDir.
+     */
+    public record ClientTls(Path caFile, Path certFile, Path keyFile) {
+        ClientTls resolvedAgainst(Path state) {
+            return new ClientTls(caFile == null ? null : state.resolve(caFile).normalize(),
+                    certFile == null ? null : state.resolve(certFile).normalize(),
+                    keyFile == null ? null : state.resolve(keyFile).normalize());
+        }
+
+        /** The loaded credentials, or null when no caFile is configured (then nbds:// is refused). */
+        public NbdClientTls load() throws UsageException {
+            if (caFile == null) {
+                if (certFile != null || keyFile != null) {
+                    throw new UsageException("nbdClientTls.certFile and keyFile need nbdClientTls.caFile");
+                }
+                return null;
+            }
+            try {
+                return NbdClientTls.load(caFile, certFile, keyFile);
+            } catch (IOException e) {
+                throw new UsageException("nbdClientTls: " + e.getMessage());
+            }
+        }
+    }
+
     /** A disk to attach at start; {@code guestAgent} may be null. */
     public record DiskSpec(String name, Path path, String format, GuestAgent guestAgent) {
     }
@@ -69,7 +100,9 @@ public record DaemonConfig(
                 tempDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 guestAgentDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
                 backupDirs.stream().map(p -> state.resolve(p).normalize()).toList(),
-                bitmapStoreSeconds, defaults,
+                bitmapStoreSeconds,
+                nbdClientTls.resolvedAgainst(state),
+                defaults,
                 disks.stream().map(d -> new DiskSpec(d.name(), state.resolve(d.path()).normalize(), d.format(),
                         d.guestAgent() == null ? null : new GuestAgent(state.resolve(d.guestAgent().socket()).normalize())))
                         .toList());

@@ -67,7 +67,7 @@ public final class DiskTable {
     public DiskTable(AllowedPaths imageDirs, AllowedPaths agentDirs, ReservedFiles reserved, NbdExportRegistry exports,
             RememberedDisks remembered, Events events) {
         this(imageDirs, agentDirs, reserved, exports, remembered, events,
-                new RestoreSources(new AllowedPaths("backup", List.of())));
+                new RestoreSources(new AllowedPaths("backup", List.of()), null));
     }
 
     /** A table whose disks may be restored from {@code restoreSources} (instant restore). */

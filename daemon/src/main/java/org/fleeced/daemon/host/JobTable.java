@@ -22,6 +22,7 @@ import org.fleeced.checkpoint.BackupBase;
 import org.fleeced.checkpoint.BackupOutcome;
 import org.fleeced.checkpoint.CheckpointException;
 import org.fleeced.checkpoint.CheckpointStart;
+import org.fleeced.daemon.nbd.client.NbdClientTls;
 import org.fleeced.daemon.nbd.server.DirtyBitmapContext;
 import org.fleeced.daemon.nbd.server.ExtentStatusContext;
 import org.fleeced.daemon.nbd.server.MetaContextSource;
@@ -78,9 +79,10 @@ public final class JobTable {
     private FleeceStats endedStats = FleeceStats.ZERO;
 
     public JobTable(DiskTable disks, NbdExportRegistry exports, AllowedPaths tempDirs, AllowedPaths backupDirs,
-            BackupChains chains, Events events, Clock clock, JobHistory history, GuestFreezer freezer) {
+            NbdClientTls targetTls, BackupChains chains, Events events, Clock clock, JobHistory history,
+            GuestFreezer freezer) {
         this.disks = disks;
-        this.pushes = new PushJobs(backupDirs, chains, events);
+        this.pushes = new PushJobs(new PushTargets(backupDirs, chains, targetTls), chains, events);
         this.freezer = freezer;
         this.history = history;
         this.exports = exports;

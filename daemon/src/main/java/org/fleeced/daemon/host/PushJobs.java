@@ -35,8 +35,8 @@ final class PushJobs {
      */
     private final Map<String, Long> endedBytes = new LinkedHashMap<>();
 
-    PushJobs(AllowedPaths backupDirs, BackupChains chains, Events events) {
-        this.targets = new PushTargets(backupDirs, chains);
+    PushJobs(PushTargets targets, BackupChains chains, Events events) {
+        this.targets = targets;
         this.chains = chains;
         this.events = events;
     }
@@ -51,7 +51,7 @@ final class PushJobs {
                 PushTargets.Target target = checked.get(disk.name());
                 push.add(target, targets.create(target, disk.image().size()));
             }
-        } catch (BlockIOException | RuntimeException e) {
+        } catch (BlockIOException | HostRefusal | RuntimeException e) {
             push.abandon(e);
             throw e;
         }

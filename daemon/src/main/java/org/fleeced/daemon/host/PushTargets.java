@@ -11,6 +11,7 @@ import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.Errno;
 import org.fleeced.daemon.nbd.client.NbdClientNode;
+import org.fleeced.daemon.nbd.client.NbdClientTls;
 import org.fleeced.daemon.nbd.client.NbdUri;
 import org.fleeced.push.BackupFile;
 import org.fleeced.qcow2.BackingPolicy;
@@ -28,16 +29,21 @@ import org.fleeced.qcow2.BackingPolicy;
  * <p>An NBD target ({@code uri}) is an export on a backup host (nbdkit, qemu-nbd): it must be
  * writable and of the disk's size, and the push writes into it as it is (an incremental push
  * writes the changes only, so the export must already hold the previous backup, e.g. a qcow2
- * overlay that qemu-nbd serves over it). TLS ({@code nbds://}) is not offered: the daemon's NBD
- * client speaks plain NBD only.
+ * overlay that qemu-nbd serves over it). An {@code nbds://} export is reached over TLS only, its
+ * certificate checked against the configured {@code nbdClientTls} CA and the URI's host; without
+ * that configuration it is refused. A target that cannot be reached (connection, TLS, export
+ * refused) refuses the job before its snapshot, 502 TARGET_UNREACHABLE with the cause.
  */
 final class PushTargets {
     private final AllowedPaths backupDirs;
     private final BackupChains chains;
+    /** What nbds:// targets are checked with; null when the daemon has no nbdClientTls. */
+    private final NbdClientTls tls;
 
-    PushTargets(AllowedPaths backupDirs, BackupChains chains) {
+    PushTargets(AllowedPaths backupDirs, BackupChains chains, NbdClientTls tls) {
         this.backupDirs = backupDirs;
         this.chains = chains;
+        this.tls = tls;
     }
 
     /**
@@ -97,15 +103,22 @@ final class PushTargets {
     }
 
     /**
-     * Creates one target's file and opens it for writing, or connects to its NBD export: EIO when it
-     * cannot be reached, EINVAL when it is read-only or not of the disk's size.
+     * Creates one target's file and opens it for writing, or connects to its NBD export:
+     * TARGET_UNREACHABLE when it cannot be reached, EINVAL when it is read-only or not of the
+     * disk's size.
      */
-    BlockNode create(Target target, long sizeBytes) throws BlockIOException {
+    BlockNode create(Target target, long sizeBytes) throws BlockIOException, HostRefusal {
         if (target.uri() == null) {
             return BackupFile.create(target.file(), target.format(), sizeBytes, target.backing(),
                     BackingPolicy.confinedTo(backupDirs.roots()));
         }
-        NbdClientNode export = NbdClientNode.connect(target.uri());
+        NbdClientNode export;
+        try {
+            export = NbdClientNode.connect(target.uri(), tls);
+        } catch (BlockIOException e) {
+            throw new HostRefusal(ProblemReason.TARGET_UNREACHABLE, "Disk '" + target.disk() + "': the NBD target "
+                    + target.name() + " cannot be used: " + e.getMessage() + ". Nothing was started.");
+        }
         String wrong = !export.capabilities().canWrite() ? "is read-only"
                 : export.size() != sizeBytes ? "has " + export.size() + " bytes, the disk " + sizeBytes : null;
         if (wrong != null) {
@@ -116,16 +129,22 @@ final class PushTargets {
         return export;
     }
 
-    private static NbdUri nbdUri(String disk, PushTargetRequest t) throws HostRefusal {
+    private NbdUri nbdUri(String disk, PushTargetRequest t) throws HostRefusal {
         if (t.path() != null || t.format() != null || t.backingFile() != null) {
             throw new HostRefusal(ProblemReason.INVALID_JOB, "Disk '" + disk + "': a target is a file (path, format)"
                     + " or an NBD export (uri), not both.");
         }
+        NbdUri uri;
         try {
-            return NbdUri.parse(t.uri());
+            uri = NbdUri.parse(t.uri());
         } catch (IllegalArgumentException e) {
             throw new HostRefusal(ProblemReason.INVALID_JOB, "Disk '" + disk + "': " + e.getMessage() + ".");
         }
+        if (uri.tls() && tls == null) {
+            throw new HostRefusal(ProblemReason.INVALID_JOB, "Disk '" + disk + "': an nbds:// target needs the CA that"
+                    + " signs its certificate: configure nbdClientTls.caFile.");
+        }
+        return uri;
     }
 
     private Path newFile(String disk, String requested) throws HostRefusal {

@@ -4,6 +4,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 import org.fleeced.block.file.RawFileNode;
 import org.fleeced.daemon.nbd.client.NbdClientNode;
+import org.fleeced.daemon.nbd.client.NbdClientTls;
 import org.fleeced.daemon.nbd.client.NbdUri;
 import org.fleeced.qcow2.BackingPolicy;
 import org.fleeced.qcow2.Qcow2Node;
@@ -19,9 +20,12 @@ import org.fleeced.restore.RestoreSource;
  */
 public final class RestoreSources {
     private final AllowedPaths backupDirs;
+    /** What an nbds:// source is checked with; null when the daemon has none (then nbds:// fails to connect). */
+    private final NbdClientTls tls;
 
-    public RestoreSources(AllowedPaths backupDirs) {
+    public RestoreSources(AllowedPaths backupDirs, NbdClientTls tls) {
         this.backupDirs = backupDirs;
+        this.tls = tls;
     }
 
     /** The source a request names: {@code uri}, or {@code path} with its {@code format}. */
@@ -59,7 +63,7 @@ public final class RestoreSources {
         } catch (IllegalArgumentException e) {
             throw new HostRefusal(ProblemReason.INVALID_REQUEST, "create.restoreFrom.uri: " + e.getMessage() + ".");
         }
-        return RestoreSource.of(uri, () -> NbdClientNode.connect(parsed));
+        return RestoreSource.of(uri, () -> NbdClientNode.connect(parsed, tls));
     }
 
     private RestoreSource file(String requested, String format) throws HostRefusal {

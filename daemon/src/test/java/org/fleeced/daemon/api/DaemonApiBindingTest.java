@@ -36,7 +36,7 @@ class DaemonApiBindingTest {
         JobHistory history = JobHistory.open(dir, new JobHistoryJson(), Clock.systemUTC());
         AllowedPaths temps = new AllowedPaths("temp", List.of(dir));
         JobTable jobs = new JobTable(disks, exports, temps, new AllowedPaths("backup", List.of(dir)),
-                BackupChains.open(dir), (type, data) -> { }, Clock.systemUTC(), history,
+                null, BackupChains.open(dir), (type, data) -> { }, Clock.systemUTC(), history,
                 new GuestFreezer((type, data) -> { }, java.time.Duration.ofSeconds(10)));
         DaemonApi api = new DaemonApi(disks, jobs, new NbdEndpoints("127.0.0.1", 10809, null, false),
                 new NbdServerStats(), new EventStream(),

@@ -59,9 +59,9 @@ class DiskRestoreTest {
         disks = new DiskTable(new AllowedPaths("image", List.of(images)), new AllowedPaths("guest agent", List.of(dir)),
                 new ReservedFiles(dir.resolve("state"), List.of(images), List.of(temps)), new NbdExportRegistry(),
                 entries -> { }, (type, data) -> events.add(type + " " + data.get("disk")),
-                new RestoreSources(new AllowedPaths("backup", List.of(backups))));
+                new RestoreSources(new AllowedPaths("backup", List.of(backups)), null));
         jobs = new JobTable(disks, new NbdExportRegistry(), new AllowedPaths("temp", List.of(temps)),
-                new AllowedPaths("backup", List.of(backups)), BackupChains.open(dir.resolve("state")), (type, data) -> { },
+                new AllowedPaths("backup", List.of(backups)), null, BackupChains.open(dir.resolve("state")), (type, data) -> { },
                 java.time.Clock.systemUTC(), JobHistory.open(dir.resolve("state"), new JobHistoryJson(), java.time.Clock.systemUTC()),
                 new GuestFreezer((type, data) -> { }, Duration.ofSeconds(10)));
         Path full = backups.resolve("full.qcow2");

@@ -60,7 +60,7 @@ class JobTableTest {
                 new ReservedFiles(dir.resolve("state"), List.of(images), List.of(temps)), exports, entries -> { }, (type, data) -> { });
         jobs = new JobTable(disks, exports, new AllowedPaths("temp", List.of(temps)),
                 new AllowedPaths("backup", List.of(Files.createDirectories(dir.resolve("backups")))),
-                BackupChains.open(dir.resolve("state")), (type, data) -> { }, clock,
+                null, BackupChains.open(dir.resolve("state")), (type, data) -> { }, clock,
                 JobHistory.open(dir.resolve("state"), new JobHistoryJson(), clock),
                 new GuestFreezer((type, data) -> { }, Duration.ofSeconds(10)));
         for (String name : List.of("vm1", "vm2")) {

@@ -65,7 +65,7 @@ class PushJobTest {
                 new ReservedFiles(dir.resolve("state"), List.of(images), List.of(temps)), exports, entries -> { },
                 (type, data) -> { });
         jobs = new JobTable(disks, exports, new AllowedPaths("temp", List.of(temps)),
-                new AllowedPaths("backup", List.of(backups)), BackupChains.open(dir.resolve("state")),
+                new AllowedPaths("backup", List.of(backups)), null, BackupChains.open(dir.resolve("state")),
                 (type, data) -> { }, clock, JobHistory.open(dir.resolve("state"), new JobHistoryJson(), clock),
                 new GuestFreezer((type, data) -> { }, Duration.ofSeconds(10)));
         disks.attach("vm", images.resolve("vm.qcow2").toString(), null, new DiskTable.CreateSpec(SIZE, 65536, null, null));
