@@ -31,6 +31,8 @@ import org.fleeced.qcow2.Qcow2OpenOptions;
  * </ul>
  */
 public final class BackupFile {
+    /** What {@link #markPartial} appends to the name of a kept partial backup. */
+    public static final String PARTIAL_SUFFIX = ".partial";
 
     /** The format of a backup file, as the API names them in lower case. */
     public enum Format {
@@ -85,5 +87,18 @@ public final class BackupFile {
         } catch (IOException e) {
             cause.addSuppressed(new BlockIOException(Errno.EIO, "cannot delete the partial backup " + path + ": " + e, e));
         }
+    }
+
+    /**
+     * Marks a backup file a failed push created and was asked to keep: renames it to
+     * {@code NAME.partial} (never over an existing file), so its name no longer claims a backup.
+     * Answers the new name.
+     */
+    public static Path markPartial(Path path) throws IOException {
+        Path partial = path.resolveSibling(path.getFileName() + PARTIAL_SUFFIX);
+        // a link fails when the name exists, where a rename would replace it
+        Files.createLink(partial, path);
+        Files.delete(path);
+        return partial;
     }
 }

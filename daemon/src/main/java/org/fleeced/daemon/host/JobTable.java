@@ -124,6 +124,15 @@ public final class JobTable {
             throw e;
         }
         if (push != null) {
+            try {
+                pushes.dropNeedlessBacking(push, job);
+            } catch (HostRefusal | BlockIOException | RuntimeException e) {
+                job.finish(BackupOutcome.FAILURE, "its target could not be made again without a backing file: " + e);
+                push.abandon(e);
+                throw e;
+            }
+        }
+        if (push != null) {
             return startPush(job, request, freeze, push);
         }
         HostedJob hosted;
@@ -504,8 +513,16 @@ public final class JobTable {
         String state = job.job().state().name().toLowerCase(Locale.ROOT);
         LOG.info("job " + id + ": " + state + " (" + why + ")"
                 + (job.job().failureReason() == null ? "" : ": " + job.job().failureReason()));
-        events.publish("job-" + state, job.job().failureReason() == null ? Map.of("job", id, "why", why)
-                : Map.of("job", id, "why", why, "failureReason", job.job().failureReason()));
+        Map<String, Object> data = new LinkedHashMap<>();
+        data.put("job", id);
+        data.put("why", why);
+        if (job.job().failureReason() != null) {
+            data.put("failureReason", job.job().failureReason());
+        }
+        if (job.push() != null) {
+            data.put("progress", PushJobs.progress(job.push().progress()));
+        }
+        events.publish("job-" + state, data);
         return record;
     }
 
@@ -576,7 +593,7 @@ public final class JobTable {
 
     /** Publishes a {@code job-progress} event per running push job. Called once a second. */
     public void publishProgress() {
-        pushes.publishProgress(running());
+        pushes.publishProgress(running(), clock.millis());
     }
 
     private static void requirePull(HostedJob job, String what) throws HostRefusal {

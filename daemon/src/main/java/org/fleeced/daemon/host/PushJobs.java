@@ -1,6 +1,7 @@
 package org.fleeced.daemon.host;
 
 import java.io.IOException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -9,10 +10,12 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
+import org.fleeced.checkpoint.BackupBase;
 import org.fleeced.checkpoint.CheckpointStart;
 import org.fleeced.disk.ActiveDisk;
 import org.fleeced.job.DiskFleece;
 import org.fleeced.job.FleecingJob;
+import org.fleeced.push.BackupFile;
 
 /**
  * What {@link JobTable} does for push jobs beside what every job gets: checks the targets and
@@ -56,6 +59,26 @@ final class PushJobs {
             throw e;
         }
         return push;
+    }
+
+    /**
+     * An incremental push whose disk fell back to a full backup ({@code allowFullFallback}) would
+     * write the whole disk over a backing file nothing shows through: its target file, still
+     * empty, is created again without one, so the chain restarts at a full backup of its own.
+     */
+    void dropNeedlessBacking(PushRun push, FleecingJob job) throws BlockIOException, HostRefusal {
+        for (DiskFleece fleece : job.disks()) {
+            PushTargets.Target t = push.targetOf(fleece.diskName());
+            if (t.backing() == null || fleece.checkpoint().kind() != BackupBase.Kind.FULL) {
+                continue;
+            }
+            push.nodeOf(t.disk()).close();
+            BackupFile.delete(t.file(), new IOException("recreated without a backing file"));
+            PushTargets.Target full = new PushTargets.Target(t.disk(), t.file(), t.format(), null, null);
+            push.replace(full, targets.create(full, fleece.snapshot().size()));
+            LOG.info("job " + job.id() + ": disk " + t.disk() + " fell back to a full backup; " + t.file()
+                    + " has no backing file");
+        }
     }
 
     /** The disks of a push job as the API shows them: mode and base, no export. */
@@ -109,19 +132,30 @@ final class PushJobs {
         return all;
     }
 
-    /** Publishes a {@code job-progress} event per running push job. */
-    void publishProgress(Collection<HostedJob> running) {
+    /**
+     * Publishes a {@code job-progress} event per running push job whose last one is at least a
+     * second old at {@code nowMillis} (the timer that calls this may fire early or catch up), with
+     * {@code at} the time it stands for.
+     */
+    void publishProgress(Collection<HostedJob> running, long nowMillis) {
         for (HostedJob job : running) {
-            if (job.push() != null) {
-                JobRecord.Progress p = job.push().progress();
+            if (job.push() != null && job.push().progressDue(nowMillis)) {
                 Map<String, Object> data = new LinkedHashMap<>();
                 data.put("job", job.id());
-                data.put("doneBytes", p.doneBytes());
-                data.put("totalBytes", p.totalBytes());
-                data.put("bytesPerSecond", p.bytesPerSecond());
-                data.put("etaSeconds", p.etaSeconds());
+                data.put("at", Instant.ofEpochMilli(nowMillis).toString());
+                data.putAll(progress(job.push().progress()));
                 events.publish("job-progress", data);
             }
         }
+    }
+
+    /** A push's progress as events carry it; the job's end event has the last one. */
+    static Map<String, Object> progress(JobRecord.Progress p) {
+        Map<String, Object> data = new LinkedHashMap<>();
+        data.put("doneBytes", p.doneBytes());
+        data.put("totalBytes", p.totalBytes());
+        data.put("bytesPerSecond", p.bytesPerSecond());
+        data.put("etaSeconds", p.etaSeconds());
+        return data;
     }
 }

@@ -1,12 +1,15 @@
 package org.fleeced.daemon.host;
 
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Logger;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
@@ -40,8 +43,9 @@ final class PushRun {
 
     /** One disk's part: its target and, once planned, its copy. */
     private static final class Part {
-        final PushTargets.Target target;
-        final BlockNode node;
+        /** Replaced once at most, before the copy starts ({@link #replace}). */
+        volatile PushTargets.Target target;
+        volatile BlockNode node;
         volatile PushCopy copy;
 
         Part(PushTargets.Target target, BlockNode node) {
@@ -64,6 +68,8 @@ final class PushRun {
     private volatile long startNanos;
     /** Why the push was cancelled, if it was; the copies stop with it. */
     private volatile BlockIOException cancelled;
+    /** When the last job-progress event was published (epoch millis); none yet: far in the past. */
+    private final AtomicLong lastProgressMillis = new AtomicLong(Long.MIN_VALUE / 2);
 
     PushRun(int copiesInFlight, boolean keepPartial, BackupChains chains) {
         this.copiesInFlight = copiesInFlight;
@@ -74,6 +80,25 @@ final class PushRun {
     /** Adds a disk whose target file is created and open. */
     void add(PushTargets.Target target, BlockNode node) {
         parts.put(target.disk(), new Part(target, node));
+    }
+
+    /**
+     * Swaps one disk's target, before the copy starts, for {@code created} (a file made again
+     * without its backing file: see {@link PushJobs#dropNeedlessBacking}).
+     */
+    void replace(PushTargets.Target target, BlockNode created) {
+        Part p = parts.get(target.disk());
+        p.target = target;
+        p.node = created;
+    }
+
+    /** The target of a disk, as checked, and its open node. */
+    PushTargets.Target targetOf(String disk) {
+        return parts.get(disk).target;
+    }
+
+    BlockNode nodeOf(String disk) {
+        return parts.get(disk).node;
     }
 
     /** The target of one disk, as the API shows it. */
@@ -110,6 +135,12 @@ final class PushRun {
             eta = 0L;
         }
         return new JobRecord.Progress(done, total, rate, eta);
+    }
+
+    /** Whether a job-progress event is due at {@code nowMillis} (a second after the last); if so, it is now the last. */
+    boolean progressDue(long nowMillis) {
+        long last = lastProgressMillis.get();
+        return nowMillis - last >= 1000 && lastProgressMillis.compareAndSet(last, nowMillis);
     }
 
     /** Bytes written to each disk's target so far, by disk. */
@@ -197,13 +228,39 @@ final class PushRun {
         }
         if (record != null && "finished".equals(record.state())) {
             remember(jobId, checkpoint);
-        } else if (!keepPartial) {
+        } else {
             for (Part p : parts.values()) {
                 if (p.target.file() != null) {
-                    BackupFile.delete(p.target.file(), new IOException("push failed"));
-                    LOG.info("job " + jobId + ": deleted the partial backup " + p.target.file());
+                    discardPartial(jobId, p.target.file(), keepPartial);
                 }
             }
+        }
+    }
+
+    /**
+     * What a failed push does with a file it was writing, one log line each: deletes it, or, when
+     * the job asked to keep partial backups, renames it to {@code NAME.partial} so that it no
+     * longer claims to be a backup. The start after a crash does the same.
+     */
+    static void discardPartial(String jobId, Path file, boolean keepPartial) {
+        if (!keepPartial) {
+            IOException cause = new IOException("push failed");
+            BackupFile.delete(file, cause);
+            if (cause.getSuppressed().length > 0) {
+                LOG.warning("job " + jobId + ": " + cause.getSuppressed()[0].getMessage());
+            } else {
+                LOG.info("job " + jobId + ": deleted the partial backup " + file);
+            }
+            return;
+        }
+        try {
+            if (Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+                LOG.info("job " + jobId + ": kept the partial backup " + file + " as " + BackupFile.markPartial(file)
+                        + " (keepPartial): it is not a backup");
+            }
+        } catch (IOException e) {
+            LOG.warning("job " + jobId + ": the partial backup " + file + " cannot be renamed to " + file
+                    + BackupFile.PARTIAL_SUFFIX + ": " + e);
         }
     }
 

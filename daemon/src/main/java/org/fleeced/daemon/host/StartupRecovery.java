@@ -1,5 +1,7 @@
 package org.fleeced.daemon.host;
 
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -165,22 +167,28 @@ public final class StartupRecovery {
         return removed;
     }
 
-    /** The files a crashed push job was writing, unless it kept partial ones: they are not backups. */
+    /**
+     * The files a crashed push job was writing are not backups: deleted, or renamed to
+     * {@code NAME.partial} when the job asked to keep partial ones ({@link PushRun#discardPartial}).
+     */
     private void deletePartialBackups(JobRecord job, List<String> deleted) {
         for (JobRecord.Disk d : job.disks()) {
             JobRecord.Target t = d.target();
-            if (t == null || t.path() == null || t.keepPartial()) {
+            if (t == null || t.path() == null) {
                 continue;
             }
+            Path file;
             try {
-                // only what lies in a backup directory: the history never widens what may be deleted
-                Path file = backupDirs.check(t.path());
-                if (java.nio.file.Files.deleteIfExists(file)) {
-                    LOG.info("job " + job.id() + ": deleted the partial backup " + file + " it was writing");
-                    deleted.add(file.toString());
-                }
-            } catch (AllowedPaths.PathRefused | java.io.IOException e) {
-                LOG.warning("job " + job.id() + ": its partial backup " + t.path() + " is not deleted: " + e.getMessage());
+                // only what lies in a backup directory: the history never widens what may be touched
+                file = backupDirs.check(t.path());
+            } catch (AllowedPaths.PathRefused e) {
+                LOG.warning("job " + job.id() + ": its partial backup " + t.path() + " is left as it is: " + e.getMessage());
+                continue;
+            }
+            boolean existed = Files.exists(file, LinkOption.NOFOLLOW_LINKS);
+            PushRun.discardPartial(job.id(), file, t.keepPartial());
+            if (existed && !t.keepPartial() && !Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+                deleted.add(file.toString());
             }
         }
     }

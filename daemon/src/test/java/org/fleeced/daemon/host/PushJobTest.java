@@ -188,6 +188,31 @@ class PushJobTest {
     }
 
     @Test
+    void anIncrementalThatFallsBackToFullKeepsNoBackingFile() throws Exception {
+        guestWrites("vm", 0);
+        Path full = backups.resolve("vm.c1.qcow2");
+        assertEquals("finished", push("vm", "c1", null, full, "qcow2").state());
+        byte[] expected = contents("vm");
+        Path fallback = backups.resolve("vm.c2.qcow2");
+        // c9 does not exist: with allowFullFallback the push is full, over the backing file it was named
+        HostedJob job = jobs.start(new JobRequest(List.of("vm"), "c2", "c9", null, true, TempFormat.RAW, null, 0, 0,
+                OnCbwError.BREAK_SNAPSHOT, Duration.ofSeconds(45), 0, true, null, Duration.ofMinutes(1), FreezeMode.OFF,
+                Duration.ofSeconds(10), false, ReadLimits.NONE,
+                Map.of("vm", new PushTargetRequest(fallback.toString(), "qcow2", full.toString(), "qcow2", null)), false, 4));
+        job.push().awaitEnd();
+        JobRecord ended = jobs.require(job.id());
+        assertEquals("finished", ended.state(), String.valueOf(ended.failureReason()));
+        assertEquals("full", ended.disks().getFirst().mode());
+        assertNull(ended.disks().getFirst().target().backingFile(), "a full backup names no backing file: " + ended);
+        try (BlockNode node = Qcow2Node.open(fallback, Qcow2OpenOptions.readOnlyDefaults())) {
+            ByteBuffer all = ByteBuffer.allocate((int) SIZE);
+            node.read(0, all);
+            assertArrayEquals(expected, all.array(), "the file alone is the disk");
+        }
+        qemuImgCheck(fallback);
+    }
+
+    @Test
     void aPushJobHasNoLeaseAndAFailureCancelsItAndDeletesItsFile() throws Exception {
         guestWrites("vm", 0);
         Path file = backups.resolve("cancelled.qcow2");
