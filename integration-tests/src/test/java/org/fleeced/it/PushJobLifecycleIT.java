@@ -44,19 +44,18 @@ class PushJobLifecycleIT {
             // eight writes of 8 MiB, one at a time, half a second each: the push takes four seconds at least
             Process server = Tool.start(List.of("nbdkit", "-f", "-U", socket.toString(), "--filter=delay", "file",
                     raw.toString(), "wdelay=500ms"));
-            EventSubscription events = EventSubscription.open(daemon, null);
+            EventStream events = EventStream.open(daemon);
             try {
                 await("nbdkit listens").forever().pollInterval(Duration.ofMillis(50)).until(() -> Files.exists(socket));
                 ObjectNode request = RestClient.jobRequest("c1", "vm").put("copiesInFlight", 1);
                 request.putObject("targets").putObject("vm").put("uri", "nbd+unix:///?socket=" + socket);
                 String id = rest.startJob(request).path("id").asText();
                 await("job-finished").forever().pollInterval(Duration.ofMillis(100))
-                        .until(() -> events.events().stream().anyMatch(e -> isOf(e, "job-finished", id)));
+                        .until(() -> events.has("job-finished", id));
 
-                List<EventSubscription.Event> all = events.events().stream()
+                List<EventStream.Event> all = events.events().stream()
                         .filter(e -> id.equals(e.data().path("job").asText())).toList();
-                List<JsonNode> progress = all.stream().filter(e -> e.type().equals("job-progress"))
-                        .map(EventSubscription.Event::data).toList();
+                List<JsonNode> progress = events.all("job-progress", id).stream().map(EventStream.Event::data).toList();
                 assertEquals("job-finished", all.getLast().type(), "the end event comes last: " + all);
                 assertTrue(progress.size() >= 2, "a push of four seconds tells its progress more than once: " + all);
                 long total = all.getLast().data().path("progress").path("totalBytes").asLong();
@@ -152,9 +151,5 @@ class PushJobLifecycleIT {
         JsonNode job = rest.job(id);
         assertEquals("failed", job.path("state").asText(), job.toString());
         assertEquals("crash", job.path("failureReason").asText(), job.toString());
-    }
-
-    private static boolean isOf(EventSubscription.Event e, String type, String job) {
-        return e.type().equals(type) && job.equals(e.data().path("job").asText());
     }
 }
