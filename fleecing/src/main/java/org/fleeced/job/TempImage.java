@@ -22,7 +22,9 @@ import org.fleeced.qcow2.Qcow2OpenOptions;
  *
  * <p>Formats ({@link TempFormat}):
  * <ul>
- *   <li>RAW: a sparse file; a reader discard punches a hole in it.</li>
+ *   <li>RAW: a sparse file; a reader discard punches a hole in it. A disk larger than the temp
+ *       directory's file system allows a file to be (16 TiB on ext4 with 4 KiB blocks) gets a
+ *       QCOW2 temp instead, whose file grows only with the data copied; one log line says so.</li>
  *   <li>QCOW2: a qcow2 image whose cluster divides the CBW cluster ({@link #qcow2ClusterBytes}),
  *       so that a reader discard, which {@link FleeceSnapshot} rounds inward to CBW clusters,
  *       always covers whole qcow2 clusters: they are unmapped and their host clusters freed for
@@ -32,6 +34,7 @@ import org.fleeced.qcow2.Qcow2OpenOptions;
  * is not charged.
  */
 public final class TempImage implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(TempImage.class.getName());
     private final Path path;
     private final BlockNode node;
 
@@ -74,10 +77,20 @@ public final class TempImage implements AutoCloseable {
     public static TempImage create(TempSettings settings, String baseName, long sizeBytes, long cbwClusterBytes)
             throws BlockIOException {
         Path path = settings.directory().resolve(baseName + settings.format().fileExtension());
-        return switch (settings.format()) {
-            case RAW -> new TempImage(path, RawFileNode.create(path, sizeBytes));
-            case QCOW2 -> new TempImage(path, createQcow2(path, sizeBytes, cbwClusterBytes));
-        };
+        if (settings.format() == TempFormat.QCOW2) {
+            return new TempImage(path, createQcow2(path, sizeBytes, cbwClusterBytes));
+        }
+        try {
+            return new TempImage(path, RawFileNode.create(path, sizeBytes));
+        } catch (BlockIOException e) {
+            if (e.errno() != Errno.EFBIG) {
+                throw e;
+            }
+            Path qcow2 = settings.directory().resolve(baseName + TempFormat.QCOW2.fileExtension());
+            LOG.log(System.Logger.Level.INFO, "temp image " + path + ": the file system refuses a file of " + sizeBytes
+                    + " bytes (" + e.getMessage() + "); the disk's temp image is the qcow2 " + qcow2 + " instead");
+            return new TempImage(qcow2, createQcow2(qcow2, sizeBytes, cbwClusterBytes));
+        }
     }
 
     /** min(CBW cluster, 64 KiB), at least 4 KiB: a power of two dividing the CBW cluster. */

@@ -55,6 +55,42 @@ class Qcow2TempImageTest {
     @TempDir
     Path dir;
 
+    /**
+     * A disk larger than the temp directory's file system lets a file be (ext4: 16 TiB) still
+     * gets its job: the raw temp the settings ask for is refused with EFBIG, so the temp is a
+     * qcow2 image of the disk's size, which grows only with what is copied, and it is deleted
+     * at the end like any temp.
+     */
+    @Test
+    void aRawTempTooLargeForTheFileSystemBecomesQcow2() throws Exception {
+        long size = 64L << 40;
+        Path probe = dir.resolve("probe");
+        try (java.io.RandomAccessFile file = new java.io.RandomAccessFile(probe.toFile(), "rw")) {
+            file.setLength(size);
+            assumeTrue(false, "this file system holds a 64 TiB file, so a raw temp never falls back here");
+        } catch (IOException refused) {
+            // the case under test: the file system's limit is below the disk's size
+        } finally {
+            Files.deleteIfExists(probe);
+        }
+        TempImage temp = TempImage.create(TempSettings.raw(dir), "job-vm", size, C);
+        try {
+            assertTrue(temp.path().getFileName().toString().endsWith(TempFormat.QCOW2.fileExtension()), temp.path().toString());
+            assertEquals(size, temp.node().size());
+            ByteBuffer data = ByteBuffer.wrap("old data".getBytes(StandardCharsets.UTF_8));
+            temp.node().write(size - C, data, WriteFlag.NONE);
+            ByteBuffer back = ByteBuffer.allocate(8);
+            temp.node().read(size - C, back);
+            assertEquals("old data", new String(back.array(), StandardCharsets.UTF_8));
+            assertTrue(Files.size(temp.path()) < 64L << 20, "the qcow2 temp holds what was copied, not the disk's size");
+            assertEquals(List.of(temp.path().getFileName().toString()),
+                    Files.list(dir).map(p -> p.getFileName().toString()).toList(), "no raw file is left beside it");
+        } finally {
+            temp.close();
+        }
+        assertEquals(0, Files.list(dir).count(), "the temp is deleted at the end");
+    }
+
     @Test
     void theQcow2ClusterDividesTheCbwCluster() {
         assertEquals(64 << 10, TempImage.qcow2ClusterBytes(64 << 10));
