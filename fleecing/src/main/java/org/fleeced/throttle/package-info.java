@@ -4,6 +4,7 @@
  *
  * <pre>
  *   backup reader ──▶ ThrottleFilter(reader Throttle) ──▶ snapshot-access node        (fleece export)
+ *   daemon checksum ─▶ ThrottleFilter(the same Throttle) ─▶ whole-snapshot node
  *                               ▲ limit set by
  *                      AdaptiveReadLimit ◀── p99 of ── LatencyWindow
  *                                                          ▲ records
