@@ -142,7 +142,7 @@ class GuestFreezeIT {
             await("the freeze reaches the agent").atMost(Duration.ofSeconds(60))
                     .until(() -> agent.calls().contains(GuestAgentEndpoint.FREEZE));
 
-            daemon.stop();
+            assertEquals(0, daemon.stop(), "a clean stop: " + daemon.log());
             assertFalse(daemon.alive());
             assertEquals(List.of(GuestAgentEndpoint.FREEZE, GuestAgentEndpoint.THAW), agent.freezesAndThaws(),
                     "thawed before the daemon exited: " + daemon.log());
