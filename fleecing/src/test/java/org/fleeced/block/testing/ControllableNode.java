@@ -24,7 +24,7 @@ import org.fleeced.block.WriteFlag;
  */
 public final class ControllableNode extends FilterNode {
     /** The operations a test can pause, fail and count. */
-    public enum Op { READ, WRITE, ZERO, DISCARD, STATUS }
+    public enum Op { READ, WRITE, ZERO, DISCARD, STATUS, FLUSH }
 
     /** A paused call: the test waits for it to arrive, then lets it go. */
     public static final class Gate {
@@ -151,6 +151,12 @@ public final class ControllableNode extends FilterNode {
     public List<Extent> blockStatus(long offset, long length) throws BlockIOException {
         enter(Op.STATUS, offset);
         return child.blockStatus(offset, length);
+    }
+
+    @Override
+    public void flush() throws BlockIOException {
+        enter(Op.FLUSH, 0);
+        child.flush();
     }
 
     @Override
