@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -25,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  *   daemon --nbds://localhost:PORT/backup--> qemu-nbd --tls-creds (CA "backup CA") --> t0.qcow2 <-- t1.qcow2
  *   daemon --nbds://--> qemu-nbd with a certificate of another CA      ✗ 502 TARGET_UNREACHABLE (TLS handshake)
  *   daemon --nbds://--> qemu-nbd without TLS                            ✗ 502 TARGET_UNREACHABLE (no STARTTLS)
+ *   disk "restored" <--instant restore, nbds://-- qemu-nbd --tls-creds --> t1.qcow2 (the chain's top)
  * </pre>
  *
  * A refused target starts nothing: no job, no checkpoint, and the next push is incremental from
@@ -82,6 +84,22 @@ class PushTlsTargetIT {
                 Tool.run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", file.toString(), restored.toString()).ok();
                 NbdDriver.assertSameBytes(expected, restored, "the TLS chain up to push " + i);
             }
+
+            // the chain's top over TLS is also a source an instant restore reads
+            int port = freePort();
+            Process served = qemuNbd(files.get(1), port, pki);
+            try {
+                rest.post("v1/disks", Map.of("name", "restored", "path", daemon.images().resolve("restored.qcow2").toString(),
+                        "create", Map.of("restoreFrom", Map.of("uri", "nbds://localhost:" + port + "/backup"))))
+                        .expect(201);
+                await("the restore over TLS completes").forever().pollInterval(Duration.ofMillis(100))
+                        .until(() -> rest.disk("restored").path("restore").path("state").asText().equals("complete"));
+            } finally {
+                stop(served);
+            }
+            NbdDriver.assertSameBytes(dir.resolve("expected-1.raw"),
+                    NbdDriver.copy(daemon.nbdUri("restored"), dir.resolve("restored-over-tls.raw")),
+                    "a disk restored from the nbds:// chain");
 
             Path spare = dir.resolve("spare.qcow2");
             Tool.run("qemu-img", "create", "-f", "qcow2", spare.toString(), String.valueOf(DISK)).ok();

@@ -63,6 +63,10 @@ public final class RestoreSources {
         } catch (IllegalArgumentException e) {
             throw new HostRefusal(ProblemReason.INVALID_REQUEST, "create.restoreFrom.uri: " + e.getMessage() + ".");
         }
+        if (parsed.tls() && tls == null) {
+            throw new HostRefusal(ProblemReason.INVALID_REQUEST, "create.restoreFrom.uri: an nbds:// source needs the CA"
+                    + " that signs its certificate: configure nbdClientTls.caFile.");
+        }
         return RestoreSource.of(uri, () -> NbdClientNode.connect(parsed, tls));
     }
 
