@@ -8,7 +8,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.vertx.core.Vertx;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.ByteBuffer;
@@ -118,17 +121,72 @@ class NbdClientNodeTest {
 
     @Test
     void aConnectionThatGoesAwayFailsTheRequestsInFlight() throws Exception {
-        NbdClientNode node = NbdClientNode.connect(uri);
-        ControllableNode.Gate gate = faults.pauseNext(ControllableNode.Op.WRITE);
-        CompletableFuture<Void> held = CompletableFuture.runAsync(() -> write(node, 0, pattern(5, 4096)));
-        gate.awaitArrived();
-        server.close().await();
-        gate.open();
-        Throwable failure = assertThrows(Exception.class, held::join).getCause();
-        assertTrue(failure.getMessage().contains("NBD connection"), failure.toString());
-        BlockIOException later = assertThrows(BlockIOException.class, () -> node.read(0, ByteBuffer.allocate(512)));
-        assertEquals(Errno.EIO, later.errno(), later.getMessage());
-        node.close();
+        try (CutProxy proxy = new CutProxy(uri)) {
+            NbdClientNode node = NbdClientNode.connect(proxy.uri());
+            ControllableNode.Gate gate = faults.pauseNext(ControllableNode.Op.WRITE);
+            CompletableFuture<Void> held = CompletableFuture.runAsync(() -> write(node, 0, pattern(5, 4096)));
+            gate.awaitArrived();
+            proxy.cut();
+            Throwable failure = assertThrows(Exception.class, held::join).getCause();
+            assertTrue(failure.getMessage().contains("NBD connection"), failure.toString());
+            BlockIOException later = assertThrows(BlockIOException.class, () -> node.read(0, ByteBuffer.allocate(512)));
+            assertEquals(Errno.EIO, later.errno(), later.getMessage());
+            node.close();
+            gate.open();
+        }
+    }
+
+    /**
+     * A TCP relay between one client and the server that the test can cut, as a network or a
+     * server that dies does: both sockets closed at once, whatever is in flight.
+     */
+    private static final class CutProxy implements AutoCloseable {
+        private final ServerSocket listener = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        private final List<Socket> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
+        private final NbdUri target;
+
+        CutProxy(NbdUri target) throws IOException {
+            this.target = target;
+            Thread.ofVirtual().start(this::relay);
+        }
+
+        NbdUri uri() {
+            return new NbdUri(InetSocketAddress.createUnresolved("127.0.0.1", listener.getLocalPort()), "disk", false);
+        }
+
+        private void relay() {
+            try {
+                Socket client = listener.accept();
+                InetSocketAddress named = (InetSocketAddress) target.address();
+                Socket server = new Socket(named.getHostString(), named.getPort());
+                sockets.add(client);
+                sockets.add(server);
+                Thread.ofVirtual().start(() -> pipe(client, server));
+                Thread.ofVirtual().start(() -> pipe(server, client));
+            } catch (IOException e) {
+                // cut before a client came
+            }
+        }
+
+        private static void pipe(Socket from, Socket to) {
+            try {
+                from.getInputStream().transferTo(to.getOutputStream());
+            } catch (IOException e) {
+                // cut
+            }
+        }
+
+        void cut() throws IOException {
+            for (Socket s : sockets) {
+                s.close();
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            cut();
+            listener.close();
+        }
     }
 
     @Test
