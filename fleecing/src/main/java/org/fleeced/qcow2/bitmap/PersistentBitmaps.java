@@ -263,10 +263,12 @@ public final class PersistentBitmaps implements PersistentRecorder {
         }
         try {
             BitmapSlot slot;
+            List<String> order;
             slotsLock.lock();
             try {
                 checkOpenLocked();
                 slot = slotLocked(name);
+                order = List.copyOf(slots.keySet());
                 slots.remove(name);
                 publishTracked();
                 if (slot.persistent && writable && !storeNow && slot.stored != null) {
@@ -279,12 +281,17 @@ public final class PersistentBitmaps implements PersistentRecorder {
                 try {
                     storeAllLocked(true, slot.stored == null ? List.of() : List.of(slot.stored));
                 } catch (BlockIOException | RuntimeException e) {
-                    // back in its place, as the image still has it
+                    // back in its place in the directory (checkpoints are in directory order), as the image still has it
                     withSlots(() -> {
-                        LinkedHashMap<String, BitmapSlot> after = new LinkedHashMap<>(slots);
+                        LinkedHashMap<String, BitmapSlot> now = new LinkedHashMap<>(slots);
                         slots.clear();
-                        slots.put(name, slot);
-                        slots.putAll(after);
+                        for (String n : order) {
+                            BitmapSlot s = n.equals(name) ? slot : now.remove(n);
+                            if (s != null) {
+                                slots.put(n, s);
+                            }
+                        }
+                        slots.putAll(now);
                     });
                     throw e;
                 }
