@@ -172,6 +172,37 @@ class StoreOffTheGuestPathTest {
         assertFalse(info.contains("name: old"), info);
     }
 
+    /**
+     * Every sync of an image the guest writes hard stalls its writes in the kernel for a while,
+     * so a store syncs no more than its order needs: when the guest's mapping did not change
+     * (writes in place, the common case of a running VM), one sync for the new bitmap clusters
+     * and their refcounts and one for the header.
+     */
+    @Test
+    void aStoreOfADiskWhoseMappingDidNotChangeSyncsTheImageTwice() throws Exception {
+        ExternalTools.assume("qemu-img");
+        Path image = dir.resolve("in-place.qcow2");
+        ExternalTools.ok("qemu-img", "create", "-f", "qcow2", image.toString(), Long.toString(SIZE));
+        ExternalTools.ok("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 4M", image.toString());
+        ExternalTools.ok("qemu-img", "bitmap", "--add", "-g", "64K", image.toString(), "c1");
+        PowerLossFileSystem fs = new PowerLossFileSystem();
+        try (BitmapDisk disk = BitmapDisk.open(fs.wrap(image), false)) {
+            disk.bitmaps().checkpointToImage();
+            disk.node().write(64 << 10, ByteBuffer.allocate(4096), WriteFlag.NONE);
+            List<Path> syncs = Collections.synchronizedList(new ArrayList<>());
+            fs.watchForces(file -> {
+                if (file.equals(image)) {
+                    syncs.add(file);
+                }
+            });
+            disk.bitmaps().checkpointToImage();
+            fs.watchForces(file -> { });
+            assertEquals(2, syncs.size(), "syncs of the image in a store of an unchanged mapping");
+        }
+        ExternalTools.Result check = ExternalTools.run("qemu-img", "check", image.toString());
+        assertEquals(0, check.exitCode(), check.output());
+    }
+
     /** A removal whose store fails leaves the bitmap where it was: checkpoints are in directory order. */
     @Test
     void aRemovalWhoseStoreFailsKeepsTheBitmapInItsPlace() throws Exception {
