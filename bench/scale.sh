@@ -45,6 +45,13 @@ disk() { # disk NAME SIZE: a new qcow2 disk, written in its first MiB
 job() { post jobs "$1" | jq -r .id; }
 abandon() { post "jobs/$1/finish" '{"outcome":"failure"}' > /dev/null; }
 uri() { echo "nbd://127.0.0.1:$NBD/$1"; }
+job_starts() { # job_starts DISK PREFIX: median ms of REPS full job starts on DISK, each failed at once
+  local i
+  for i in $(seq "$REPS"); do
+    timed_post jobs "{\"disks\":[\"$1\"],\"checkpoint\":\"$2$i\"}"
+    abandon "$(last_id)"
+  done | median
+}
 
 # ---------------------------------------------------------------- chain length
 disk chain $((1024 * M))
@@ -76,12 +83,7 @@ count=1   # the chain disk
 for n in 20 100; do
   while [ "$count" -lt "$n" ]; do count=$((count + 1)); disk "d$count" $((64 * M)); done
   row "GET /v1/disks" "$n disks" "$(for _ in $(seq "$REPS"); do ms GET disks; done | median)"
-  starts=()
-  for i in $(seq "$REPS"); do
-    starts+=("$(timed_post jobs "{\"disks\":[\"d$n\"],\"checkpoint\":\"s$i\"}")")
-    abandon "$(last_id)"
-  done
-  row "full job start on one disk" "$n disks" "$(printf '%s\n' "${starts[@]}" | median)"
+  row "full job start on one disk" "$n disks" "$(job_starts "d$n" "s$n-")"
 done
 
 # ---------------------------------------------------------------- running jobs
@@ -91,12 +93,7 @@ for n in 1 20; do
     running+=("$(job "{\"disks\":[\"d$((${#running[@]} + 2))\"],\"checkpoint\":\"r${#running[@]}\"}")")
   done
   row "GET /v1/jobs" "$n jobs running" "$(for _ in $(seq "$REPS"); do ms GET jobs; done | median)"
-  starts=()
-  for i in $(seq "$REPS"); do
-    starts+=("$(timed_post jobs "{\"disks\":[\"d99\"],\"checkpoint\":\"m$n-$i\"}")")
-    abandon "$(last_id)"
-  done
-  row "one more job's start" "$n jobs running" "$(printf '%s\n' "${starts[@]}" | median)"
+  row "one more job's start" "$n jobs running" "$(job_starts d99 "m$n-")"
 done
 for id in "${running[@]}"; do abandon "$id"; done
 

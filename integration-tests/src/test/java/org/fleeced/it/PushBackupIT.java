@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -120,6 +121,23 @@ class PushBackupIT {
             return !job[0].path("state").asText().equals("running");
         });
         return job[0];
+    }
+
+    /**
+     * A new member of a qcow2 chain in {@code dir} for an NBD target to serve: {@code t0.qcow2}
+     * stands alone, each later one has the previous member as its backing file (relative name,
+     * backing format set), as a push writes its own files. Appended to {@code chain}.
+     */
+    static Path nextChainFile(Path dir, List<Path> chain, long size) throws IOException, InterruptedException {
+        Path file = dir.resolve("t" + chain.size() + ".qcow2");
+        if (chain.isEmpty()) {
+            Tool.run("qemu-img", "create", "-f", "qcow2", file.toString(), String.valueOf(size)).ok();
+        } else {
+            Tool.run("qemu-img", "create", "-f", "qcow2", "-b", chain.getLast().getFileName().toString(),
+                    "-F", "qcow2", file.toString()).ok();
+        }
+        chain.add(file);
+        return file;
     }
 
     /**

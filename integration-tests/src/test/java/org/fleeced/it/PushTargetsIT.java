@@ -50,14 +50,7 @@ class PushTargetsIT {
                     PushBackupIT.fio(active, i).ok();
                 }
                 Path expected = NbdDriver.copy(active, dir.resolve("expected-" + i + ".raw"));
-                Path file = dir.resolve("t" + i + ".qcow2");
-                if (i == 0) {
-                    Tool.run("qemu-img", "create", "-f", "qcow2", file.toString(), String.valueOf(DISK)).ok();
-                } else {
-                    Tool.run("qemu-img", "create", "-f", "qcow2", "-b", files.get(i - 1).getFileName().toString(),
-                            "-F", "qcow2", file.toString()).ok();
-                }
-                files.add(file);
+                Path file = PushBackupIT.nextChainFile(dir, files, DISK);
                 Path socket = dir.resolve("t" + i + ".sock");
                 Process server = Tool.start(List.of("qemu-nbd", "-f", "qcow2", "-x", "backup", "-k", socket.toString(),
                         file.toString()));

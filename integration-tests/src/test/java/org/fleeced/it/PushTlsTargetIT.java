@@ -57,14 +57,7 @@ class PushTlsTargetIT {
                     PushBackupIT.fio(active, i).ok();
                 }
                 Path expected = NbdDriver.copy(active, dir.resolve("expected-" + i + ".raw"));
-                Path file = dir.resolve("t" + i + ".qcow2");
-                if (i == 0) {
-                    Tool.run("qemu-img", "create", "-f", "qcow2", file.toString(), String.valueOf(DISK)).ok();
-                } else {
-                    Tool.run("qemu-img", "create", "-f", "qcow2", "-b", files.get(i - 1).getFileName().toString(),
-                            "-F", "qcow2", file.toString()).ok();
-                }
-                files.add(file);
+                Path file = PushBackupIT.nextChainFile(dir, files, DISK);
                 int port = freePort();
                 Process server = qemuNbd(file, port, pki);
                 try {

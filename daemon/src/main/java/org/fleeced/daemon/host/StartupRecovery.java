@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.logging.Logger;
+import org.fleeced.block.BlockIOException;
+import org.fleeced.checkpoint.CheckpointException;
 import org.fleeced.checkpoint.CheckpointInfo;
 import org.fleeced.checkpoint.CheckpointState;
 
@@ -158,7 +160,7 @@ public final class StartupRecovery {
                     LOG.warning("disk " + d.disk() + ": removed checkpoint " + job.checkpoint() + ", committed by job "
                             + job.id() + " before the crash ended it; its changes went back into the checkpoint before");
                     removed.add(new RemovedCheckpoint(d.disk(), job.checkpoint(), job.id()));
-                } catch (org.fleeced.checkpoint.CheckpointException | org.fleeced.block.BlockIOException e) {
+                } catch (CheckpointException | BlockIOException e) {
                     LOG.severe("disk " + d.disk() + ": checkpoint " + job.checkpoint() + " of crashed job " + job.id()
                             + " could not be removed: " + e.getMessage() + "; delete it through the API");
                 }

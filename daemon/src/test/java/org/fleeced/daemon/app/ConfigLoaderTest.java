@@ -29,6 +29,7 @@ class ConfigLoaderTest {
         assertEquals(30, config.nbd().requestTimeoutSeconds());
         assertEquals(false, config.nbd().allowInsecure());
         assertEquals(List.of(), config.startWarnings());
+        assertEquals(300, config.bitmapStoreSeconds());
     }
 
     @Test
@@ -51,6 +52,16 @@ class ConfigLoaderTest {
         DaemonConfig tls = ConfigLoader.load(file);
         tls.validate();
         assertEquals(List.of(), tls.startWarnings());
+    }
+
+    @Test
+    void aBitmapStoreIntervalOutsideOneSecondToADayIsRefused() throws Exception {
+        for (String seconds : List.of("0", "86401")) {
+            Path file = dir.resolve("store-" + seconds + ".yaml");
+            Files.writeString(file, "bitmapStoreSeconds: " + seconds + "\n");
+            UsageException e = assertThrows(UsageException.class, () -> ConfigLoader.load(file).validate());
+            assertTrue(e.getMessage().contains("bitmapStoreSeconds"), e.getMessage());
+        }
     }
 
     @Test
