@@ -168,14 +168,15 @@ final class DaemonCommand {
             vertx.cancelTimer(throttleTimer);
             vertx.cancelTimer(bitmapTimer);
             vertx.cancelTimer(restoreTimer);
-            // no new requests from here; the event streams stay open until the jobs' ends are sent on them
-            Future<Void> restStopped = http.shutdown(REST_SHUTDOWN_SECONDS, TimeUnit.SECONDS);
+            // no new requests from here; the connections, and the event streams on them, stay open
+            // until the jobs' ends are sent, however long ending them takes
+            api.refuseRequests();
             startup.awaitEnd();
             // a job start in progress thaws its guests itself; this catches thaws still being retried
             freezer.thawAll("shutdown");
             jobs.failAll("shutdown");
             await(events.close());
-            await(restStopped);
+            await(http.shutdown(REST_SHUTDOWN_SECONDS, TimeUnit.SECONDS));
             await(nbd.close());
             disks.closeAll();
             await(vertx.close());
@@ -183,7 +184,7 @@ final class DaemonCommand {
             return 0;
         }
 
-        private static void await(io.vertx.core.Future<?> f) {
+        private static void await(Future<?> f) {
             f.toCompletionStage().toCompletableFuture().orTimeout(10, TimeUnit.SECONDS).join();
         }
     }
