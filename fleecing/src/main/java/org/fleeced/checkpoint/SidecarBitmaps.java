@@ -200,6 +200,15 @@ public final class SidecarBitmaps implements PersistentRecorder, CheckpointStore
         }
     }
 
+    /**
+     * The same store as {@link #checkpointToImage()}: it syncs the bitmap sidecar, the journal
+     * and the intent log, never the raw image the guest writes.
+     */
+    @Override
+    public void storeInBackground() throws BlockIOException {
+        checkpointToImage();
+    }
+
     /** The clean close: the sidecar written not in use, the journal and the intent log deleted. */
     @Override
     public void close() throws BlockIOException {

@@ -107,11 +107,12 @@ public final class ActiveDisk implements AutoCloseable {
     /**
      * Stores the persistent bitmaps into the image or the raw image's bitmap sidecar (in use
      * kept) and retires the intent log's epoch, so that recovery after a crash starts from here;
-     * nothing when the checkpoints live in memory.
+     * nothing when the checkpoints live in memory. A qcow2 image's store issues no sync of the
+     * image: it is complete after the guest's next syncs ({@link PersistentRecorder#storeInBackground()}).
      */
     public void storeBitmaps() throws BlockIOException {
         if (bitmaps != null) {
-            bitmaps.checkpointToImage();
+            bitmaps.storeInBackground();
         }
     }
 

@@ -4,6 +4,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.HashSet;
 import org.fleeced.block.BlockIOException;
+import org.fleeced.block.file.SyncProgress;
 
 /**
  * The internal API through which the owner of a header extension that references host clusters
@@ -72,6 +73,24 @@ public final class Qcow2ExtensionStorage {
     public void writeReserved(long hostOffset, ByteBuffer src) throws BlockIOException {
         metadata.checkWritableLocked();
         metadata.file().writeFully(hostOffset, src);
+    }
+
+    /** What the completed syncs of the image file made durable (a guest's flush syncs it too). */
+    public SyncProgress syncs() {
+        return metadata.file().syncs();
+    }
+
+    /**
+     * Writes the changed refcount blocks without syncing ({@link Qcow2Metadata#writeRefcountBlocksLocked}):
+     * the next sync of the image, whoever issues it, makes them durable.
+     */
+    public void writeRefcountBlocksLocked() throws BlockIOException {
+        metadata.writeRefcountBlocksLocked();
+    }
+
+    /** Whether a refcount table entry (a new refcount block) waits to be written and synced. */
+    public boolean refcountTableDirtyLocked() {
+        return metadata.refcountTableDirtyLocked();
     }
 
     /** Syncs the image file without the metadata lock: guest I/O goes on meanwhile. */

@@ -264,6 +264,28 @@ public final class Qcow2Metadata {
     // ---- write-back without holding the lock across syncs ---------------------------------
 
     /**
+     * Writes the changed refcount blocks into the page cache, without a sync: for a writer that
+     * rides on later syncs of the file ({@link org.fleeced.block.file.SyncProgress}) to make them
+     * durable. Writing refcounts early is always safe: a cluster counted before it is referenced
+     * leaks at worst. Table entries are not written: one may name a block only once that block
+     * is durable ({@link #refcountTableDirtyLocked}).
+     */
+    void writeRefcountBlocksLocked() throws BlockIOException {
+        if (!readOnly) {
+            refcounts.writeDirtyBlocks();
+        }
+    }
+
+    /**
+     * Whether a refcount table entry changed (a new refcount block) and is not written yet. Every
+     * writer of the table but {@link #commitRefcountsUnlocked} syncs before it releases the lock,
+     * so a clean table is a durable one.
+     */
+    boolean refcountTableDirtyLocked() {
+        return refcounts.hasDirtyTable();
+    }
+
+    /**
      * Makes the refcount of every cluster allocated so far durable, holding the lock only to
      * write changed refcount blocks (then clean) and table entries into the page cache, never
      * across a sync: blocks, sync, then table entries only when no new block appeared meanwhile

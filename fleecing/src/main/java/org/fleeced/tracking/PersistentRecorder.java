@@ -14,9 +14,17 @@ public interface PersistentRecorder extends ChangeRecorder, AutoCloseable {
     /**
      * Stores every bitmap where it persists (still in use) and retires the intent log's previous
      * epoch, so that recovery after a crash starts from here. Holds no lock a guest write waits
-     * for across its syncs. The daemon calls it on a timer; {@link StoreAfterFlush} after a flush.
+     * for across its syncs. For callers that need the store durable when it returns.
      */
     void checkpointToImage() throws BlockIOException;
+
+    /**
+     * Stores as {@link #checkpointToImage()} does, but without a sync of the image the guest
+     * writes: the store is complete after later syncs the guest asks for anyway (a qcow2 image's
+     * bitmaps), or needs none of the image at all (a raw image's bitmap sidecar, synced on its
+     * own). The daemon's timer and {@link StoreAfterFlush} call it.
+     */
+    void storeInBackground() throws BlockIOException;
 
     /** The image file the bitmaps belong to, for logs. */
     Path path();

@@ -26,7 +26,7 @@ public final class StoreAfterFlush {
         }
         Thread.ofVirtual().name("bitmap-store-after-flush").start(() -> {
             try {
-                bitmaps.checkpointToImage();
+                bitmaps.storeInBackground();
             } catch (BlockIOException e) {
                 if (e.errno() != Errno.ESHUTDOWN) {
                     LOG.log(System.Logger.Level.WARNING, "storing the bitmaps of {0} after a flush failed: {1}", bitmaps.path(), e);

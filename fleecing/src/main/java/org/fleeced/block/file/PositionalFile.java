@@ -26,6 +26,7 @@ public final class PositionalFile implements AutoCloseable {
     private final FileChannel channel;
     /** The exclusive lock of a writer that asked for one, else null. */
     private final FileLock lock;
+    private final SyncProgress syncs = new SyncProgress();
 
     private PositionalFile(Path path, FileChannel channel, FileLock lock) {
         this.path = path;
@@ -128,6 +129,11 @@ public final class PositionalFile implements AutoCloseable {
         }
     }
 
+    /** What the completed syncs of this file made durable: for writers that do not sync themselves. */
+    public SyncProgress syncs() {
+        return syncs;
+    }
+
     /** fsync: every completed write, data and metadata, is on stable storage when this returns. */
     public void sync() throws BlockIOException {
         force(true);
@@ -140,7 +146,9 @@ public final class PositionalFile implements AutoCloseable {
 
     private void force(boolean metadata) throws BlockIOException {
         try {
+            long number = syncs.starting();
             channel.force(metadata);
+            syncs.completed(number);
         } catch (IOException e) {
             throw ioError(path + ": " + (metadata ? "fsync" : "fdatasync"), e);
         }

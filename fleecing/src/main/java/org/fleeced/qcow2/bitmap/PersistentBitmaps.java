@@ -78,6 +78,8 @@ public final class PersistentBitmaps implements PersistentRecorder {
     private final List<StoredTable> removedUnstored = new ArrayList<>();
     /** Told about every store (the checkpoint journal); null when none. Guarded by storeLock. */
     private StoreObserver observer;
+    /** The background store waiting for the image's syncs to go on; null when none. Guarded by storeLock. */
+    private Background pending;
 
     private PersistentBitmaps(Path image, Qcow2ExtensionStorage storage, BitmapPersistenceOptions options) {
         this.image = image;
@@ -144,6 +146,29 @@ public final class PersistentBitmaps implements PersistentRecorder {
                 // journal's replay may still need them for checkpoints the image does not hold
                 intentLog = IntentLog.create(sidecar, diskSize, regionBits, identity, recovered);
             }
+        } finally {
+            storeLock.unlock();
+        }
+    }
+
+    /** Where the background store waiting for the image's syncs is; null when none (for tests in this package). */
+    BitmapStore.Step pendingStep() {
+        storeLock.lock();
+        try {
+            return pending == null ? null : pending.staged().step();
+        } finally {
+            storeLock.unlock();
+        }
+    }
+
+    /**
+     * Whether no step of a background store can run now: none is pending, or it waits for a sync
+     * of the image not yet done (for tests in this package that copy the files as a kill would).
+     */
+    boolean backgroundStoreSettled() {
+        storeLock.lock();
+        try {
+            return pending == null || !storage.syncs().covers(pending.staged().ticket());
         } finally {
             storeLock.unlock();
         }
@@ -262,6 +287,10 @@ public final class PersistentBitmaps implements PersistentRecorder {
             storeLock.lock();
         }
         try {
+            if (storeNow) {
+                // before the slot goes: the pending store notes its new table in the slot, which this store replaces
+                finishPendingLocked();
+            }
             BitmapSlot slot;
             List<String> order;
             slotsLock.lock();
@@ -328,9 +357,11 @@ public final class PersistentBitmaps implements PersistentRecorder {
     }
 
     /**
-     * Stores every persistent bitmap into the image (IN_USE stays set) and retires the intent
-     * log's previous epoch, so that a crash from now on only adds regions marked after this
-     * call. The daemon calls it on a timer; a flush calls it when enough regions were marked.
+     * Stores every persistent bitmap into the image (IN_USE stays set) with syncs of its own and
+     * retires the intent log's previous epoch, so that a crash from now on only adds regions
+     * marked after this call. A pending background store is finished first. For callers that need
+     * the store durable when this returns; the daemon's timer and a guest's flush use
+     * {@link #storeInBackground()}.
      */
     @Override
     public void checkpointToImage() throws BlockIOException {
@@ -340,7 +371,56 @@ public final class PersistentBitmaps implements PersistentRecorder {
             if (!writable) {
                 return;
             }
+            finishPendingLocked();
             StoreObserver.storeInOrder(observer, intentLog, () -> storeAllLocked(true, List.of()));
+        } finally {
+            storeLock.unlock();
+        }
+    }
+
+    /**
+     * Stores every persistent bitmap as {@link #checkpointToImage()} does, but without a sync of
+     * the image: every sync of an image the guest writes hard stalls its writes in the kernel, so
+     * the store rides on the syncs the guest asks for anyway (its flushes, FUA writes) and on the
+     * clean close. This call writes the new bitmap clusters and returns; after the next sync of
+     * the image the header is pointed at them, and after the one after that the old clusters are
+     * freed, the journal compacted and the ended epoch retired ({@link BitmapStore}).
+     *
+     * <p>While a store waits, later calls start none: a call that finds it waiting longer than
+     * {@link BitmapPersistenceOptions#guestSyncWaitMillis()} (a guest that does not flush) ends it
+     * with syncs of its own. Nothing is lost meanwhile: the journal and the intent marks cover
+     * every checkpoint and change since the last store; the journal grows by one record a
+     * checkpoint transition, the intent log's map is bounded by the disk's regions.
+     */
+    @Override
+    public void storeInBackground() throws BlockIOException {
+        storeLock.lock();
+        try {
+            withSlots(this::checkOpenLocked);
+            if (!writable) {
+                return;
+            }
+            if (pending != null) {
+                long waitedMillis = (System.nanoTime() - pending.sinceNanos()) / 1_000_000;
+                if (waitedMillis >= options.guestSyncWaitMillis()) {
+                    LOG.info(image + ": no flush of the image for " + waitedMillis + " ms; the bitmap store that"
+                            + " waited for one syncs the image itself");
+                    advancePendingLocked(true);
+                }
+                return;
+            }
+            long token = observer == null ? 0 : observer.beforeStore();
+            IntentLog.Epoch ended = intentLog.switchEpoch();
+            Copies copies = copyLocked(true, List.of());
+            BitmapStore.Staged staged;
+            try {
+                staged = store.stage(copies.items, copies.kept, copies.link, copies.replaced);
+            } catch (BlockIOException | RuntimeException e) {
+                copies.failed();
+                throw e;
+            }
+            pending = new Background(copies, staged, token, ended, System.nanoTime());
+            watchLocked(pending);
         } finally {
             storeLock.unlock();
         }
@@ -443,59 +523,154 @@ public final class PersistentBitmaps implements PersistentRecorder {
     }
 
     /**
-     * Stores the whole directory: new tables for every loaded persistent bitmap (from frozen
-     * copies), inconsistent ones kept as they are; {@code inUse} false only at the clean close,
-     * which also drops the intent log link. The caller holds storeLock, not slotsLock: the copies
-     * are taken under slotsLock, the store runs without it, and the new tables are noted under it
+     * Stores the whole directory, durably when this returns (with syncs of its own): new tables
+     * for every loaded persistent bitmap (from frozen copies), inconsistent ones kept as they are;
+     * {@code inUse} false only at the clean close, which also drops the intent log link. The
+     * caller holds storeLock, not slotsLock, and no background store is pending: the copies are
+     * taken under slotsLock, the store runs without it, and the new tables are noted under it
      * again. The {@link BitmapStore} takes the image's metadata lock only briefly, never across a
      * sync, so guest I/O goes on meanwhile.
      */
     private void storeAllLocked(boolean inUse, List<StoredTable> replacedExtra) throws BlockIOException {
-        List<BitmapStore.Item> items = new ArrayList<>();
-        List<StoredTable> kept = new ArrayList<>();
-        List<StoredTable> replaced = new ArrayList<>(replacedExtra);
+        finishPendingLocked();
+        Copies copies = copyLocked(inUse, replacedExtra);
+        List<StoredTable> tables;
+        try {
+            tables = store.store(copies.items, copies.kept, copies.link, copies.replaced);
+        } catch (BlockIOException | RuntimeException e) {
+            copies.failed();
+            throw e;
+        }
+        copies.stored(tables);
+    }
+
+    /** The bitmaps as one store takes them, and what it replaces; see {@link #storeAllLocked}. */
+    private final class Copies {
+        final List<BitmapStore.Item> items = new ArrayList<>();
+        final List<StoredTable> kept = new ArrayList<>();
+        final List<StoredTable> replaced = new ArrayList<>();
+        final List<BitmapSlot> slotsStored = new ArrayList<>();
         List<StoredTable> removedBefore;
-        List<BitmapSlot> stored = new ArrayList<>();
+        IntentLogLink link;
+
+        /** The store failed: the tables of bitmaps removed without a store wait for the next one again. */
+        void failed() {
+            withSlots(() -> removedUnstored.addAll(0, removedBefore));
+        }
+
+        /** The store is durable: each bitmap's bits are in its new table. */
+        void stored(List<StoredTable> tables) {
+            slotsLock.lock();
+            try {
+                for (int i = 0; i < slotsStored.size(); i++) {
+                    noteStoredLocked(slotsStored.get(i), kept.get(i), tables.get(i));
+                }
+            } finally {
+                slotsLock.unlock();
+            }
+        }
+    }
+
+    /** Takes the copies of a store under slotsLock (the caller holds storeLock). */
+    private Copies copyLocked(boolean inUse, List<StoredTable> replacedExtra) {
+        Copies c = new Copies();
+        c.replaced.addAll(replacedExtra);
         List<Integer> unvouched = new ArrayList<>();
         slotsLock.lock();
         try {
-            removedBefore = List.copyOf(removedUnstored);
+            c.removedBefore = List.copyOf(removedUnstored);
             removedUnstored.clear();
-            replaced.addAll(removedBefore);
+            c.replaced.addAll(c.removedBefore);
             for (BitmapSlot slot : slots.values()) {
                 if (!slot.persistent) {
                     continue;
                 }
                 if (slot.inconsistent()) {
-                    unvouched.add(items.size());
-                    items.add(new BitmapStore.Item(slot.entryToStore(inUse), null));
+                    unvouched.add(c.items.size());
+                    c.items.add(new BitmapStore.Item(slot.entryToStore(inUse), null));
                 } else {
-                    items.add(new BitmapStore.Item(slot.entryToStore(inUse), slot.bitmap.frozenCopy()));
+                    c.items.add(new BitmapStore.Item(slot.entryToStore(inUse), slot.bitmap.frozenCopy()));
                     if (slot.stored != null) {
-                        replaced.add(slot.stored);
+                        c.replaced.add(slot.stored);
                     }
                 }
-                kept.add(slot.stored);
-                stored.add(slot);
+                c.kept.add(slot.stored);
+                c.slotsStored.add(slot);
             }
         } finally {
             slotsLock.unlock();
         }
-        IntentLogLink link = inUse ? new IntentLogLink(identity, unvouched) : null;
-        List<StoredTable> tables;
+        c.link = inUse ? new IntentLogLink(identity, unvouched) : null;
+        return c;
+    }
+
+    /**
+     * A background store between its start and its end: the bitmaps it copied, where it is in the
+     * image ({@link BitmapStore.Staged}), the journal's token and the intent log epoch it ended.
+     */
+    private record Background(Copies copies, BitmapStore.Staged staged, long token, IntentLog.Epoch ended,
+                              long sinceNanos) {
+    }
+
+    /**
+     * Starts watching for the sync that lets {@code background} take its next step; the step runs
+     * on a thread of its own, never on the guest's thread whose flush completed the sync.
+     */
+    private void watchLocked(Background background) {
+        storage.syncs().whenCovered(background.staged().ticket(),
+                () -> Thread.ofVirtual().name("bitmap-store-after-sync").start(() -> continueAfterSync(background)));
+    }
+
+    private void continueAfterSync(Background background) {
+        storeLock.lock();
         try {
-            tables = store.store(items, kept, link, replaced);
+            if (pending == background) {
+                advancePendingLocked(false);
+            }
+        } catch (BlockIOException e) {
+            if (e.errno() != Errno.ESHUTDOWN) {
+                LOG.warning(image + ": the background store of its bitmaps failed: " + e);
+            }
+        } catch (RuntimeException e) {
+            LOG.warning(image + ": the background store of its bitmaps failed: " + e);
+        } finally {
+            storeLock.unlock();
+        }
+    }
+
+    /**
+     * Moves the pending background store on as far as the image's syncs so far allow (or, with
+     * {@code syncItself}, to its end with syncs of its own). At its end the journal compacts and
+     * the ended intent log epoch is retired: only now does the image hold what they covered. A
+     * failure drops the store (the epoch stays pending: the next store's switch returns it).
+     */
+    private void advancePendingLocked(boolean syncItself) throws BlockIOException {
+        Background b = pending;
+        boolean done;
+        try {
+            done = store.advance(b.staged(), syncItself);
         } catch (BlockIOException | RuntimeException e) {
-            withSlots(() -> removedUnstored.addAll(0, removedBefore));
+            pending = null;
+            store.abandon(b.staged(), e);
+            b.copies().failed();
             throw e;
         }
-        slotsLock.lock();
-        try {
-            for (int i = 0; i < stored.size(); i++) {
-                noteStoredLocked(stored.get(i), kept.get(i), tables.get(i));
-            }
-        } finally {
-            slotsLock.unlock();
+        if (!done) {
+            watchLocked(b);
+            return;
+        }
+        pending = null;
+        b.copies().stored(b.staged().tables());
+        if (observer != null) {
+            observer.stored(b.token());
+        }
+        b.ended().retire();
+    }
+
+    /** Ends the pending background store, if any, with syncs of its own: before a store that must be durable at once. */
+    private void finishPendingLocked() throws BlockIOException {
+        if (pending != null) {
+            advancePendingLocked(true);
         }
     }
 

@@ -5,9 +5,9 @@
  * recorder of the dirty-tracking filter over the qcow2 format node; this package builds no filter
  * and knows nothing of checkpoints ({@code disk.Qcow2CheckpointStore} adapts).
  * <pre>
- *   PersistentBitmaps ── load, list/add/remove/get, recordChange, checkpointToImage, close
+ *   PersistentBitmaps ── load, list/add/remove/get, recordChange, storeInBackground, checkpointToImage, close
  *     ├─ BitmapLoader ── at open: directory + tables checked, IN_USE bitmaps recovered or not
- *     ├─ BitmapStore ─── whole-directory stores: new clusters, flush, one header write, free old
+ *     ├─ BitmapStore ─── whole-directory stores: new clusters, (sync), one header write, (sync), free old
  *     ├─ tracking.StoreAfterFlush ── the store a guest flush starts in the background
  *     │    └─ BitmapTable ── one bitmap's table and data clusters (bits: bitmaps.Qcow2BitmapLayout)
  *     ├─ BitmapDirectory / BitmapDirectoryEntry / BitmapsExtension / BitmapTableEntry ── format
@@ -25,10 +25,13 @@
  *       recovered marks when the old sidecar vouched for the bitmaps).</li>
  *   <li><b>guest change</b>: the region is marked durably in the sidecar (first write into a
  *       region of the current epoch only), then set in every enabled bitmap.</li>
- *   <li><b>{@code checkpointToImage()}</b> (daemon timer; also a flush once enough regions are
- *       marked): switch the intent log's epoch, store every bitmap (IN_USE kept), tell the
- *       store observer (the checkpoint journal compacts), then retire the ended epoch.
- *       Recovery after a crash = stored bits ∪ marked regions, a superset.</li>
+ *   <li><b>{@code storeInBackground()}</b> (daemon timer; also a flush once enough regions are
+ *       marked): switch the intent log's epoch, write every bitmap's new clusters (IN_USE kept)
+ *       with no sync of the image; after the guest's next sync of the image the header names
+ *       them, after the one after that the old clusters are freed, the store observer told (the
+ *       checkpoint journal compacts) and the ended epoch retired. {@code checkpointToImage()}
+ *       does the same with syncs of its own. Recovery after a crash = stored bits ∪ marked
+ *       regions, a superset.</li>
  *   <li><b>add / remove / setEnabled</b> of a persistent bitmap store the directory at once,
  *       unless the caller journals the change itself (the checkpoint store: its journal makes
  *       the change durable, the next store brings it into the image).</li>

@@ -10,6 +10,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Random;
+import org.awaitility.Awaitility;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.WriteFlag;
 import org.fleeced.checkpoint.BackupBase;
@@ -41,6 +42,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  *        │              ├──▶ (raw) SidecarBitmaps ──▶ disk.raw.fleeced-bitmaps, disk.raw.fleeced-intent
  *        │              └──▶ disk.FORMAT.fleeced-journal
  *        └── at random points: copy the files = kill -9; recover the copy; compare with the model
+ *            (background stores of the qcow2 bitmaps go on with the guest flushes among the ops)
  * </pre>
  */
 class CheckpointJournalCrashTest {
@@ -93,6 +95,7 @@ class CheckpointJournalCrashTest {
             for (int i = 0; i < 60; i++) {
                 step(disk, model, running, random, round + "-" + i);
                 if (random.nextInt(20) == 0 || i == 59) {
+                    disk.settle();
                     Path crashed = KillCopy.of(image, dir.resolve("crash" + round + "-" + crashes++));
                     try (Disk after = Disk.open(crashed)) {
                         after.assertMatches(model.afterCrash(), context + ", crash after op " + i);
@@ -155,8 +158,11 @@ class CheckpointJournalCrashTest {
             boolean enable = random.nextBoolean();
             disk.set.setEnabled(names.getLast(), enable);
             model.newestRecords = enable;
-        } else {
+        } else if (op < 19) {
             disk.disk.storeBitmaps();
+        } else {
+            // a guest flush: the sync a background store of a qcow2 image waits for to go on
+            disk.disk.exportNode().flush();
         }
     }
 
@@ -179,6 +185,15 @@ class CheckpointJournalCrashTest {
             ActiveDisk disk = DiskOpener.open(DiskSpec.of("vda", image, format)
                     .withBitmapOptions(BitmapPersistenceOptions.defaults().withRegionBits(20).withCheckpointAfterRegions(0)));
             return new Disk(disk, disk.checkpoints());
+        }
+
+        /**
+         * Waits until no step of a background store can run (one may have been started by a sync
+         * just now): a copy of the files taken while a step runs could mix states no kill leaves.
+         */
+        void settle() {
+            disk.persistentBitmaps().ifPresent(bitmaps ->
+                    Awaitility.await().forever().until(bitmaps::backgroundStoreSettled));
         }
 
         void write(long offset, int length, CheckpointModel model) throws Exception {

@@ -21,7 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
  * a random fsync drops every write not yet forced, except a random subset of them. Every change
  * acknowledged before the power went must be in the recovered bitmaps (acknowledged, not only
  * flushed: its intent mark was durable before it was written), including bitmaps added during
- * the run, and qemu-img check must find no corruption.
+ * the run, and qemu-img check must find no corruption. Stores are synchronous ones and background
+ * ones, which go on with the workload's flushes (and the flush-triggered stores are background ones).
  * <pre>
  *   workload ──▶ PersistentBitmaps ──▶ PowerLossFileSystem ──▶ real files
  *                                          └─ at the n-th fsync: undo unforced writes, redo a random subset, die
@@ -86,8 +87,11 @@ class PowerLossRecoveryTest {
                             runs.add(offset, length);
                         }
                     }
-                } else if (op < 19) {
+                } else if (op < 18) {
                     bitmaps.checkpointToImage();
+                } else if (op < 19) {
+                    // goes on with the workload's flushes, and may be cut by the power loss between its steps
+                    bitmaps.storeInBackground();
                 } else {
                     String name = "c" + round + "-" + i;
                     bitmaps.add(name, GRANULARITY, true, true);
