@@ -15,6 +15,10 @@
 #   MAP_STRIDE [256M] one 64 KiB data extent every MAP_STRIDE in the sparse disk
 #   DIRTY_STRIDE [1G] one 4 KiB write every DIRTY_STRIDE between the full and the incremental job
 #   STALL_SECONDS [4] length of the stall-writer run (the job starts 1.5 s into it)
+#   STORE_SECONDS [8] length of each stall-writer run of the bitmap-store rows
+#   STALL_FLUSH_MS [1000] the store rows' stall writer sends a FLUSH this often, as a guest's file
+#                     system does (fleeced's background stores ride on those syncs of the image)
+#   STORE_ONLY [0]    1: only the bitmap-store rows (fleeced alone; no image-wide rounds)
 #   WORK [/var/tmp/fleecing-bench]  work directory (images, temp images, logs); wiped at start
 #   QSD_PORT [10931], FLEECED_NBD_PORT [10932], FLEECED_REST_PORT [8593]
 #   FLEECED [<repo>/bin/fleeced]     the fleeced launcher
@@ -36,7 +40,7 @@ PY=/usr/bin/python3          # the system python: it has libnbd's `nbd` module
 ONLY=both
 KEEP=0
 BUILD=0
-cmdline="ROUNDS=${ROUNDS:-3} SIZE=${SIZE:-1G} RUNTIME=${RUNTIME:-10} BIG_SIZE=${BIG_SIZE:-1T} bench/fleecing-vs-qsd.sh${*:+ $*}"
+cmdline="ROUNDS=${ROUNDS:-3} SIZE=${SIZE:-1G} RUNTIME=${RUNTIME:-10} BIG_SIZE=${BIG_SIZE:-1T} STALL_FLUSH_MS=${STALL_FLUSH_MS:-1000}${STORE_ONLY:+ STORE_ONLY=$STORE_ONLY} bench/fleecing-vs-qsd.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) ONLY=${2:?--only needs qsd, fleeced or both}; shift 2 ;;
@@ -56,6 +60,9 @@ BIG_B=$(numfmt --from=iec "${BIG_SIZE:-1T}")
 MAP_STRIDE_B=$(numfmt --from=iec "${MAP_STRIDE:-256M}")
 DIRTY_STRIDE_B=$(numfmt --from=iec "${DIRTY_STRIDE:-1G}")
 STALL_SECONDS=${STALL_SECONDS:-4}
+STORE_SECONDS=${STORE_SECONDS:-8}
+STALL_FLUSH_MS=${STALL_FLUSH_MS:-1000}
+STORE_ONLY=${STORE_ONLY:-0}
 WORK=${WORK:-/var/tmp/fleecing-bench}
 QSD_PORT=${QSD_PORT:-10931}
 FL_NBD_PORT=${FLEECED_NBD_PORT:-10932}
@@ -406,6 +413,7 @@ awk -v s="$BIG_B" -v st="$DIRTY_STRIDE_B" 'BEGIN{for(o=st/2;o+4096<=s;o+=st) pri
 "$PY" "$lib/firsttouch_log.py" "$SIZE_B" "$CLUSTER" firsttouch.0.0 "$WORK/firsttouch.log"
 
 DAEMONS=()
+if [ "$STORE_ONLY" = 1 ]; then ONLY=fleeced; fi
 if [ "$ONLY" != qsd ]; then
   log "starting fleeced ($FLEECED)"
   if fl_start; then
@@ -424,6 +432,7 @@ if [ "$ONLY" != fleeced ]; then
 fi
 
 for r in $(seq "$ROUNDS"); do
+  [ "$STORE_ONLY" = 1 ] && break
   order=("${DAEMONS[@]}")
   if [ $((r % 2)) = 0 ] && [ ${#DAEMONS[@]} = 2 ]; then order=("${DAEMONS[1]}" "${DAEMONS[0]}"); fi
   for D in "${order[@]}"; do
@@ -433,18 +442,26 @@ for r in $(seq "$ROUNDS"); do
 done
 
 # fleeced's background bitmap store under the stall writer: a daemon of its own that stores
-# every disk's bitmaps every second (bitmapStoreSeconds: 1), so that a run of STALL_SECONDS
+# every disk's bitmaps every second (bitmapStoreSeconds: 1), so that a run of STORE_SECONDS
 # covers several stores; the row is the largest write gap of each run. The disk has a
-# recording checkpoint that the writes dirty, so every store writes a bitmap, writes the
-# guest's mapping back and syncs the image.
+# recording checkpoint that the writes dirty, so every store writes a bitmap. The writer flushes
+# every STALL_FLUSH_MS (a guest's file system does): a background store issues no sync of the
+# image and goes on with those. The baseline is the same flushing writer on the first daemon
+# (bitmapStoreSeconds 300: no store during the run), with the same recording checkpoint.
 store_row() {
+  local r res
+  rest POST /v1/disks/disk/bitmaps '{"name":"store-row"}' >/dev/null
+  for r in $(seq "$ROUNDS"); do
+    res=$("$PY" "$lib/stall_writer.py" "$(fl_wuri disk)" --duration "$STORE_SECONDS" --flush-ms "$STALL_FLUSH_MS" --cmd true)
+    echo "fleeced round $r flushing writer, no store: $res" >>"$LOG"
+    record fleeced stall_flush_base_ms "$r" "$(jq .max_gap_ms <<<"$res")"
+  done
   kill "$FL_PID"; wait "$FL_PID" 2>/dev/null || true
   rm -rf "$WORK/fleeced/state"   # a fresh daemon: nothing remembered from the rounds
   FL_STORE_SECONDS=1 fl_start || { log "fleeced (store every second) did not start: $FL_MISSING"; return 1; }
   rest POST /v1/disks/disk/bitmaps '{"name":"store-row"}' >/dev/null
-  local r res
   for r in $(seq "$ROUNDS"); do
-    res=$("$PY" "$lib/stall_writer.py" "$(fl_wuri disk)" --duration "$STALL_SECONDS" --cmd true)
+    res=$("$PY" "$lib/stall_writer.py" "$(fl_wuri disk)" --duration "$STORE_SECONDS" --flush-ms "$STALL_FLUSH_MS" --cmd true)
     echo "fleeced round $r background store stall: $res" >>"$LOG"
     record fleeced stall_store_gap_ms "$r" "$(jq .max_gap_ms <<<"$res")"
   done

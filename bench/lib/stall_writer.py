@@ -1,18 +1,21 @@
 #!/usr/bin/python3
 """Guest write stall while a fleecing job starts (needs /usr/bin/python3 with libnbd's `nbd`).
 
-usage: stall_writer.py URI [--duration S] [--start-at S] [--depth N] [--bs B] --cmd SHELL-CMD
+usage: stall_writer.py URI [--duration S] [--start-at S] [--depth N] [--bs B] [--flush-ms N] --cmd SHELL-CMD
 
 Keeps DEPTH random BS-sized writes in flight on the writable export URI for DURATION
 seconds and timestamps every completion (CLOCK_MONOTONIC). At START-AT seconds a thread
 runs SHELL-CMD (the command that starts the fleecing job) and records when it began and
-ended. Prints one JSON object:
+ended. With --flush-ms N it also sends an NBD FLUSH every N ms (one in flight at a time), as a
+guest's file system does (ext4 commits every 5 s): fleeced's background bitmap stores ride on
+those syncs of the image. Prints one JSON object:
   gap_ms        the largest interval without any completed write that overlaps the job
                 start (from the command's start to 0.5 s after it returned): the stall
   max_gap_ms    the largest interval without completions over the whole run
   max_lat_ms    the largest single write latency over the whole run
   start_ms      how long SHELL-CMD took (job start as seen by the client)
   writes, rc    completed writes, SHELL-CMD's exit status
+  flushes       completed flushes (with --flush-ms); flush_max_ms the slowest of them
 """
 import argparse
 import json
@@ -33,6 +36,7 @@ def main():
     ap.add_argument("--start-at", type=float, default=1.5)
     ap.add_argument("--depth", type=int, default=16)
     ap.add_argument("--bs", type=int, default=4096)
+    ap.add_argument("--flush-ms", type=float, default=0, help="send a FLUSH every N ms (0: never)")
     ap.add_argument("--cmd", required=True)
     ap.add_argument("--dump", help="write every gap > 10 ms (start and length, s from the run's start) here")
     a = ap.parse_args()
@@ -45,6 +49,8 @@ def main():
     buf = nbd.Buffer.from_bytearray(bytearray(os.urandom(a.bs)))
 
     done = []      # completion times
+    flushes = []   # flush latencies
+    flushing = [False]
     lat_max = [0.0]
     inflight = [0]
     job = {}
@@ -66,8 +72,18 @@ def main():
             return 1
         return cb
 
+    def flush_cb(t_issue):
+        def cb(err):
+            flushes.append(time.monotonic() - t_issue)
+            flushing[0] = False
+            if err.value if hasattr(err, "value") else err:
+                print("stall_writer: flush failed: %r" % (err,), file=sys.stderr)
+            return 1
+        return cb
+
     t_start = time.monotonic()
     t_end = t_start + a.duration
+    next_flush = t_start + a.flush_ms / 1000.0
     th = threading.Thread(target=starter)
     started = False
     while True:
@@ -75,11 +91,15 @@ def main():
         if not started and now >= t_start + a.start_at:
             th.start()
             started = True
+        if a.flush_ms > 0 and now >= next_flush and now < t_end and not flushing[0]:
+            flushing[0] = True
+            next_flush = now + a.flush_ms / 1000.0
+            h.aio_flush(completion=flush_cb(now))
         while inflight[0] < a.depth and now < t_end:
             off = rnd.randrange(nblocks) * a.bs
             inflight[0] += 1
             h.aio_pwrite(buf, off, completion=make_cb(time.monotonic()))
-        if now >= t_end and inflight[0] == 0:
+        if now >= t_end and inflight[0] == 0 and not flushing[0]:
             break
         h.poll(20)
     th.join()
@@ -106,6 +126,8 @@ def main():
         "start_ms": round((job["t1"] - job["t0"]) * 1000, 3),
         "writes": len(done),
         "rc": job["rc"],
+        "flushes": len(flushes),
+        "flush_max_ms": round(max(flushes, default=0) * 1000, 3),
     }))
     return 0 if job["rc"] == 0 else 1
 
