@@ -78,6 +78,31 @@ class RawFileNodeTest {
         }
     }
 
+    /**
+     * A file opened without holes answers block status without asking the file system; a hole
+     * this node punches later is still reported, at once.
+     */
+    @Test
+    void aHoleDiscardedInAFullyAllocatedFileIsReportedAtOnce() throws Exception {
+        Path file = dir.resolve("disk.raw");
+        try (RawFileNode node = RawFileNode.create(file, 8 * MIB)) {
+            node.write(0, ByteBuffer.wrap(pattern(8 * MIB, 4)), WriteFlag.NONE);
+            node.flush();
+        }
+        try (RawFileNode node = RawFileNode.open(file, false)) {
+            assertEquals(List.of(new Extent(0, 8 * MIB, true, false, 1)), node.blockStatus(0, 8 * MIB));
+            long allocated = AllocatedBlocks.of(file);
+            node.discard(2 * MIB, MIB);
+            assumeTrue(AllocatedBlocks.of(file) < allocated, "the file system does not punch holes");
+            List<Extent> extents = node.blockStatus(0, 8 * MIB);
+            assertEquals(new Extent(2 * MIB, MIB, false, true, 1), extents.get(1), extents.toString());
+        }
+        try (RawFileNode node = RawFileNode.open(file, true)) {
+            assertEquals(new Extent(2 * MIB, MIB, false, true, 1), node.blockStatus(0, 8 * MIB).get(1),
+                    "a hole the file had when opened");
+        }
+    }
+
     @Test
     void aSecondExclusiveOpenIsRefused() throws Exception {
         Path file = dir.resolve("disk.raw");
