@@ -446,7 +446,8 @@ done
 # covers several stores; the row is the largest write gap of each run. The disk has a
 # recording checkpoint that the writes dirty, so every store writes a bitmap. The writer flushes
 # every STALL_FLUSH_MS (a guest's file system does): a background store issues no sync of the
-# image and goes on with those. The baseline is the same flushing writer on the first daemon
+# image and goes on with those. The guest's own flushes stall its writes too (tens to hundreds of
+# ms here), so a second row takes only the gaps that overlap no flush: the store's own cost. The baseline is the same flushing writer on the first daemon
 # (bitmapStoreSeconds 300: no store during the run), with the same recording checkpoint.
 store_row() {
   local r res
@@ -455,6 +456,7 @@ store_row() {
     res=$("$PY" "$lib/stall_writer.py" "$(fl_wuri disk)" --duration "$STORE_SECONDS" --flush-ms "$STALL_FLUSH_MS" --cmd true)
     echo "fleeced round $r flushing writer, no store: $res" >>"$LOG"
     record fleeced stall_flush_base_ms "$r" "$(jq .max_gap_ms <<<"$res")"
+    record fleeced stall_flush_base_out_ms "$r" "$(jq .max_gap_outside_flush_ms <<<"$res")"
   done
   kill "$FL_PID"; wait "$FL_PID" 2>/dev/null || true
   rm -rf "$WORK/fleeced/state"   # a fresh daemon: nothing remembered from the rounds
@@ -464,6 +466,7 @@ store_row() {
     res=$("$PY" "$lib/stall_writer.py" "$(fl_wuri disk)" --duration "$STORE_SECONDS" --flush-ms "$STALL_FLUSH_MS" --cmd true)
     echo "fleeced round $r background store stall: $res" >>"$LOG"
     record fleeced stall_store_gap_ms "$r" "$(jq .max_gap_ms <<<"$res")"
+    record fleeced stall_store_out_ms "$r" "$(jq .max_gap_outside_flush_ms <<<"$res")"
   done
 }
 if [[ " ${DAEMONS[*]} " == *" fleeced "* ]]; then

@@ -20,6 +20,8 @@ METRICS = [
     ("stall_add_gap_ms", "write gap while a checkpoint is created via the API", "ms", "lower"),
     ("stall_store_gap_ms", "max write gap while bitmaps are stored (fleeced: a store every second, writer flushing every STALL_FLUSH_MS; qsd: bitmap-add, it stores at close)", "ms", "lower"),
     ("stall_flush_base_ms", "  fleeced: the same flushing writer, no store (baseline)", "ms", "lower"),
+    ("stall_store_out_ms", "  fleeced: max write gap overlapping no guest flush, a store every second", "ms", "lower"),
+    ("stall_flush_base_out_ms", "  fleeced: the same, no store (baseline)", "ms", "lower"),
     ("job_start_ms", "  job start as seen by the client (QMP / REST)", "ms", "lower"),
     ("seqread_mibs", "fleece export sequential read (nbdcopy to null:)", "MiB/s", "higher"),
     ("randread_iops", "fleece export 4 KiB randread (fio nbd, QD16)", "IOPS", "higher"),

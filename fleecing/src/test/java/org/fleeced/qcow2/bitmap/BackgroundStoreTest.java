@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -15,7 +16,11 @@ import java.util.Random;
 import org.awaitility.Awaitility;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.WriteFlag;
+import org.fleeced.disk.ActiveDisk;
+import org.fleeced.disk.DiskOpener;
+import org.fleeced.disk.DiskSpec;
 import org.fleeced.disk.KillCopy;
+import org.fleeced.qcow2.ImageOpener;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -181,6 +186,33 @@ class BackgroundStoreTest {
                 assertEquals(BitmapState.RECOVERED, base.state(), context);
                 assertEquals(List.of(), acked.missingFrom(after.bitmaps().get("base")), context + ": acknowledged changes missing");
             }
+        }
+    }
+
+    /**
+     * A raw disk's store (the daemon's timer) writes its bitmap sidecar, the journal and the
+     * intent log, each synced on its own, and never syncs the raw image the guest writes.
+     */
+    @Test
+    void aRawDisksStoreNeverSyncsTheImage() throws Exception {
+        Path image = dir.resolve("vm.raw");
+        try (RandomAccessFile file = new RandomAccessFile(image.toFile(), "rw")) {
+            file.setLength(SIZE);
+        }
+        PowerLossFileSystem fs = new PowerLossFileSystem();
+        ActiveDisk disk = DiskOpener.open(DiskSpec.of("vm", fs.wrap(image), ImageOpener.Format.RAW));
+        try {
+            disk.checkpoints().create("a");
+            disk.exportNode().write(1L << 20, ByteBuffer.allocate(64 << 10), WriteFlag.NONE);
+            List<Path> syncs = Collections.synchronizedList(new ArrayList<>());
+            fs.watchForces(syncs::add);
+            disk.storeBitmaps();
+            fs.watchForces(file -> { });
+            assertTrue(syncs.stream().anyMatch(p -> p.getFileName().toString().startsWith("vm.raw.fleeced-bitmaps")),
+                    "the store synced the bitmap sidecar: " + syncs);
+            assertFalse(syncs.contains(image), "the store synced the raw image: " + syncs);
+        } finally {
+            disk.close();
         }
     }
 
