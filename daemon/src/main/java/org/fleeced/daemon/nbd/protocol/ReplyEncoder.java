@@ -1,8 +1,13 @@
 package org.fleeced.daemon.nbd.protocol;
 
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.buffer.BufferInternal;
 import java.nio.ByteBuffer;
 import java.util.List;
+import java.util.function.Function;
 
 /**
  * Encodes transmission replies: simple replies, structured reply chunks (compact 20-byte headers)
@@ -23,14 +28,56 @@ public final class ReplyEncoder {
         }
     }
 
-    /** A read reply message whose data region, {@code [dataStart, dataStart + dataLength)}, the caller fills. */
-    public record DataMessage(byte[] bytes, int dataStart, int dataLength) {
-        public ByteBuffer dataRegion() {
-            return ByteBuffer.wrap(bytes, dataStart, dataLength);
+    /**
+     * A read reply message whose data region, {@code [dataStart, dataStart + dataLength)}, the caller
+     * fills. Its bytes are pooled direct memory: the block layer reads straight into them and the
+     * socket writes straight from them (a heap array costs a copy through a temporary direct buffer
+     * on each side, and zeroing a new array per read). Whoever holds the message releases it once:
+     * {@link #toBuffer} hands the release to the write, {@link #release} is for a message not sent.
+     */
+    public static final class DataMessage {
+        private final ByteBuf bytes;
+        private final int dataStart;
+        private final int dataLength;
+
+        private DataMessage(ByteBuf bytes, int dataStart, int dataLength) {
+            this.bytes = bytes;
+            this.dataStart = dataStart;
+            this.dataLength = dataLength;
         }
 
-        public Buffer toBuffer() {
-            return WireBuffers.wrap(bytes);
+        private static DataMessage allocate(int headerBytes, int dataLength) {
+            ByteBuf bytes = PooledByteBufAllocator.DEFAULT.directBuffer(headerBytes + dataLength);
+            bytes.writerIndex(headerBytes + dataLength);
+            return new DataMessage(bytes, headerBytes, dataLength);
+        }
+
+        private ByteBuffer header() {
+            return bytes.nioBuffer(0, dataStart);
+        }
+
+        public ByteBuffer dataRegion() {
+            return bytes.nioBuffer(dataStart, dataLength);
+        }
+
+        /**
+         * Writes the whole message once with {@code write} and returns its future; the bytes are
+         * released when that completes, either way (Vert.x writes an unreleasable view of them).
+         */
+        public Future<Void> send(Function<Buffer, Future<Void>> write) {
+            Future<Void> written;
+            try {
+                written = write.apply(BufferInternal.buffer(bytes));
+            } catch (RuntimeException e) {
+                bytes.release();
+                throw e;
+            }
+            return written.andThen(done -> bytes.release());
+        }
+
+        /** Frees a message that will not be sent. */
+        public void release() {
+            bytes.release();
         }
     }
 
@@ -51,9 +98,9 @@ public final class ReplyEncoder {
 
     /** A successful simple read reply: the header followed by {@code length} bytes of data to fill. */
     public static DataMessage simpleRead(long cookie, int length) {
-        byte[] bytes = new byte[SIMPLE_HEADER_BYTES + length];
-        ByteBuffer.wrap(bytes).putInt(NbdMagic.SIMPLE_REPLY_MAGIC.intValue()).putInt(0).putLong(cookie);
-        return new DataMessage(bytes, SIMPLE_HEADER_BYTES, length);
+        DataMessage message = DataMessage.allocate(SIMPLE_HEADER_BYTES, length);
+        message.header().putInt(NbdMagic.SIMPLE_REPLY_MAGIC.intValue()).putInt(0).putLong(cookie);
+        return message;
     }
 
     /** NBD_REPLY_TYPE_NONE with DONE: success of a request that returns nothing. */
@@ -64,11 +111,11 @@ public final class ReplyEncoder {
     /** NBD_REPLY_TYPE_OFFSET_DATA: u64 offset, then {@code length} data bytes to fill. */
     public static DataMessage offsetData(Framing framing, int flags, long offset, int length) {
         int headerBytes = framing.chunkHeaderBytes();
-        byte[] bytes = new byte[headerBytes + 8 + length];
-        ByteBuffer out = ByteBuffer.wrap(bytes);
+        DataMessage message = DataMessage.allocate(headerBytes + 8, length);
+        ByteBuffer out = message.header();
         putChunkHeader(out, framing, flags, NbdReplyType.OFFSET_DATA, 8L + length);
         out.putLong(offset);
-        return new DataMessage(bytes, headerBytes + 8, length);
+        return message;
     }
 
     /** NBD_REPLY_TYPE_OFFSET_HOLE: u64 offset, u32 hole size (never 0). */

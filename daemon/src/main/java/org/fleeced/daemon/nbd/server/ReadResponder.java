@@ -33,24 +33,23 @@ final class ReadResponder {
 
     static Future<Void> respond(RequestReplier replier, BlockNode node, long offset, int length) {
         if (!replier.structured()) {
-            DataMessage message = ReplyEncoder.simpleRead(replier.request().cookie(), length);
-            try {
-                node.read(offset, message.dataRegion());
-            } catch (BlockIOException e) {
-                return replier.error(NbdErrnoMapping.toNbd(e.errno(), replier.request()), e.toString());
-            }
-            return replier.send(message.toBuffer());
+            return sendWhole(replier, node, offset, ReplyEncoder.simpleRead(replier.request().cookie(), length));
         }
         if (replier.request().has(NbdCommandFlag.DF)) {
-            DataMessage message = ReplyEncoder.offsetData(replier.framing(), NbdReplyType.FLAG_DONE, offset, length);
-            try {
-                node.read(offset, message.dataRegion());
-            } catch (BlockIOException e) {
-                return replier.error(NbdErrnoMapping.toNbd(e.errno(), replier.request()), e.toString());
-            }
-            return replier.send(message.toBuffer());
+            return sendWhole(replier, node, offset,
+                    ReplyEncoder.offsetData(replier.framing(), NbdReplyType.FLAG_DONE, offset, length));
         }
         return sendRuns(replier, node, offset, length);
+    }
+
+    /** The whole range in one message, or one error for the request. */
+    private static Future<Void> sendWhole(RequestReplier replier, BlockNode node, long offset, DataMessage message) {
+        try {
+            fill(node, offset, message);
+        } catch (BlockIOException e) {
+            return replier.error(NbdErrnoMapping.toNbd(e.errno(), replier.request()), e.toString());
+        }
+        return message.send(replier::send);
     }
 
     private static Future<Void> sendRuns(RequestReplier replier, BlockNode node, long offset, int length) {
@@ -70,13 +69,26 @@ final class ReadResponder {
             }
             DataMessage message = ReplyEncoder.offsetData(replier.framing(), flags, run.offset(), run.length());
             try {
-                node.read(run.offset(), message.dataRegion());
+                fill(node, run.offset(), message);
             } catch (BlockIOException e) {
                 return replier.errorAt(NbdErrnoMapping.toNbd(e.errno(), replier.request()), e.toString(), run.offset());
             }
-            last = replier.send(message.toBuffer());
+            last = message.send(replier::send);
         }
         return last;
+    }
+
+    /** Reads the message's data; on any failure frees the message, which is then not sent. */
+    private static void fill(BlockNode node, long offset, DataMessage message) throws BlockIOException {
+        boolean filled = false;
+        try {
+            node.read(offset, message.dataRegion());
+            filled = true;
+        } finally {
+            if (!filled) {
+                message.release();
+            }
+        }
     }
 
     /** Consecutive data and hole runs covering {@code [offset, offset + length)}, adjacent runs of one kind joined. */

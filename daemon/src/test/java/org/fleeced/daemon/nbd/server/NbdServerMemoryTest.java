@@ -5,12 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.nio.ByteBuffer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import io.netty.buffer.PoolArenaMetric;
+import io.netty.buffer.PooledByteBufAllocator;
+import org.fleeced.block.Errno;
+import org.fleeced.block.WriteFlag;
+import org.fleeced.block.testing.ControllableNode;
 import org.fleeced.block.testing.GatedNode;
 import org.fleeced.daemon.nbd.protocol.NbdCommand;
+import org.fleeced.daemon.nbd.protocol.NbdCommandFlag;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -118,6 +125,45 @@ class NbdServerMemoryTest {
                 }
             }
         }
+    }
+
+    /**
+     * Read replies are built in pooled direct memory: each one is given back, whether it was sent,
+     * its read failed, or its client went away before it could be written.
+     */
+    @Test
+    void everyReadReplyGivesItsPooledBufferBack() throws Exception {
+        try (ServerFixture fixture = new ServerFixture()) {
+            // data everywhere, so that no read is answered as a hole without reading
+            fixture.roNode.write(0, ByteBuffer.wrap(payload(1, ServerFixture.SIZE)), WriteFlag.NONE);
+            long before = activeDirectAllocations();
+            try (WireClient client = fixture.client().negotiate("ro", true, false)) {
+                for (int i = 0; i < 50; i++) {
+                    client.request(i % 2 == 0 ? NbdCommandFlag.DF.mask() : 0, NbdCommand.READ.code(), i, 0,
+                            ServerFixture.SIZE / 4, null);
+                    assertEquals(0, client.replies(0).getLast().error());
+                }
+                fixture.roFaults.fail(ControllableNode.Op.READ, Errno.EIO);
+                client.request(0, NbdCommand.READ.code(), 99, 0, 4096, null);
+                assertTrue(client.replies(0).getLast().error() != 0, "the injected read failure");
+            }
+            try (WireClient client = fixture.client().negotiate("ro", false, false)) {
+                for (int i = 0; i < 20; i++) {
+                    client.request(0, NbdCommand.READ.code(), i, 0, ServerFixture.SIZE, null);
+                }
+                // gone without reading a reply
+            }
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertEquals(before, activeDirectAllocations(),
+                    "pooled reply buffers still held"));
+        }
+    }
+
+    private static long activeDirectAllocations() {
+        long active = 0;
+        for (PoolArenaMetric arena : PooledByteBufAllocator.DEFAULT.metric().directArenas()) {
+            active += arena.numActiveAllocations();
+        }
+        return active;
     }
 
     private static byte[] payload(int index, int size) {
