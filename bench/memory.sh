@@ -70,7 +70,7 @@ stage() { # NAME: settle, then record VmRSS (and the NMT report and histogram)
 stage idle
 
 for i in $(seq "$DISKS"); do
-  post /disks "{\"name\":\"d$i\",\"path\":\"$work/images/d$i.qcow2\"}" > /dev/null
+  post /disks "{\"name\":\"d$i\",\"path\":\"$work/images/d$i.qcow2\",\"format\":\"qcow2\"}" > /dev/null
 done
 stage disks
 
