@@ -114,4 +114,19 @@ class ServeTlsIT {
                 "--image-opts", "driver=nbd,host=127.0.0.1,port=" + uri.getPort() + ",tls-creds=tls0",
                 "driver=file,filename=" + copy).ok();
     }
+
+    /** The reference checksum tool reads a TLS export too, and agrees with itself on the file. */
+    @Test
+    void theChecksumToolReadsAnExportOverTls() throws Exception {
+        String fleeced = FleecedProcess.checkout().resolve("bin/fleeced").toString();
+        String ofFile = Tool.run(fleeced, "checksum", dir.resolve("disk.raw").toString()).ok().output().split(" ")[0];
+        Tool overTls = Tool.run(fleeced, "checksum", server.uri(), "--tls-ca", pki.resolve("ca-cert.pem").toString(),
+                "--tls-cert", pki.resolve("client-cert.pem").toString(),
+                "--tls-key", pki.resolve("client-key.pem").toString()).ok();
+        assertEquals(ofFile, overTls.output().split(" ")[0], overTls.output());
+
+        Tool withoutCa = Tool.run(fleeced, "checksum", server.uri());
+        assertEquals(2, withoutCa.exit(), withoutCa.output());
+        assertTrue(withoutCa.output().contains("--tls-ca"), withoutCa.output());
+    }
 }

@@ -1,5 +1,6 @@
 package org.fleeced.daemon.app;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -9,6 +10,7 @@ import org.fleeced.block.BlockNode;
 import org.fleeced.checksum.BlockChecksum;
 import org.fleeced.checksum.ChecksumRun;
 import org.fleeced.daemon.nbd.client.NbdClientNode;
+import org.fleeced.daemon.nbd.client.NbdClientTls;
 import org.fleeced.daemon.nbd.client.NbdUri;
 import org.fleeced.qcow2.ImageOpener;
 
@@ -39,7 +41,8 @@ final class ChecksumCommand {
     private static BlockNode open(ChecksumOptions options) throws UsageException, BlockIOException {
         if (NbdUri.looksLikeOne(options.source())) {
             try {
-                return NbdClientNode.connect(NbdUri.parse(options.source()));
+                return options.tls() == null ? NbdClientNode.connect(NbdUri.parse(options.source()))
+                        : NbdClientNode.connect(NbdUri.parse(options.source()), tls(options.tls()));
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
             }
@@ -52,5 +55,14 @@ final class ChecksumCommand {
                 ? ImageOpener.Format.valueOf(options.format().toUpperCase(Locale.ROOT))
                 : ImageOpener.detect(file);
         return ImageOpener.open(file, format, true);
+    }
+
+    private static NbdClientTls tls(ChecksumOptions.Tls tls) throws UsageException {
+        try {
+            return NbdClientTls.load(tls.caFile(), tls.certFile(), tls.keyFile());
+        } catch (IOException | RuntimeException e) {
+            throw new UsageException("cannot load the TLS credentials (" + tls.caFile()
+                    + (tls.certFile() == null ? "" : ", " + tls.certFile() + ", " + tls.keyFile()) + "): " + e.getMessage());
+        }
     }
 }
