@@ -99,7 +99,7 @@ public final class CheckpointSet {
 
     private void startJournal(CheckpointStore.Durability d) throws BlockIOException {
         JournalReader.Contents left = JournalReader.read(d.journal(), d.identity(), d.imageSize());
-        List<JournalEntry> failed = JournalReplay.recover(chain, left, d.recovered());
+        List<JournalEntry> failed = JournalReplay.recover(chain, left, d.recovered(), d.storedSeq());
         journal = CheckpointJournal.create(d.journal(), d.identity(), d.imageSize(), left);
         for (JournalEntry e : failed) {
             journal.append(e);

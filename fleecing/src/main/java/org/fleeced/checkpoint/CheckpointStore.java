@@ -33,8 +33,10 @@ public interface CheckpointStore {
      * @param identity  the identity that ties the image's sidecars to it; a journal with another is not replayed
      * @param imageSize the disk's size
      * @param recovered the intent log's marks after an unclean stop, or null
+     * @param storedSeq the newest journal entry the stored checkpoints reflect (replay skips up to
+     *                  it); 0 when unknown (then every entry after the journal's BASE is replayed)
      */
-    record Durability(Path journal, long identity, long imageSize, RecoveredIntents recovered) {
+    record Durability(Path journal, long identity, long imageSize, RecoveredIntents recovered, long storedSeq) {
     }
 
     /**

@@ -15,7 +15,10 @@ import org.fleeced.tracking.RecoveredIntents;
  * The image holds the checkpoints as of some background store at or after the journal's BASE
  * (compaction follows the store), with every write before that store in their bits. The intent
  * marks cover every write since the BASE (the intent log's epoch is retired only after the
- * journal was compacted). Replay is tolerant (an entry whose checkpoint is already there, or
+ * journal was compacted). The image also records the newest entry its checkpoints reflect (a
+ * qcow2 image in its intent log link, written with the directory): entries up to it are not
+ * replayed, since the header naming a new directory is written before the journal is compacted.
+ * Replay is tolerant (an entry whose checkpoint is already there, or
  * already gone, is skipped) and every entry only moves or adds bits, but for CLEAR; so replaying
  * entries the image already reflects loses no bit that was there, and adding the marks to every
  * checkpoint afterwards restores every write since the BASE, those after a CLEAR included.
@@ -32,15 +35,21 @@ final class JournalReplay {
     /**
      * Applies {@code journal} (may be null) and {@code marks} (may be null) to {@code chain},
      * loaded from the image; every consistent checkpoint is RECOVERED afterwards when either was
-     * given. Returns the FAIL entries of the jobs the crash interrupted.
+     * given. Entries up to {@code storedSeq}, which the image already reflects, only tell which
+     * jobs are pending: replayed, a removal and a new creation of the same name would move that
+     * checkpoint to the end of the chain. Returns the FAIL entries of the jobs the crash interrupted.
      */
-    static List<JournalEntry> recover(CheckpointChain chain, JournalReader.Contents journal, RecoveredIntents marks)
-            throws BlockIOException {
+    static List<JournalEntry> recover(CheckpointChain chain, JournalReader.Contents journal, RecoveredIntents marks,
+                                      long storedSeq) throws BlockIOException {
         Set<String> pending = new LinkedHashSet<>();
         if (journal != null) {
             pending.addAll(journal.pending());
             for (JournalReader.Sequenced s : journal.entries()) {
-                apply(chain, s.entry(), pending);
+                if (s.seq() <= storedSeq) {
+                    trackPending(s.entry(), pending);
+                } else {
+                    apply(chain, s.entry(), pending);
+                }
             }
         }
         List<JournalEntry> failed = new ArrayList<>();
@@ -62,6 +71,15 @@ final class JournalReplay {
             }
         }
         return failed;
+    }
+
+    /** What an entry the image already reflects still says: which jobs are pending. */
+    private static void trackPending(JournalEntry e, Set<String> pending) {
+        switch (e.kind()) {
+            case BEGIN -> pending.add(e.name());
+            case COMMIT, FAIL, REMOVE -> pending.remove(e.name());
+            default -> { }
+        }
     }
 
     private static void apply(CheckpointChain chain, JournalEntry e, Set<String> pending) throws BlockIOException {

@@ -300,7 +300,7 @@ public final class SidecarBitmaps implements PersistentRecorder, CheckpointStore
 
     @Override
     public Durability durability() {
-        return new Durability(CheckpointJournal.sidecarFor(image), identity, imageSize, recovered);
+        return new Durability(CheckpointJournal.sidecarFor(image), identity, imageSize, recovered, 0);
     }
 
     @Override

@@ -71,7 +71,7 @@ final class Qcow2CheckpointStore implements CheckpointStore {
             return null;
         }
         return new Durability(CheckpointJournal.sidecarFor(bitmaps.path()), bitmaps.identity(), sizeBytes,
-                bitmaps.recovered());
+                bitmaps.recovered(), bitmaps.loadedJournalSeq());
     }
 
     @Override

@@ -23,12 +23,21 @@ import org.fleeced.qcow2.Qcow2Header;
  * bitmaps that were already inconsistent when fleeced opened the image. They stay IN_USE (QEMU
  * must not trust them either) and must never be "recovered" later.
  *
- * <p>Layout, big-endian: u64 identity, u32 count n, u32 reserved 0, n × u32 directory index.
+ * <p>The extension also records the newest checkpoint journal entry the directory reflects
+ * ({@code journalSeq}): written with the directory in one header write, it tells recovery which
+ * journal entries the image already holds, so that replay never applies them twice (a checkpoint
+ * removed and created again under the same name would move to the end of the chain). The
+ * journal is compacted only after the header is durable, and a kill between the two is common
+ * when a background store waits for the guest's syncs.
  *
- * @param identity  the random identity shared with the sidecar
- * @param unvouched directory indices of bitmaps that are inconsistent whatever the sidecar says
+ * <p>Layout, big-endian: u64 identity, u32 count n, u32 reserved 0, n × u32 directory index,
+ * u64 journalSeq (absent in links written before it existed: read as 0, "unknown").
+ *
+ * @param identity   the random identity shared with the sidecar
+ * @param unvouched  directory indices of bitmaps that are inconsistent whatever the sidecar says
+ * @param journalSeq the newest journal entry the directory reflects; 0 when unknown
  */
-record IntentLogLink(long identity, List<Integer> unvouched) {
+record IntentLogLink(long identity, List<Integer> unvouched, long journalSeq) {
     /** Header extension type "flec" (fleeced intent log link). */
     static final int EXTENSION_TYPE = 0x666c6563;
     /** Autoclear bit 63: "the fleeced intent log link is consistent with this image". */
@@ -58,7 +67,9 @@ record IntentLogLink(long identity, List<Integer> unvouched) {
         for (int i = 0; i < count; i++) {
             indices.add(b.getInt(FIXED_BYTES + 4 * i));
         }
-        return new IntentLogLink(identity, indices);
+        int seqAt = FIXED_BYTES + 4 * (int) count;
+        long journalSeq = ext.data().length >= seqAt + 8 ? b.getLong(seqAt) : 0;
+        return new IntentLogLink(identity, indices, journalSeq);
     }
 
     /** Whether the image still carries the extension (perhaps with the bit cleared by another writer). */
@@ -71,11 +82,12 @@ record IntentLogLink(long identity, List<Integer> unvouched) {
     }
 
     HeaderExtension encode() {
-        ByteBuffer b = ByteBuffer.allocate(FIXED_BYTES + 4 * unvouched.size());
+        ByteBuffer b = ByteBuffer.allocate(FIXED_BYTES + 4 * unvouched.size() + 8);
         b.putLong(identity).putInt(unvouched.size()).putInt(0);
         for (int index : unvouched) {
             b.putInt(index);
         }
+        b.putLong(journalSeq);
         return new HeaderExtension(EXTENSION_TYPE, b.array());
     }
 }

@@ -78,6 +78,13 @@ public final class PersistentBitmaps implements PersistentRecorder {
     private final List<StoredTable> removedUnstored = new ArrayList<>();
     /** Told about every store (the checkpoint journal); null when none. Guarded by storeLock. */
     private StoreObserver observer;
+    /**
+     * The newest checkpoint journal entry the image's directory reflects (recorded in its
+     * {@link IntentLogLink}): as found at open, then as each store records it. Guarded by storeLock.
+     */
+    private long imageJournalSeq;
+    /** {@link #imageJournalSeq} as found at open. Set once during open. */
+    private long loadedJournalSeq;
     /** The background store waiting for the image's syncs to go on; null when none. Guarded by storeLock. */
     private Background pending;
 
@@ -137,6 +144,8 @@ public final class PersistentBitmaps implements PersistentRecorder {
             boolean vouched = loaded.intents() != null;
             recovered = loaded.intents();
             identity = vouched ? loaded.link().identity() : Identities.RANDOM.nextLong();
+            loadedJournalSeq = vouched ? loaded.link().journalSeq() : 0;
+            imageJournalSeq = loadedJournalSeq;
             if (!vouched) {
                 intentLog = IntentLog.create(sidecar, diskSize, regionBits, identity);
             }
@@ -436,6 +445,14 @@ public final class PersistentBitmaps implements PersistentRecorder {
         return writable;
     }
 
+    /**
+     * The newest checkpoint journal entry the image's bitmaps reflected at open (after an
+     * unclean stop, replay skips the entries up to it); 0 when unknown.
+     */
+    public long loadedJournalSeq() {
+        return loadedJournalSeq;
+    }
+
     /** The regions the intent log found marked at open after an unclean stop; null otherwise. */
     public RecoveredIntents recovered() {
         return recovered;
@@ -552,6 +569,7 @@ public final class PersistentBitmaps implements PersistentRecorder {
         final List<BitmapSlot> slotsStored = new ArrayList<>();
         List<StoredTable> removedBefore;
         IntentLogLink link;
+        long journalSeq;
 
         /** The store failed: the tables of bitmaps removed without a store wait for the next one again. */
         void failed() {
@@ -560,6 +578,7 @@ public final class PersistentBitmaps implements PersistentRecorder {
 
         /** The store is durable: each bitmap's bits are in its new table. */
         void stored(List<StoredTable> tables) {
+            imageJournalSeq = journalSeq;
             slotsLock.lock();
             try {
                 for (int i = 0; i < slotsStored.size(); i++) {
@@ -574,6 +593,8 @@ public final class PersistentBitmaps implements PersistentRecorder {
     /** Takes the copies of a store under slotsLock (the caller holds storeLock). */
     private Copies copyLocked(boolean inUse, List<StoredTable> replacedExtra) {
         Copies c = new Copies();
+        // read before the copies: every journal entry up to it is in the bitmaps copied next
+        c.journalSeq = observer == null ? imageJournalSeq : observer.beforeStore();
         c.replaced.addAll(replacedExtra);
         List<Integer> unvouched = new ArrayList<>();
         slotsLock.lock();
@@ -600,7 +621,7 @@ public final class PersistentBitmaps implements PersistentRecorder {
         } finally {
             slotsLock.unlock();
         }
-        c.link = inUse ? new IntentLogLink(identity, unvouched) : null;
+        c.link = inUse ? new IntentLogLink(identity, unvouched, c.journalSeq) : null;
         return c;
     }
 
