@@ -2,12 +2,11 @@ package org.fleeced.daemon.nbd.protocol;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;
-import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.internal.buffer.BufferInternal;
 import java.nio.ByteBuffer;
 import java.util.List;
-import java.util.function.Function;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Encodes transmission replies: simple replies, structured reply chunks (compact 20-byte headers)
@@ -32,13 +31,14 @@ public final class ReplyEncoder {
      * A read reply message whose data region, {@code [dataStart, dataStart + dataLength)}, the caller
      * fills. Its bytes are pooled direct memory: the block layer reads straight into them and the
      * socket writes straight from them (a heap array costs a copy through a temporary direct buffer
-     * on each side, and zeroing a new array per read). Whoever holds the message releases it once:
-     * {@link #toBuffer} hands the release to the write, {@link #release} is for a message not sent.
+     * on each side, and zeroing a new array per read). The holder frees it once it is written, or
+     * will not be ({@link #release}, which only the first call does).
      */
     public static final class DataMessage {
         private final ByteBuf bytes;
         private final int dataStart;
         private final int dataLength;
+        private final AtomicBoolean released = new AtomicBoolean();
 
         private DataMessage(ByteBuf bytes, int dataStart, int dataLength) {
             this.bytes = bytes;
@@ -60,24 +60,16 @@ public final class ReplyEncoder {
             return bytes.nioBuffer(dataStart, dataLength);
         }
 
-        /**
-         * Writes the whole message once with {@code write} and returns its future; the bytes are
-         * released when that completes, either way (Vert.x writes an unreleasable view of them).
-         */
-        public Future<Void> send(Function<Buffer, Future<Void>> write) {
-            Future<Void> written;
-            try {
-                written = write.apply(BufferInternal.buffer(bytes));
-            } catch (RuntimeException e) {
-                bytes.release();
-                throw e;
-            }
-            return written.andThen(done -> bytes.release());
+        /** The whole message, to write once; Vert.x writes an unreleasable view, so {@link #release} frees it. */
+        public Buffer buffer() {
+            return BufferInternal.buffer(bytes);
         }
 
-        /** Frees a message that will not be sent. */
+        /** Frees the bytes; later calls do nothing. */
         public void release() {
-            bytes.release();
+            if (released.compareAndSet(false, true)) {
+                bytes.release();
+            }
         }
     }
 

@@ -309,6 +309,7 @@ final class NbdConnection implements NbdFrameDecoder.Listener, NbdFrameDecoder.P
         context.inFlight().payloadEnded(this);
         onClosed.accept(this);
         context.stats().connectionClosed();
+        writer.closed();
         TransmissionSession session = transmission;
         if (session != null) {
             session.connectionClosed();

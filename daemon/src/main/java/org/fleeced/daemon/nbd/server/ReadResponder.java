@@ -49,7 +49,7 @@ final class ReadResponder {
         } catch (BlockIOException e) {
             return replier.error(NbdErrnoMapping.toNbd(e.errno(), replier.request()), e.toString());
         }
-        return message.send(replier::send);
+        return replier.send(message);
     }
 
     private static Future<Void> sendRuns(RequestReplier replier, BlockNode node, long offset, int length) {
@@ -73,7 +73,7 @@ final class ReadResponder {
             } catch (BlockIOException e) {
                 return replier.errorAt(NbdErrnoMapping.toNbd(e.errno(), replier.request()), e.toString(), run.offset());
             }
-            last = message.send(replier::send);
+            last = replier.send(message);
         }
         return last;
     }

@@ -59,4 +59,9 @@ final class RequestReplier {
     Future<Void> send(Buffer message) {
         return writer.send(message);
     }
+
+    /** Sends a read reply; the writer frees it. */
+    Future<Void> send(ReplyEncoder.DataMessage message) {
+        return writer.send(message);
+    }
 }

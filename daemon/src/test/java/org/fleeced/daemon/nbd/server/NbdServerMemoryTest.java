@@ -153,6 +153,14 @@ class NbdServerMemoryTest {
                 }
                 // gone without reading a reply
             }
+            ControllableNode.Gate gate = fixture.roFaults.pauseNext(ControllableNode.Op.READ);
+            try (WireClient client = fixture.client().negotiate("ro", false, false)) {
+                client.request(0, NbdCommand.READ.code(), 1, 0, ServerFixture.SIZE, null);
+                gate.awaitArrived();
+            }
+            // the read ends after its client left: its reply has no socket to go to
+            await().atMost(Duration.ofSeconds(10)).until(() -> fixture.server.stats().activeConnections() == 0);
+            gate.open();
             await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertEquals(before, activeDirectAllocations(),
                     "pooled reply buffers still held"));
         }
