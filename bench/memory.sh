@@ -56,8 +56,8 @@ pid=$!
 curl -sf --retry 600 --retry-delay 0 --retry-max-time 120 --retry-connrefused -o /dev/null "http://127.0.0.1:$rest/health"
 [ "$(ps -o comm= -p "$pid")" = java ] || echo "warning: pid $pid is $(ps -o comm= -p "$pid"), not java" >&2
 
-stage() { # NAME: settle, then record VmRSS (and the NMT report and histogram)
-  sleep 2
+stage() { # NAME [SECONDS]: settle (2 s by default), then record VmRSS (and the NMT report and histogram)
+  sleep "${2:-2}"
   local rss; rss=$(kib VmRSS)
   echo "$1 $rss" >> "$work/rss.txt"
   if [ "${NMT:-0}" = 1 ]; then
@@ -67,7 +67,9 @@ stage() { # NAME: settle, then record VmRSS (and the NMT report and histogram)
   fi
   printf '%-10s VmRSS %7.1f MiB\n' "$1" "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" >&2
 }
-stage idle
+# idle: 12 s after ready, so that G1's periodic collection (after 10 s without one) has returned
+# the heap start-up grew; 2 s after ready it is 20-30 MiB more
+stage idle 12
 
 for i in $(seq "$DISKS"); do
   post /disks "{\"name\":\"d$i\",\"path\":\"$work/images/d$i.qcow2\",\"format\":\"qcow2\"}" > /dev/null
