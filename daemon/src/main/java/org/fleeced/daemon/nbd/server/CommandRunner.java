@@ -55,7 +55,13 @@ final class CommandRunner {
         boolean flushAfter = fua && !caps.canFua();
         NbdCommand command = request.command();
         switch (command) {
-            case WRITE -> node.write(request.offset(), payload.byteBuffer(), fua && caps.canFua() ? WriteFlag.of(WriteFlag.FUA) : WriteFlag.NONE);
+            case WRITE -> {
+                try {
+                    node.write(request.offset(), payload.writeBuffer(), fua && caps.canFua() ? WriteFlag.of(WriteFlag.FUA) : WriteFlag.NONE);
+                } finally {
+                    payload.release();
+                }
+            }
             case WRITE_ZEROES -> node.writeZeroes(request.offset(), length, zeroFlags(request, caps));
             case TRIM -> node.discard(request.offset(), length);
             case FLUSH -> node.flush();

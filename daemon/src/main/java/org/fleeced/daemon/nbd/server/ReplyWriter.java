@@ -37,14 +37,16 @@ final class ReplyWriter {
 
     /** Sends a read reply and frees it once written, or once the connection has closed. */
     Future<Void> send(DataMessage message) {
-        unwritten.add(message);
         Future<Void> written;
         try {
             written = send(message.buffer());
         } catch (RuntimeException e) {
-            free(message);
+            message.release();
             throw e;
         }
+        // only once the socket has it: until then no close may free it (the NBD fuzzer caught a
+        // reply freed between the two)
+        unwritten.add(message);
         if (closed) {
             free(message);
         }

@@ -128,11 +128,12 @@ class NbdServerMemoryTest {
     }
 
     /**
-     * Read replies are built in pooled direct memory: each one is given back, whether it was sent,
-     * its read failed, or its client went away before it could be written.
+     * Read replies, and write payloads that came in several socket reads, are built in pooled
+     * direct memory: each one is given back, whether it was sent, its read failed, or its client
+     * went away before it could be written.
      */
     @Test
-    void everyReadReplyGivesItsPooledBufferBack() throws Exception {
+    void everyReadReplyAndGatheredWriteGivesItsPooledBufferBack() throws Exception {
         try (ServerFixture fixture = new ServerFixture()) {
             // data everywhere, so that no read is answered as a hole without reading
             fixture.roNode.write(0, ByteBuffer.wrap(payload(1, ServerFixture.SIZE)), WriteFlag.NONE);
@@ -152,6 +153,15 @@ class NbdServerMemoryTest {
                     client.request(0, NbdCommand.READ.code(), i, 0, ServerFixture.SIZE, null);
                 }
                 // gone without reading a reply
+            }
+            try (WireClient client = fixture.client().negotiate("rw", false, false)) {
+                // more than one socket read: gathered into pooled memory for the node's write
+                byte[] data = payload(2, ServerFixture.SIZE);
+                client.request(0, NbdCommand.WRITE.code(), 1, 0, data.length, data);
+                assertEquals(0, client.reply(0).error());
+                ByteBuffer written = ByteBuffer.allocate(data.length);
+                fixture.rwNode.read(0, written);
+                assertEquals(ByteBuffer.wrap(data), written.flip());
             }
             ControllableNode.Gate gate = fixture.roFaults.pauseNext(ControllableNode.Op.READ);
             try (WireClient client = fixture.client().negotiate("ro", false, false)) {
