@@ -216,6 +216,16 @@ public final class Qcow2Metadata {
      *
      * @param closing write refcounts even with lazy refcounts, and clear the dirty bit
      */
+    /**
+     * Whether a flush has metadata to write or clusters to free: false when the guest's writes
+     * since the last one only overwrote allocated clusters, so that a sync of the file (taken
+     * without the lock) makes them durable with everything needed to read them back.
+     */
+    boolean flushNeededLocked() {
+        return !readOnly && (l2Cache.hasDirty() || l1.isDirty() || refcounts.hasDirtyBlocks() || refcounts.hasDirtyTable()
+                || !pendingFrees.isEmpty());
+    }
+
     void flushLocked(boolean closing) throws BlockIOException {
         if (readOnly) {
             return;

@@ -145,12 +145,17 @@ public final class Qcow2Node implements BlockNode {
     @Override
     public void flush() throws BlockIOException {
         // Most of an fsync's time is the guest data in the page cache; sync it before taking the
-        // metadata lock, so concurrent writes are not held up by it. The sync under the lock
-        // still orders metadata after data, and then has little left to write.
+        // metadata lock, so concurrent writes are not held up by it. That sync started after
+        // every write this flush covers had returned, so when those writes allocated nothing it
+        // is the whole flush; else the sync under the lock orders metadata after data, and then
+        // has little left to write. (Under the lock, guest writes wait: a second sync there
+        // stalled a hard-writing guest for the whole sync on every flush.)
         metadata.file().sync();
         metadata.lock();
         try {
-            metadata.flushLocked(false);
+            if (metadata.flushNeededLocked()) {
+                metadata.flushLocked(false);
+            }
         } catch (CorruptionException e) {
             throw metadata.corrupt(e);
         } finally {

@@ -1,0 +1,81 @@
+package org.fleeced.qcow2.bitmap;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import org.fleeced.block.BlockNode;
+import org.fleeced.block.WriteFlag;
+import org.fleeced.qcow2.Qcow2Metadata;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A guest's flush holds no guest write back for the length of a sync when it has no metadata to
+ * write: the image is synced once, with the metadata lock free. A flush after allocating writes
+ * still makes the new mapping durable: a power loss right after it keeps the data readable.
+ */
+class GuestFlushTest {
+    private static final long SIZE = 16L << 20;
+    @TempDir
+    Path dir;
+
+    @Test
+    void aFlushAfterOverwritesSyncsTheImageOnceWithTheMetadataLockFree() throws Exception {
+        ExternalTools.assume("qemu-img");
+        Path image = dir.resolve("disk.qcow2");
+        ExternalTools.ok("qemu-img", "create", "-f", "qcow2", image.toString(), Long.toString(SIZE));
+        ExternalTools.ok("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 " + SIZE, image.toString());
+        PowerLossFileSystem fs = new PowerLossFileSystem();
+        BitmapDisk disk = BitmapDisk.open(fs.wrap(image), false);
+        Qcow2Metadata metadata = disk.bitmaps().metadata();
+        List<Boolean> lockedAtSync = Collections.synchronizedList(new ArrayList<>());
+        fs.watchForces(file -> {
+            if (file.equals(image)) {
+                lockedAtSync.add(metadata.isLocked());
+            }
+        });
+        BlockNode node = disk.node();
+        node.write(1L << 20, ByteBuffer.wrap(filled(64 << 10, 0x22)), WriteFlag.NONE);
+        node.flush();
+        fs.watchForces(file -> { });
+        disk.close();
+
+        assertEquals(List.of(false), lockedAtSync, "the image's syncs for one flush (true: under the metadata lock)");
+    }
+
+    @Test
+    void aFlushAfterAllocatingWritesMakesTheMappingDurable() throws Exception {
+        ExternalTools.assume("qemu-img");
+        Path image = dir.resolve("disk.qcow2");
+        ExternalTools.ok("qemu-img", "create", "-f", "qcow2", image.toString(), Long.toString(SIZE));
+        PowerLossFileSystem fs = new PowerLossFileSystem();
+        BitmapDisk disk = BitmapDisk.open(fs.wrap(image), false);
+        BlockNode node = disk.node();
+        byte[] data = filled(256 << 10, 0x5a);
+        node.write(8L << 20, ByteBuffer.wrap(data), WriteFlag.NONE);
+        node.flush();
+        fs.powerLoss(new Random(1), 0.0);
+
+        ExternalTools.Result check = ExternalTools.run("qemu-img", "check", image.toString());
+        assertTrue(check.exitCode() == 0 || check.exitCode() == 3, "only leaks may remain: " + check.output());
+        Path read = dir.resolve("read.raw");
+        ExternalTools.ok("qemu-img", "convert", "-f", "qcow2", "-O", "raw", image.toString(), read.toString());
+        byte[] all = Files.readAllBytes(read);
+        assertTrue(Arrays.equals(data, Arrays.copyOfRange(all, 8 << 20, (8 << 20) + data.length)),
+                "the flushed write survives the power loss");
+    }
+
+    private static byte[] filled(int length, int value) {
+        byte[] b = new byte[length];
+        Arrays.fill(b, (byte) value);
+        return b;
+    }
+}
