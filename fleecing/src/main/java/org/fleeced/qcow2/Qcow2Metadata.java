@@ -217,13 +217,35 @@ public final class Qcow2Metadata {
      * @param closing write refcounts even with lazy refcounts, and clear the dirty bit
      */
     /**
-     * Whether a flush has metadata to write or clusters to free: false when the guest's writes
-     * since the last one only overwrote allocated clusters, so that a sync of the file (taken
-     * without the lock) makes them durable with everything needed to read them back.
+     * The part of a guest's flush done under the lock, after a sync of the file taken without it
+     * (which covers every write the flush answers for). Returns whether the caller must sync once
+     * more, again without the lock.
+     * <ul>
+     *   <li>A mapping change, a cluster waiting to be freed or a grown refcount table: the full
+     *       write-back, with its ordering syncs ({@link #flushLocked}).</li>
+     *   <li>Else only refcount blocks may be dirty: the frees and allocations of bitmap stores,
+     *       whose own protocol orders what references them. They are written here and synced by
+     *       the caller: no metadata pointing at their clusters is written with them, and a block
+     *       a crash loses leaks clusters at worst.</li>
+     *   <li>Nothing dirty: the sync already taken was the whole flush.</li>
+     * </ul>
+     * Guest writes wait while the lock is held, so no sync happens here unless it must (a sync
+     * under the lock stalled a hard-writing guest for its whole length on every flush).
      */
-    boolean flushNeededLocked() {
-        return !readOnly && (l2Cache.hasDirty() || l1.isDirty() || refcounts.hasDirtyBlocks() || refcounts.hasDirtyTable()
-                || !pendingFrees.isEmpty());
+    boolean flushForGuestLocked() throws BlockIOException {
+        if (readOnly) {
+            return false;
+        }
+        if (l2Cache.hasDirty() || l1.isDirty() || !pendingFrees.isEmpty() || refcounts.hasDirtyTable()) {
+            flushLocked(false);
+            return false;
+        }
+        boolean lazy = header.header().features().lazyRefcounts() && header.header().version() >= 3;
+        if (lazy || !refcounts.hasDirtyBlocks()) {
+            return false;
+        }
+        refcounts.writeDirtyBlocks();
+        return true;
     }
 
     void flushLocked(boolean closing) throws BlockIOException {

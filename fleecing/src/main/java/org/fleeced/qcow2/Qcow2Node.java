@@ -146,20 +146,20 @@ public final class Qcow2Node implements BlockNode {
     public void flush() throws BlockIOException {
         // Most of an fsync's time is the guest data in the page cache; sync it before taking the
         // metadata lock, so concurrent writes are not held up by it. That sync started after
-        // every write this flush covers had returned, so when those writes allocated nothing it
-        // is the whole flush; else the sync under the lock orders metadata after data, and then
-        // has little left to write. (Under the lock, guest writes wait: a second sync there
-        // stalled a hard-writing guest for the whole sync on every flush.)
+        // every write this flush covers had returned: when they allocated nothing it is all the
+        // flush needs, else the write-back under the lock orders metadata after data.
         metadata.file().sync();
+        boolean syncAgain;
         metadata.lock();
         try {
-            if (metadata.flushNeededLocked()) {
-                metadata.flushLocked(false);
-            }
+            syncAgain = metadata.flushForGuestLocked();
         } catch (CorruptionException e) {
             throw metadata.corrupt(e);
         } finally {
             metadata.unlock();
+        }
+        if (syncAgain) {
+            metadata.file().sync();
         }
     }
 
