@@ -29,19 +29,11 @@ class GuestFlushTest {
 
     @Test
     void aFlushAfterOverwritesSyncsTheImageOnceWithTheMetadataLockFree() throws Exception {
-        ExternalTools.assume("qemu-img");
-        Path image = dir.resolve("disk.qcow2");
-        ExternalTools.ok("qemu-img", "create", "-f", "qcow2", image.toString(), Long.toString(SIZE));
-        ExternalTools.ok("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 " + SIZE, image.toString());
+        Path image = fullyWrittenImage();
         PowerLossFileSystem fs = new PowerLossFileSystem();
         BitmapDisk disk = BitmapDisk.open(fs.wrap(image), false);
         Qcow2Metadata metadata = disk.bitmaps().metadata();
-        List<Boolean> lockedAtSync = Collections.synchronizedList(new ArrayList<>());
-        fs.watchForces(file -> {
-            if (file.equals(image)) {
-                lockedAtSync.add(metadata.isLocked());
-            }
-        });
+        List<Boolean> lockedAtSync = syncsOf(fs, image, metadata);
         BlockNode node = disk.node();
         node.write(1L << 20, ByteBuffer.wrap(filled(64 << 10, 0x22)), WriteFlag.NONE);
         node.flush();
@@ -59,19 +51,11 @@ class GuestFlushTest {
      */
     @Test
     void refcountChangesAloneAreWrittenByAFlushThatSyncsWithTheLockFree() throws Exception {
-        ExternalTools.assume("qemu-img");
-        Path image = dir.resolve("disk.qcow2");
-        ExternalTools.ok("qemu-img", "create", "-f", "qcow2", image.toString(), Long.toString(SIZE));
-        ExternalTools.ok("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 " + SIZE, image.toString());
+        Path image = fullyWrittenImage();
         PowerLossFileSystem fs = new PowerLossFileSystem();
         BitmapDisk disk = BitmapDisk.open(fs.wrap(image), false);
         Qcow2Metadata metadata = disk.bitmaps().metadata();
-        List<Boolean> lockedAtSync = Collections.synchronizedList(new ArrayList<>());
-        fs.watchForces(file -> {
-            if (file.equals(image)) {
-                lockedAtSync.add(metadata.isLocked());
-            }
-        });
+        List<Boolean> lockedAtSync = syncsOf(fs, image, metadata);
         metadata.lock();
         long cluster;
         try {
@@ -119,6 +103,25 @@ class GuestFlushTest {
         byte[] all = Files.readAllBytes(read);
         assertTrue(Arrays.equals(data, Arrays.copyOfRange(all, 8 << 20, (8 << 20) + data.length)),
                 "the flushed write survives the power loss");
+    }
+
+    private Path fullyWrittenImage() throws Exception {
+        ExternalTools.assume("qemu-img");
+        Path image = dir.resolve("disk.qcow2");
+        ExternalTools.ok("qemu-img", "create", "-f", "qcow2", image.toString(), Long.toString(SIZE));
+        ExternalTools.ok("qemu-io", "-f", "qcow2", "-c", "write -P 0x11 0 " + SIZE, image.toString());
+        return image;
+    }
+
+    /** For each sync of the image from now on: whether the metadata lock was held. */
+    private static List<Boolean> syncsOf(PowerLossFileSystem fs, Path image, Qcow2Metadata metadata) {
+        List<Boolean> lockedAtSync = Collections.synchronizedList(new ArrayList<>());
+        fs.watchForces(file -> {
+            if (file.equals(image)) {
+                lockedAtSync.add(metadata.isLocked());
+            }
+        });
+        return lockedAtSync;
     }
 
     private static long refcountOnDisk(Path image, long cluster) throws Exception {
