@@ -44,10 +44,11 @@ public final class RawFileNode implements BlockNode {
     private final Capabilities capabilities;
     /**
      * False while the file is known to have no hole: it had none when opened and this node has
-     * made none since (no fallocate; writes never make one). Then block status answers "data" without asking
-     * the file system: two lseek calls per NBD read saved on a fully allocated image, which on a
-     * virtualized host cost as much as the read's own copy. A hole someone else punches in an
-     * image this daemon has open reads as zeroes either way, so at worst it is reported as data.
+     * made none since (no fallocate; writes never make one). Then block status answers "data"
+     * without asking the file system: two lseek calls per NBD read saved on a fully allocated
+     * image, which on a virtualized host cost as much as the read's own copy. A hole someone else
+     * punches in an image this daemon has open reads as zeroes either way, so at worst it is
+     * reported as data.
      */
     private volatile boolean mayHaveHoles;
     /** Set once the file system refused a hole punch; later calls go straight to the fallback. */
