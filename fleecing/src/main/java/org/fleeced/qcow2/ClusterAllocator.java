@@ -6,7 +6,9 @@ import org.fleeced.block.BlockIOException;
  * Finds free host clusters and counts them as used (qcow2 spec "Host cluster management").
  *
  * <p>First fit from {@code freeHint}: the lowest host cluster with refcount 0, so freed clusters
- * are reused before the file grows. Past {@code hostEnd} every cluster is free. A cluster whose
+ * are reused before the file grows. Past {@code hostEnd} every cluster is free; it starts past the
+ * file and past every cluster the refcounts count (a truncated image may count clusters it no
+ * longer holds, maybe still mapped). A cluster whose
  * refcount block does not exist yet becomes that refcount block itself (the block then counts
  * itself), and a refcount table too small for a host offset is grown by
  * {@link RefcountTableGrower}.
@@ -21,6 +23,14 @@ import org.fleeced.block.BlockIOException;
  * <p>Not thread-safe: guarded by the image's metadata lock.
  */
 final class ClusterAllocator {
+    /**
+     * Clusters the refcounts may count past the end of the file before that is damage, not a
+     * leak: a crash can leave a few allocations counted whose first write never reached the file
+     * (QEMU's refcount cache is written back on its own schedule), but thousands mean a garbage
+     * refcount block, and honouring it would put new clusters gigabytes past the file.
+     */
+    private static final long MAX_COUNTED_PAST_FILE = 1024;
+
     /** Releases deferred frees; returns true when any were released. */
     interface PendingFrees {
         boolean releasePendingFrees() throws BlockIOException;
@@ -31,19 +41,30 @@ final class ClusterAllocator {
     private final MetadataRegions regions;
     private final RefcountTableGrower grower;
     private final PendingFrees pendingFrees;
+    /** Why nothing may be allocated (damage found at open), or null. */
+    private final String countedFarPastFile;
     /** No free cluster lies below this cluster index. */
     private long freeHint;
     /** Host offset past the last cluster in use or in the file; everything from here is free. */
     private long hostEnd;
 
     ClusterAllocator(Qcow2Layout layout, Refcounts refcounts, MetadataRegions regions, RefcountTableGrower grower,
-                     PendingFrees pendingFrees, long fileSize) {
+                     PendingFrees pendingFrees, long fileSize) throws BlockIOException {
         this.layout = layout;
         this.refcounts = refcounts;
         this.regions = regions;
         this.grower = grower;
         this.pendingFrees = pendingFrees;
-        this.hostEnd = layout.clusterStart(fileSize + layout.clusterSize() - 1);
+        long fileEnd = layout.clusterStart(fileSize + layout.clusterSize() - 1);
+        long countedEnd = layout.clusterStart(refcounts.inUseEnd(fileEnd) + layout.clusterSize() - 1);
+        if (layout.clusterIndex(countedEnd - fileEnd) > MAX_COUNTED_PAST_FILE) {
+            this.countedFarPastFile = "refcounts count host clusters up to offset " + countedEnd
+                    + ", far past the end of the file (" + fileSize + ")";
+            this.hostEnd = fileEnd;
+        } else {
+            this.countedFarPastFile = null;
+            this.hostEnd = countedEnd;
+        }
         this.freeHint = 1;
     }
 
@@ -62,6 +83,9 @@ final class ClusterAllocator {
      * @return host offset of the first
      */
     long allocate(int count) throws BlockIOException {
+        if (countedFarPastFile != null) {
+            throw new CorruptionException(countedFarPastFile);
+        }
         while (true) {
             long first = findFreeRun(count);
             if (first < 0) {

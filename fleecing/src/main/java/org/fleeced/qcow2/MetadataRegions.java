@@ -70,6 +70,11 @@ final class MetadataRegions {
                 || reserved.contains(layout.clusterIndex(hostOffset));
     }
 
+    /** True when the host cluster is one of the driver's own: a fixed table, an L2 table or a refcount block. */
+    boolean isDriverTable(long hostOffset) {
+        return overlapsFixedTables(hostOffset) || clusters.contains(layout.clusterIndex(hostOffset));
+    }
+
     /** True when the host cluster holds the header, the L1 table or the refcount table. */
     boolean overlapsFixedTables(long hostOffset) {
         long start = layout.clusterStart(hostOffset);

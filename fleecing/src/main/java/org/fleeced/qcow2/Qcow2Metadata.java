@@ -165,10 +165,18 @@ public final class Qcow2Metadata {
         }
     }
 
-    /** Drops one reference now: only for clusters nothing on disk references. */
+    /**
+     * Drops one reference now: only for clusters nothing on disk references. A cluster that is
+     * also one of the driver's own tables keeps its reference: a damaged image gave it two owners
+     * (an L1 entry naming the bitmap directory as an L2 table) and counted one, so once the other
+     * owner lets go the count is right for the one that remains.
+     */
     public void freeNowLocked(long hostOffset, int count) throws BlockIOException {
         for (int i = 0; i < count; i++) {
-            allocator.decrement(hostOffset + layout.clusterOffset(i));
+            long host = hostOffset + layout.clusterOffset(i);
+            if (!regions.isDriverTable(host)) {
+                allocator.decrement(host);
+            }
         }
     }
 

@@ -68,6 +68,21 @@ final class RefcountBlock extends CachedTable {
         markDirty();
     }
 
+    /** Index of the last nonzero count, or -1 when every count is zero. */
+    int lastInUse() {
+        int entries = (int) ((long) data.length * 8 >> order);
+        for (int byteIndex = data.length - 1; byteIndex >= 0; byteIndex--) {
+            if (data[byteIndex] != 0) {
+                int last = Math.min(entries - 1, (int) (((long) byteIndex * 8 + 7) >> order));
+                while (get(last) == 0) {
+                    last--;
+                }
+                return last;
+            }
+        }
+        return -1;
+    }
+
     @Override
     ByteBuffer encode() {
         return ByteBuffer.wrap(data.clone());

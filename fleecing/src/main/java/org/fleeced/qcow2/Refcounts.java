@@ -2,6 +2,8 @@ package org.fleeced.qcow2;
 
 import org.fleeced.block.file.PositionalFile;
 import java.nio.ByteBuffer;
+import java.util.HashMap;
+import java.util.Map;
 import org.fleeced.block.BlockIOException;
 
 /**
@@ -43,6 +45,43 @@ final class Refcounts {
                 regions.addCluster(block);
             }
         }
+    }
+
+    /**
+     * Host offset past the last cluster counted as in use, at least {@code fileEnd}. A truncated
+     * or damaged image may count clusters the file no longer holds (data an L2 table still maps,
+     * a table past the end): handing those out again would give one cluster two owners. Only the
+     * blocks that describe clusters at or past {@code fileEnd} are read, each distinct one once, so
+     * a hostile table whose slots all name one block costs one read. A slot that is itself
+     * damaged is skipped here; its use fails later with the damage named.
+     */
+    long inUseEnd(long fileEnd) throws BlockIOException {
+        long firstIndex = layout.reftableIndex(fileEnd);
+        Map<Long, Integer> lastInUseOfBlock = new HashMap<>();
+        for (long index = table.size() - 1; index >= firstIndex; index--) {
+            long blockOffset;
+            try {
+                blockOffset = table.blockOffset(index, layout);
+            } catch (CorruptionException damaged) {
+                continue;
+            }
+            if (blockOffset == 0) {
+                continue;
+            }
+            Integer last = lastInUseOfBlock.get(blockOffset);
+            if (last == null) {
+                try {
+                    last = blockFor(layout.firstHostOffsetOfRefblock(index)).lastInUse();
+                } catch (CorruptionException damaged) {
+                    last = -1;
+                }
+                lastInUseOfBlock.put(blockOffset, last);
+            }
+            if (last >= 0) {
+                return Math.max(fileEnd, layout.firstHostOffsetOfRefblock(index) + layout.clusterOffset(last + 1));
+            }
+        }
+        return fileEnd;
     }
 
     /** The refcount of the host cluster containing {@code hostOffset}; 0 where no block exists. */

@@ -161,6 +161,9 @@ public final class Qcow2Fuzzer {
         if (single != null) {
             Result r = fuzzer.runCase(single);
             System.out.println(r.failure() != null ? r.failure().report() : "case passed: " + r.outcome());
+            if (r.failure() != null) {
+                save(r.failure());
+            }
             deleteTree(work);
             System.exit(r.failure() != null ? 1 : 0);
         }
@@ -175,8 +178,7 @@ public final class Qcow2Fuzzer {
             for (Failure f : s.failures) {
                 failures++;
                 System.out.println(f.report());
-                Files.write(Path.of("failure-" + f.caseSeed() + ".qcow2"), f.image());
-                Files.writeString(Path.of("failure-" + f.caseSeed() + ".txt"), f.report());
+                save(f);
             }
             if (s.failures.stream().anyMatch(f -> f.cause().getMessage() != null && f.cause().getMessage().startsWith("hang"))) {
                 break;
@@ -184,6 +186,11 @@ public final class Qcow2Fuzzer {
         }
         deleteTree(work);
         System.exit(failures == 0 ? 0 : 1);
+    }
+
+    private static void save(Failure f) throws IOException {
+        Files.write(Path.of("failure-" + f.caseSeed() + ".qcow2"), f.image());
+        Files.writeString(Path.of("failure-" + f.caseSeed() + ".txt"), f.report());
     }
 
     private static Duration parseDuration(String s) {

@@ -3,6 +3,7 @@ package org.fleeced.qcow2;
 import static org.fleeced.qcow2.Qcow2ImageFiles.patchInt;
 import static org.fleeced.qcow2.Qcow2ImageFiles.patchLong;
 import static org.fleeced.qcow2.Qcow2ImageFiles.readLong;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -13,6 +14,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import org.fleeced.block.BlockIOException;
@@ -279,6 +282,63 @@ class Qcow2HostileImageTest {
         BlockIOException e = assertThrows(BlockIOException.class, () -> ImageOpener.open(overlay, true).close());
         assertEquals(Errno.EUCLEAN, e.errno());
         assertTrue(e.getMessage().contains("directory"), e.getMessage());
+    }
+
+    /**
+     * A truncated file whose refcounts still count, and whose L2 table still maps, clusters past
+     * its end: a new cluster goes past them, so the guest clusters mapped there do not start
+     * reading someone else's data (they read zeros, as QEMU reads a short file).
+     */
+    @Test
+    void aTruncatedImageNeverHandsOutAClusterItsRefcountsStillCount() throws Exception {
+        try (Qcow2Node node = Qcow2Node.open(image, Qcow2OpenOptions.readWrite())) {
+            for (int c = 1; c < 4; c++) {
+                node.write(c * 65536L, ByteBuffer.wrap(Qcow2ImageFiles.pattern(65536, c + 1)), WriteFlag.NONE);
+            }
+        }
+        long l2Offset = readLong(image, readLong(image, 40)) & L2Entry.OFFSET_MASK;
+        long cluster2 = readLong(image, l2Offset + 16) & L2Entry.OFFSET_MASK;
+        assertEquals(Files.size(image), cluster2 + 2 * 65536, "guest clusters 2 and 3 end the file");
+        try (FileChannel ch = FileChannel.open(image, StandardOpenOption.WRITE)) {
+            ch.truncate(cluster2);
+        }
+        byte[] fresh = Qcow2ImageFiles.pattern(65536, 99);
+        try (Qcow2Node node = Qcow2Node.open(image, Qcow2OpenOptions.readWrite())) {
+            node.write(8L << 20, ByteBuffer.wrap(fresh), WriteFlag.NONE);
+            for (int c = 2; c < 4; c++) {
+                ByteBuffer lost = ByteBuffer.allocate(65536);
+                node.read(c * 65536L, lost);
+                assertArrayEquals(new byte[65536], lost.array(), "guest cluster " + c + " reads zeros");
+            }
+            ByteBuffer back = ByteBuffer.allocate(65536);
+            node.read(8L << 20, back);
+            assertArrayEquals(fresh, back.array());
+        }
+        assertTrue((readLong(image, l2Offset + 8 * 128) & L2Entry.OFFSET_MASK) >= cluster2 + 2 * 65536,
+                "the new cluster lies past the two the refcounts still count");
+    }
+
+    /**
+     * A refcount block that counts thousands of clusters past the end of the file is garbage, not
+     * a crash's leak: writes that need a cluster are refused as damage instead of growing the
+     * file by gigabytes; reads go on.
+     */
+    @Test
+    void refcountsCountingFarPastTheFileRefuseAllocationNotReads() throws Exception {
+        long block = readLong(image, readLong(image, 48)) & L2Entry.OFFSET_MASK;
+        byte[] full = new byte[65536];
+        Arrays.fill(full, (byte) 0xff);
+        Qcow2ImageFiles.patch(image, block, ByteBuffer.wrap(full));
+        try (Qcow2Node node = Qcow2Node.open(image, Qcow2OpenOptions.readWrite())) {
+            ByteBuffer first = ByteBuffer.allocate(4096);
+            node.read(0, first);
+            assertArrayEquals(Qcow2ImageFiles.pattern(4096, 1), first.array());
+            BlockIOException e = assertThrows(BlockIOException.class,
+                    () -> node.write(8L << 20, ByteBuffer.allocate(4096), WriteFlag.NONE));
+            assertEquals(Errno.EIO, e.errno());
+            assertTrue(e.getMessage().contains("far past the end of the file"), e.getMessage());
+        }
+        assertTrue(Files.size(image) < 1L << 20, "the file did not grow");
     }
 
     private static Qcow2Header header(Path path) throws Exception {

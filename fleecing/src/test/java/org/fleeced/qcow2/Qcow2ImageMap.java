@@ -28,6 +28,8 @@ record Qcow2ImageMap(int clusterSize, int headerLength, List<Extension> extensio
                      Region bitmapDirectory, List<BitmapEntry> bitmapEntries, List<Region> bitmapTables) {
     /** Header extension type of the bitmaps extension (spec "Bitmaps extension"). */
     static final int BITMAPS_EXTENSION = HeaderExtension.BITMAPS;
+    /** Past the 56 bits a table entry can name: an end no allocator reaches. */
+    private static final long MAX_HOST_OFFSET = 1L << 56;
 
     /** A byte range of the image. */
     record Region(long offset, int length) {
@@ -104,6 +106,62 @@ record Qcow2ImageMap(int clusterSize, int headerLength, List<Extension> extensio
                 bitmapTables);
     }
 
+    /**
+     * Host offset past the last cluster the image's refcount blocks (those inside the file) count
+     * as in use, or 0 (also when the header is cut short): where a spec-following allocator
+     * starts handing out clusters past the file.
+     */
+    static long countedEnd(byte[] image) {
+        if (image.length < Qcow2Header.V3_HEADER_LENGTH) {
+            return 0;
+        }
+        ByteBuffer b = ByteBuffer.wrap(image);
+        int clusterBits = b.getInt(20);
+        if (clusterBits < Qcow2Layout.MIN_CLUSTER_BITS || clusterBits > Qcow2Layout.MAX_CLUSTER_BITS) {
+            return 0;
+        }
+        int clusterSize = 1 << clusterBits;
+        int order = b.getInt(4) >= 3 ? b.getInt(96) : 4;
+        if (order < 0 || order > 6) {
+            return 0;
+        }
+        long entriesPerBlock = (long) clusterSize * 8 >> order;
+        long table = b.getLong(48);
+        if (table < 0 || table >= image.length) {
+            return 0;
+        }
+        long tableEnd = table + (Integer.toUnsignedLong(b.getInt(56)) << clusterBits);
+        long end = 0;
+        for (long p = table, index = 0; p + 8 <= tableEnd && p + 8 <= image.length; p += 8, index++) {
+            long block = b.getLong((int) p) & L2Entry.OFFSET_MASK;
+            if (block == 0 || block % clusterSize != 0 || block + clusterSize > image.length) {
+                continue;
+            }
+            for (long i = entriesPerBlock - 1; i >= 0; i--) {
+                long bit = i << order;
+                long at = block + (bit >> 3);
+                boolean counted = order < 3
+                        ? (image[(int) at] >>> (bit & 7) & (1 << (1 << order)) - 1) != 0
+                        : anyNonZero(image, at, 1 << (order - 3));
+                if (counted) {
+                    long clusters = index * entriesPerBlock + i + 1;
+                    end = Math.max(end, clusters > MAX_HOST_OFFSET >> clusterBits ? MAX_HOST_OFFSET : clusters << clusterBits);
+                    break;
+                }
+            }
+        }
+        return end;
+    }
+
+    private static boolean anyNonZero(byte[] image, long offset, int length) {
+        for (int i = 0; i < length; i++) {
+            if (image[(int) offset + i] != 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static List<Extension> extensions(ByteBuffer b, int start, long end) {
         List<Extension> list = new ArrayList<>();
         long pos = start;
@@ -119,13 +177,16 @@ record Qcow2ImageMap(int clusterSize, int headerLength, List<Extension> extensio
         return list;
     }
 
-    /** The clusters a table's entries point at (bits 9-55), one region each, those inside the file. */
+    /**
+     * The clusters a table's entries point at (bits 9-55), one region each, those that start
+     * inside the file; one that a truncation cut short is the part still there.
+     */
     private static List<Region> referenced(ByteBuffer b, Region table, int clusterSize, int length) {
         List<Region> list = new ArrayList<>();
         for (long p = table.offset(); p + 8 <= table.end() && p + 8 <= b.limit(); p += 8) {
             long target = b.getLong((int) p) & L2Entry.OFFSET_MASK;
-            if (target != 0 && target % clusterSize == 0 && target + length <= b.limit()) {
-                list.add(new Region(target, length));
+            if (target != 0 && target % clusterSize == 0 && target < b.limit()) {
+                list.add(new Region(target, (int) Math.min(length, b.limit() - target)));
             }
         }
         return list;

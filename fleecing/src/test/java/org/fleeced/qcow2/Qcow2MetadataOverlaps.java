@@ -39,21 +39,29 @@ final class Qcow2MetadataOverlaps {
         }
     }
 
-    /** What one image holds: its metadata, its data clusters, and where they overlap. */
-    record Scan(Set<Metadata> metadata, Set<Long> dataClusters, Set<Overlap> overlaps) {
+    /**
+     * What one image holds: its metadata, its data clusters, where they overlap, and the clusters
+     * named by tables that share bytes with other metadata (whose entries map nothing while so).
+     */
+    record Scan(Set<Metadata> metadata, Set<Long> dataClusters, Set<Long> compressedClusters, Set<Overlap> overlaps,
+                Set<Long> aliasedMappings) {
         /**
          * The overlaps this image has and {@code before} did not, but for those that only show
-         * damaged refcounts the driver cannot see (as QEMU cannot): a table it allocated on a
-         * cluster that held data already, because the refcount said the cluster was free. What
-         * remains is a write onto metadata: data on a structure that was metadata before, or a
-         * cluster handed out twice in this run.
+         * damage the image came with: a table the driver allocated on a cluster that held data
+         * already (or that a compressed cluster spanned), because the refcount said the cluster
+         * was free (the driver cannot see that, as QEMU cannot); or an entry of a table that was aliased before and is not now, because the
+         * other structure moved away (a bitmap store writes a new directory), so the entry it
+         * always had counts again. What remains is a write onto metadata: data on a structure that
+         * was metadata before, or a cluster handed out twice in this run.
          */
         List<Overlap> newWritesOnMetadata(Scan before) {
             List<Overlap> found = new ArrayList<>();
             for (Overlap o : overlaps) {
                 boolean staleRefcount = !before.metadata().contains(o.metadata())
-                        && before.dataClusters().contains(o.dataCluster());
-                if (!before.overlaps().contains(o) && !staleRefcount) {
+                        && (before.dataClusters().contains(o.dataCluster())
+                            || before.compressedClusters().contains(o.dataCluster()));
+                boolean unmasked = before.aliasedMappings().contains(o.dataCluster());
+                if (!before.overlaps().contains(o) && !staleRefcount && !unmasked) {
                     found.add(o);
                 }
             }
@@ -75,21 +83,27 @@ final class Qcow2MetadataOverlaps {
         int cluster = map.clusterSize();
         Set<Metadata> metadata = metadata(map);
         Set<Long> data = new TreeSet<>();
+        Set<Long> aliasedMappings = new java.util.HashSet<>();
+        Set<Long> compressed = new java.util.HashSet<>();
         ByteBuffer b = ByteBuffer.wrap(image);
         for (Qcow2ImageMap.Region l2 : map.l2Tables()) {
             if (aliased(of("L2 table", l2), metadata)) {
                 // a damaged L1 entry made another structure an L2 table: its entries map nothing
+                addEntries(b, image, l2, aliasedMappings);
                 continue;
             }
             for (long p = l2.offset(); inside(p, l2, image); p += 8) {
                 long entry = b.getLong((int) p);
                 if ((entry & COMPRESSED) == 0 && (entry & OFFSET_MASK) != 0) {
                     data.add(entry & OFFSET_MASK);
+                } else if ((entry & COMPRESSED) != 0) {
+                    addCompressedSpan(entry, map.clusterSize(), compressed);
                 }
             }
         }
         for (Qcow2ImageMap.Region table : map.bitmapTables()) {
             if (aliased(of("bitmap table", table), metadata)) {
+                addEntries(b, image, table, aliasedMappings);
                 continue;
             }
             for (long p = table.offset(); inside(p, table, image); p += 8) {
@@ -107,7 +121,35 @@ final class Qcow2MetadataOverlaps {
                 }
             }
         }
-        return new Scan(metadata, data, overlaps);
+        return new Scan(metadata, data, compressed, overlaps, aliasedMappings);
+    }
+
+    /**
+     * The host clusters a compressed L2 entry's data spans (spec: x = 62 - (cluster_bits - 8)
+     * offset bits, then the count of additional 512-byte sectors).
+     */
+    private static void addCompressedSpan(long entry, int clusterSize, Set<Long> into) {
+        int clusterBits = Integer.numberOfTrailingZeros(clusterSize);
+        if (clusterBits < Qcow2Layout.MIN_CLUSTER_BITS || clusterBits > Qcow2Layout.MAX_CLUSTER_BITS) {
+            return;
+        }
+        int x = 62 - (clusterBits - 8);
+        long offset = entry & ((1L << x) - 1);
+        long sectors = ((entry & ~COMPRESSED) >>> x & ((1L << (clusterBits - 8)) - 1)) + 1;
+        long end = (offset & ~511L) + sectors * 512;
+        for (long c = offset & -clusterSize; c < end; c += clusterSize) {
+            into.add(c);
+        }
+    }
+
+    /** Every host offset a table's entries name, compressed or not: what an aliased table would map. */
+    private static void addEntries(ByteBuffer b, byte[] image, Qcow2ImageMap.Region table, Set<Long> into) {
+        for (long p = table.offset(); inside(p, table, image); p += 8) {
+            long host = b.getLong((int) p) & OFFSET_MASK;
+            if (host != 0) {
+                into.add(host);
+            }
+        }
     }
 
     private static Set<Metadata> metadata(Qcow2ImageMap map) {

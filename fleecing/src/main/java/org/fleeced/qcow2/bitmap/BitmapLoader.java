@@ -57,6 +57,8 @@ final class BitmapLoader {
         BitmapsExtension extension = BitmapsExtension.parse(ext, clusterSize, hostEnd);
         ByteBuffer dir = ByteBuffer.allocate((int) extension.directoryBytes());
         storage.readLocked(extension.directoryOffset(), dir);
+        // The directory is protected like the tables (BitmapTable#readLocked); a store frees both.
+        storage.metadata().reserveMetadataLocked(extension.directoryOffset(), extension.directoryBytes());
         List<BitmapDirectoryEntry> entries = BitmapDirectory.parse(dir.flip(), extension.count(), diskSize, clusterSize, hostEnd);
         boolean consistent = (header.features().autoclear() & FeatureBits.AUTOCLEAR_BITMAPS) != 0;
         List<BitmapSlot> slots = new ArrayList<>();

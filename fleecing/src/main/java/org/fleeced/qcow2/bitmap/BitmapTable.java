@@ -67,7 +67,22 @@ final class BitmapTable {
                 }
             }
         }
-        return new StoredTable(entry.tableOffset(), size, Arrays.copyOf(data, dataCount));
+        StoredTable stored = new StoredTable(entry.tableOffset(), size, Arrays.copyOf(data, dataCount));
+        reserveLocked(stored);
+        return stored;
+    }
+
+    /**
+     * Protects a table found in the image, and its data clusters, as {@link #placeLocked} protects
+     * the ones it allocates: on a damaged image whose refcounts let go of them (a compressed
+     * cluster said to span them, freed by a guest write), handing them out again or writing guest
+     * data there is refused as damage instead of overwriting a bitmap. {@link #free} ends it.
+     */
+    private void reserveLocked(StoredTable stored) {
+        metadata.reserveMetadataLocked(stored.tableOffset(), stored.tableBytes());
+        for (long host : stored.dataClusters()) {
+            metadata.reserveMetadataLocked(host, clusterSize);
+        }
     }
 
     private void load(DirtyBitmap into, long index, long raw, ByteBuffer dataCluster) throws BlockIOException {
