@@ -67,6 +67,18 @@ public interface BlockNode extends AutoCloseable {
     /** Reads {@code dst.remaining()} bytes at {@code offset} into {@code dst}. */
     void read(long offset, ByteBuffer dst) throws BlockIOException;
 
+    /**
+     * What a {@link #read} of {@code [offset, offset + length)} would return, as a span of an open
+     * file the caller sends and then releases; null when the node cannot answer that way (the
+     * default: a node that transforms, checks, throttles or tracks reads, or whose bytes are not
+     * one file range, must not inherit an answer from its child). The bytes are those of the file
+     * when they are sent: a write that returns before then may show in them, as in a read that
+     * ran concurrently with it.
+     */
+    default FileSpan fileSpan(long offset, int length) throws BlockIOException {
+        return null;
+    }
+
     /** Writes {@code src.remaining()} bytes at {@code offset}. Flags: {@link WriteFlag#FUA}. */
     void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws BlockIOException;
 

@@ -171,6 +171,21 @@ public final class SwappableNode implements BlockNode {
         run(node -> node.read(offset, dst));
     }
 
+    /** The current node's span, counted as a request in flight until it is released: a swap waits for it. */
+    @Override
+    public FileSpan fileSpan(long offset, int length) throws BlockIOException {
+        BlockNode node = enter();
+        FileSpan span = null;
+        try {
+            span = node.fileSpan(offset, length);
+            return span == null ? null : span.alsoOnRelease(this::leave);
+        } finally {
+            if (span == null) {
+                leave();
+            }
+        }
+    }
+
     @Override
     public void write(long offset, ByteBuffer src, Set<WriteFlag> flags) throws BlockIOException {
         run(node -> node.write(offset, src, flags));

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.Errno;
+import org.fleeced.block.FileSpan;
 
 /**
  * An open file with positional I/O that either completes or raises {@link BlockIOException}:
@@ -99,6 +100,11 @@ public final class PositionalFile implements AutoCloseable {
                 dst.put((byte) 0);
             }
         }
+    }
+
+    /** {@code [position, position + length)} of this file as a span to send; it holds nothing open. */
+    public FileSpan span(long position, int length) {
+        return new FileSpan(channel, position, length, () -> { });
     }
 
     /** Fills {@code dst} or stops at the end of the file: true when it stopped there. */

@@ -14,6 +14,7 @@ import org.fleeced.block.BlockNode;
 import org.fleeced.block.Capabilities;
 import org.fleeced.block.Errno;
 import org.fleeced.block.Extent;
+import org.fleeced.block.FileSpan;
 import org.fleeced.block.WriteFlag;
 
 /**
@@ -157,6 +158,16 @@ public final class RawFileNode implements BlockNode {
     @Override
     public void read(long offset, ByteBuffer dst) throws BlockIOException {
         file.readZeroFilled(offset, dst);
+    }
+
+    /**
+     * The file's own bytes. Unlike {@link #read}, a span of a file someone shortened behind this
+     * node fails when it is sent (the connection closes) instead of reading as zeroes: asking the
+     * file's size first would cost a system call per read.
+     */
+    @Override
+    public FileSpan fileSpan(long offset, int length) {
+        return file.span(offset, length);
     }
 
     @Override

@@ -110,6 +110,18 @@ public final class ReplyEncoder {
         return message;
     }
 
+    /**
+     * The header of an NBD_REPLY_TYPE_OFFSET_DATA chunk (chunk header and u64 offset) whose
+     * {@code length} data bytes the writer sends right after it, from a file.
+     */
+    public static Buffer offsetDataHeader(Framing framing, int flags, long offset, int length) {
+        byte[] header = new byte[framing.chunkHeaderBytes() + 8];
+        ByteBuffer out = ByteBuffer.wrap(header);
+        putChunkHeader(out, framing, flags, NbdReplyType.OFFSET_DATA, 8L + length);
+        out.putLong(offset);
+        return Buffer.buffer(header);
+    }
+
     /** NBD_REPLY_TYPE_OFFSET_HOLE: u64 offset, u32 hole size (never 0). */
     public static Buffer offsetHole(Framing framing, int flags, long offset, int length) {
         return chunk(framing, flags, NbdReplyType.OFFSET_HOLE, Buffer.buffer(12).appendLong(offset).appendInt(length));

@@ -1,11 +1,14 @@
 package org.fleeced.daemon.nbd.server;
 
 import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 import org.fleeced.block.BlockIOException;
 import org.fleeced.block.BlockNode;
 import org.fleeced.block.Extent;
+import org.fleeced.block.FileSpan;
 import org.fleeced.daemon.nbd.protocol.NbdCommandFlag;
 import org.fleeced.daemon.nbd.protocol.NbdReplyType;
 import org.fleeced.daemon.nbd.protocol.ReplyEncoder;
@@ -16,6 +19,8 @@ import org.fleeced.daemon.nbd.protocol.ReplyEncoder.DataMessage;
  *
  * <ul>
  *   <li>Without structured replies: one simple reply with the data, or a simple error without data.</li>
+ *   <li>Data goes out as a file span (sendfile, the bytes never in this process) where the node
+ *       offers one and the connection is not TLS; else it is read into pooled memory.</li>
  *   <li>With DF: one OFFSET_DATA chunk with the whole range, holes included as zero bytes.</li>
  *   <li>Otherwise: the range is split where the node's block status changes between "reads as
  *       zeroes" and data; zero runs go out as OFFSET_HOLE chunks (never as zero bytes), data runs
@@ -33,23 +38,36 @@ final class ReadResponder {
 
     static Future<Void> respond(RequestReplier replier, BlockNode node, long offset, int length) {
         if (!replier.structured()) {
-            return sendWhole(replier, node, offset, ReplyEncoder.simpleRead(replier.request().cookie(), length));
+            return sendWhole(replier, node, offset, length, () -> ReplyEncoder.simple(null, replier.request().cookie()),
+                    () -> ReplyEncoder.simpleRead(replier.request().cookie(), length));
         }
         if (replier.request().has(NbdCommandFlag.DF)) {
-            return sendWhole(replier, node, offset,
-                    ReplyEncoder.offsetData(replier.framing(), NbdReplyType.FLAG_DONE, offset, length));
+            return sendWhole(replier, node, offset, length,
+                    () -> ReplyEncoder.offsetDataHeader(replier.framing(), NbdReplyType.FLAG_DONE, offset, length),
+                    () -> ReplyEncoder.offsetData(replier.framing(), NbdReplyType.FLAG_DONE, offset, length));
         }
         return sendRuns(replier, node, offset, length);
     }
 
-    /** The whole range in one message, or one error for the request. */
-    private static Future<Void> sendWhole(RequestReplier replier, BlockNode node, long offset, DataMessage message) {
+    /** The whole range in one message (a header and a file span, or read data), or one error for the request. */
+    private static Future<Void> sendWhole(RequestReplier replier, BlockNode node, long offset, int length,
+                                          Supplier<Buffer> header, Supplier<DataMessage> message) {
         try {
-            fill(node, offset, message);
+            FileSpan span = span(replier, node, offset, length);
+            if (span != null) {
+                return replier.send(header.get(), span);
+            }
+            DataMessage filled = message.get();
+            fill(node, offset, filled);
+            return replier.send(filled);
         } catch (BlockIOException e) {
             return replier.error(NbdErrnoMapping.toNbd(e.errno(), replier.request()), e.toString());
         }
-        return replier.send(message);
+    }
+
+    /** The node's file span for the range when the connection takes spans, else null. */
+    private static FileSpan span(RequestReplier replier, BlockNode node, long offset, int length) throws BlockIOException {
+        return replier.takesFileSpans() ? node.fileSpan(offset, length) : null;
     }
 
     private static Future<Void> sendRuns(RequestReplier replier, BlockNode node, long offset, int length) {
@@ -67,13 +85,18 @@ final class ReadResponder {
                 last = replier.send(ReplyEncoder.offsetHole(replier.framing(), flags, run.offset(), run.length()));
                 continue;
             }
-            DataMessage message = ReplyEncoder.offsetData(replier.framing(), flags, run.offset(), run.length());
             try {
+                FileSpan span = span(replier, node, run.offset(), run.length());
+                if (span != null) {
+                    last = replier.send(ReplyEncoder.offsetDataHeader(replier.framing(), flags, run.offset(), run.length()), span);
+                    continue;
+                }
+                DataMessage message = ReplyEncoder.offsetData(replier.framing(), flags, run.offset(), run.length());
                 fill(node, run.offset(), message);
+                last = replier.send(message);
             } catch (BlockIOException e) {
                 return replier.errorAt(NbdErrnoMapping.toNbd(e.errno(), replier.request()), e.toString(), run.offset());
             }
-            last = replier.send(message);
         }
         return last;
     }

@@ -5,24 +5,30 @@ import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetSocket;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.ReentrantLock;
+import io.vertx.core.internal.net.NetSocketInternal;
+import org.fleeced.block.FileSpan;
 import org.fleeced.daemon.nbd.protocol.ReplyEncoder.DataMessage;
 
 /**
  * The one writer of a socket. Every call sends one whole message (a simple reply with its data, or
- * one structured chunk) as one buffer, and a single write of one buffer reaches the socket
- * contiguously, so replies of requests that run concurrently never interleave inside a message
- * (NBD proto "Transmission"). Callable from any thread: Vert.x hands the write to the socket's
- * event loop.
+ * one structured chunk) contiguously, so replies of requests that run concurrently never interleave
+ * inside a message (NBD proto "Transmission"): one buffer is one write; a header followed by a file
+ * span is two writes made under the writer's lock, and Vert.x keeps the order of writes. Callable
+ * from any thread: Vert.x hands the writes to the socket's event loop.
  *
- * <p>Read replies are pooled memory ({@link DataMessage}): each is freed when its write completes,
- * or when the connection closes first, since a write the closing socket dropped may never report
- * back (the NBD fuzzer found a reply whose future never completed that way).
+ * <p>Read replies are pooled memory ({@link DataMessage}) or file spans: each is freed when its
+ * write completes, or when the connection closes first, since a write the closing socket dropped
+ * may never report back (the NBD fuzzer found a reply whose future never completed that way). A
+ * span left unreleased would keep a disk swap waiting forever.
  */
 final class ReplyWriter {
     private final NetSocket socket;
     private final NbdServerStats stats;
-    /** Read replies handed to the socket and not yet freed. */
-    private final Set<DataMessage> unwritten = ConcurrentHashMap.newKeySet();
+    /** Orders the writes of a header and its span against every other message. */
+    private final ReentrantLock order = new ReentrantLock();
+    /** Frees of the read replies handed to the socket and not yet freed. */
+    private final Set<Runnable> unwritten = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
     ReplyWriter(NetSocket socket, NbdServerStats stats) {
@@ -32,7 +38,12 @@ final class ReplyWriter {
 
     Future<Void> send(Buffer message) {
         stats.bytesOut(message.length());
-        return socket.write(message);
+        order.lock();
+        try {
+            return socket.write(message);
+        } finally {
+            order.unlock();
+        }
     }
 
     /** Sends a read reply and frees it once written, or once the connection has closed. */
@@ -44,13 +55,32 @@ final class ReplyWriter {
             message.release();
             throw e;
         }
-        // only once the socket has it: until then no close may free it (the NBD fuzzer caught a
-        // reply freed between the two)
-        unwritten.add(message);
-        if (closed) {
-            free(message);
+        return freedOnceWritten(written, message::release);
+    }
+
+    /**
+     * Whether read data may go out as file spans: not through TLS, which must encrypt the bytes
+     * in this process.
+     */
+    boolean takesFileSpans() {
+        return !socket.isSsl();
+    }
+
+    /** Sends {@code header} and then the span's bytes from the file, which is released once sent. */
+    Future<Void> send(Buffer header, FileSpan span) {
+        Future<Void> written;
+        stats.bytesOut(header.length() + (long) span.length());
+        order.lock();
+        try {
+            socket.write(header);
+            written = ((NetSocketInternal) socket).writeMessage(new FileSpanRegion(span));
+        } catch (RuntimeException e) {
+            span.release();
+            throw e;
+        } finally {
+            order.unlock();
         }
-        return written.andThen(done -> free(message));
+        return freedOnceWritten(written, span::release);
     }
 
     /**
@@ -62,8 +92,19 @@ final class ReplyWriter {
         unwritten.forEach(this::free);
     }
 
-    private void free(DataMessage message) {
-        unwritten.remove(message);
-        message.release();
+    private Future<Void> freedOnceWritten(Future<Void> written, Runnable release) {
+        // only once the socket has it: until then no close may free it (the NBD fuzzer caught a
+        // reply freed between the two)
+        unwritten.add(release);
+        if (closed) {
+            free(release);
+        }
+        return written.andThen(done -> free(release));
+    }
+
+    private void free(Runnable release) {
+        if (unwritten.remove(release)) {
+            release.run();
+        }
     }
 }

@@ -2,6 +2,7 @@ package org.fleeced.daemon.nbd.server;
 
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
+import org.fleeced.block.FileSpan;
 import org.fleeced.daemon.nbd.protocol.NbdError;
 import org.fleeced.daemon.nbd.protocol.NbdRequest;
 import org.fleeced.daemon.nbd.protocol.ReplyEncoder;
@@ -54,6 +55,16 @@ final class RequestReplier {
     Future<Void> errorAt(NbdError error, String message, long offset) {
         stats.errorReply();
         return writer.send(ReplyEncoder.errorOffset(framing(), error, message, offset));
+    }
+
+    /** Whether read data may go out as file spans on this connection. */
+    boolean takesFileSpans() {
+        return writer.takesFileSpans();
+    }
+
+    /** A header and the data bytes that follow it, sent from a file. */
+    Future<Void> send(Buffer header, FileSpan span) {
+        return writer.send(header, span);
     }
 
     Future<Void> send(Buffer message) {
