@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.fleeced.daemon.api.JobDefaults;
 import org.fleeced.daemon.nbd.client.NbdClientTls;
@@ -152,18 +153,34 @@ public record DaemonConfig(
 
     /** What the operator should hear at every start about a configuration that runs but is risky. */
     public List<String> startWarnings() {
+        return startWarnings(DirectMemoryLimit.ofThisJvm());
+    }
+
+    /**
+     * {@link #startWarnings()} for a JVM that allows {@code directMemoryLimit} bytes of direct
+     * memory: the payloads and read replies of NBD requests in flight live there, so a budget for
+     * them above half of it lets requests fail with out-of-memory errors (Netty's pool and the
+     * sockets need the rest) before the budget holds clients back.
+     */
+    List<String> startWarnings(long directMemoryLimit) {
+        List<String> warnings = new ArrayList<>();
+        if (nbd.maxInFlightBytesTotal() > directMemoryLimit / 2) {
+            warnings.add("nbd.maxInFlightBytesTotal is " + nbd.maxInFlightBytesTotal() + " bytes, more than half of the "
+                    + directMemoryLimit + " bytes of direct memory this JVM allows: NBD requests may fail with"
+                    + " out-of-memory errors under load; lower it, or raise -XX:MaxDirectMemorySize (FLEECED_JAVA_OPTS)"
+                    + " to at least twice it");
+        }
         if (isLoopback(nbd.bind())) {
-            return List.of();
+            return warnings;
         }
         if (!nbd.tls().required()) {
-            return List.of("nbd.allowInsecure is set: NBD on " + nbd.bind() + ":" + nbd.port() + " without TLS; anyone who"
+            warnings.add("nbd.allowInsecure is set: NBD on " + nbd.bind() + ":" + nbd.port() + " without TLS; anyone who"
                     + " can reach the port can read and write every disk");
-        }
-        if (!nbd.tls().verifyClient()) {
-            return List.of("NBD on " + nbd.bind() + ":" + nbd.port() + " requires TLS but not client certificates"
+        } else if (!nbd.tls().verifyClient()) {
+            warnings.add("NBD on " + nbd.bind() + ":" + nbd.port() + " requires TLS but not client certificates"
                     + " (nbd.tls.verifyClient): traffic is encrypted, but any client may connect");
         }
-        return List.of();
+        return warnings;
     }
 
     private static boolean isLoopback(String host) {

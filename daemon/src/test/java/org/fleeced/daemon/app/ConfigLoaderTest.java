@@ -11,6 +11,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class ConfigLoaderTest {
+    /** What bin/fleeced gives the JVM (-XX:MaxDirectMemorySize=256m). */
+    private static final long BIN_FLEECED_DIRECT_MEMORY = 256L << 20;
+
     @TempDir
     Path dir;
 
@@ -28,7 +31,7 @@ class ConfigLoaderTest {
         assertEquals(128L << 20, config.nbd().maxInFlightBytesTotal());
         assertEquals(30, config.nbd().requestTimeoutSeconds());
         assertEquals(false, config.nbd().allowInsecure());
-        assertEquals(List.of(), config.startWarnings());
+        assertEquals(List.of(), config.startWarnings(BIN_FLEECED_DIRECT_MEMORY));
         assertEquals(300, config.bitmapStoreSeconds());
     }
 
@@ -46,12 +49,31 @@ class ConfigLoaderTest {
         Files.writeString(file, "nbd: {bind: 0.0.0.0, allowInsecure: true}\n");
         DaemonConfig insecure = ConfigLoader.load(file);
         insecure.validate();
-        assertTrue(insecure.startWarnings().getFirst().contains("nbd.allowInsecure"), insecure.startWarnings().toString());
+        List<String> warnings = insecure.startWarnings(BIN_FLEECED_DIRECT_MEMORY);
+        assertTrue(warnings.size() == 1 && warnings.getFirst().contains("nbd.allowInsecure"), warnings.toString());
 
         Files.writeString(file, "nbd: {bind: 0.0.0.0, tls: {cert: c.pem, key: k.pem, required: true, verifyClient: true}}\n");
         DaemonConfig tls = ConfigLoader.load(file);
         tls.validate();
-        assertEquals(List.of(), tls.startWarnings());
+        assertEquals(List.of(), tls.startWarnings(BIN_FLEECED_DIRECT_MEMORY));
+    }
+
+    /**
+     * Requests in flight keep their data in direct memory: a budget for them above half of what
+     * the JVM allows is named at start, with both figures and what to change.
+     */
+    @Test
+    void anInFlightBudgetBeyondHalfTheDirectMemoryIsWarnedAbout() throws Exception {
+        Path file = dir.resolve("big-budget.yaml");
+        Files.writeString(file, "nbd: {maxInFlightBytesTotal: 268435456}\n");
+        DaemonConfig config = ConfigLoader.load(file);
+        config.validate();
+        List<String> warnings = config.startWarnings(BIN_FLEECED_DIRECT_MEMORY);
+        assertEquals(1, warnings.size(), warnings.toString());
+        assertTrue(warnings.getFirst().contains("nbd.maxInFlightBytesTotal is 268435456")
+                && warnings.getFirst().contains("268435456 bytes of direct memory")
+                && warnings.getFirst().contains("-XX:MaxDirectMemorySize"), warnings.getFirst());
+        assertEquals(List.of(), config.startWarnings(1L << 30), "with 1 GiB of direct memory");
     }
 
     @Test
