@@ -2,11 +2,12 @@ package org.fleeced.daemon.nbd.server;
 
 import io.vertx.core.Future;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.net.NetSocketInternal;
 import io.vertx.core.net.NetSocket;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
-import io.vertx.core.internal.net.NetSocketInternal;
+import java.util.logging.Logger;
 import org.fleeced.block.FileSpan;
 import org.fleeced.daemon.nbd.protocol.ReplyEncoder.DataMessage;
 
@@ -23,6 +24,7 @@ import org.fleeced.daemon.nbd.protocol.ReplyEncoder.DataMessage;
  * span left unreleased would keep a disk swap waiting forever.
  */
 final class ReplyWriter {
+    private static final Logger LOG = Logger.getLogger("org.fleeced.daemon.nbd");
     private final NetSocket socket;
     private final NbdServerStats stats;
     /** Orders the writes of a header and its span against every other message. */
@@ -80,6 +82,12 @@ final class ReplyWriter {
         } finally {
             order.unlock();
         }
+        // Part of the reply may be out already: after a failure the stream cannot go on.
+        written.onFailure(failure -> {
+            LOG.warning("closing connection of " + socket.remoteAddress() + ": a read reply could not be sent from its file: "
+                    + failure);
+            socket.close();
+        });
         return freedOnceWritten(written, span::release);
     }
 

@@ -3,11 +3,15 @@ package org.fleeced.daemon.nbd.server;
 import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -92,6 +96,36 @@ class NbdFileSpanTest {
             swap.join();
         } finally {
             swappable.close();
+        }
+    }
+
+    /**
+     * A file shortened behind the node's back: a span past its new end cannot be sent whole, and a
+     * reply cut short would leave the stream unreadable, so the connection closes; the next one
+     * reads what is left.
+     */
+    @Test
+    void aSpanTheFileNoLongerHoldsClosesTheConnection() throws Exception {
+        byte[] data = new byte[SIZE];
+        new Random(8).nextBytes(data);
+        Path file = dir.resolve("shrinking.raw");
+        Files.write(file, data);
+        try (RawFileNode node = RawFileNode.open(file, true); ServerFixture fixture = new ServerFixture()) {
+            fixture.registry.register(NbdExport.readOnly("file", node));
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                ch.truncate(SIZE / 2);
+            }
+            try (WireClient client = fixture.client().negotiate("file", false, false)) {
+                client.request(0, NbdCommand.READ.code(), 1, SIZE / 2, SIZE / 4, null);
+                assertThrows(IOException.class, () -> client.reply(SIZE / 4),
+                        "the connection closes after the header instead of sending a short reply");
+            }
+            try (WireClient client = fixture.client().negotiate("file", false, false)) {
+                client.request(0, NbdCommand.READ.code(), 2, 0, SIZE / 4, null);
+                WireClient.Reply reply = client.reply(SIZE / 4);
+                assertEquals(0, reply.error());
+                assertArrayEquals(Arrays.copyOfRange(data, 0, SIZE / 4), reply.payload());
+            }
         }
     }
 
