@@ -11,9 +11,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * sends it to the socket without the bytes passing through this process (sendfile), where a read
  * copies them twice (file to buffer, buffer to socket).
  *
- * <p>A span holds what the node needs to keep the file in place (a {@link SwappableNode} counts it
- * as a request in flight) until {@link #release}, which the sender calls once the bytes are sent
- * or will not be; only the first call counts.
+ * <p>The sender calls {@link #release} once the bytes are sent or will not be; only the first call
+ * counts, and runs what the node asked for ({@code onRelease}). The file stays open as long as the
+ * node is: a node closed while its span is being sent fails that send, and the sender closes the
+ * connection, since part of the reply may be out.
  */
 public final class FileSpan {
     private final FileChannel channel;

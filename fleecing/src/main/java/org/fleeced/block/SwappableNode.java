@@ -171,19 +171,15 @@ public final class SwappableNode implements BlockNode {
         run(node -> node.read(offset, dst));
     }
 
-    /** The current node's span, counted as a request in flight until it is released: a swap waits for it. */
+    /**
+     * The current node's span. Taking it is a request in flight; sending it is not: a swap (a job's
+     * start, a restore's end) must not wait for a client that is slow to read its replies, and none
+     * closes the file under the stack it replaces, so the span stays good. A span still being sent
+     * shows the file as it is then, as a read that ran concurrently with the writes after the swap.
+     */
     @Override
     public FileSpan fileSpan(long offset, int length) throws BlockIOException {
-        BlockNode node = enter();
-        FileSpan span = null;
-        try {
-            span = node.fileSpan(offset, length);
-            return span == null ? null : span.alsoOnRelease(this::leave);
-        } finally {
-            if (span == null) {
-                leave();
-            }
-        }
+        return through(node -> node.fileSpan(offset, length));
     }
 
     @Override

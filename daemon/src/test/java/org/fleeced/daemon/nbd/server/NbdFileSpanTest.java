@@ -35,8 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Read data sent straight from the file (sendfile) where the node offers a span: the bytes are the
- * file's in every reply style, and every span is released, whether its reply was sent or its
- * client went away first; an unreleased span would keep a disk swap (instant restore) waiting.
+ * file's in every reply style, every span is released, whether its reply was sent or its client
+ * went away first, and a swap of the disk's stack never waits for a span still being sent.
  *
  * <pre>
  *   WireClient --READ--> NbdServer --fileSpan--> SpanCounter --> SwappableNode --> RawFileNode (temp file)
@@ -94,6 +94,43 @@ class NbdFileSpanTest {
             });
             await().atMost(Duration.ofSeconds(10)).until(swap::isDone);
             swap.join();
+        } finally {
+            swappable.close();
+        }
+    }
+
+    /**
+     * A client that does not read its replies leaves spans unsent; a swap of the disk's stack (a
+     * job's start) must not wait for them.
+     */
+    @Test
+    void aSwapDoesNotWaitForSpansAClientLeavesUnread() throws Exception {
+        byte[] data = new byte[SIZE];
+        new Random(9).nextBytes(data);
+        Path file = dir.resolve("unread.raw");
+        Files.write(file, data);
+        SwappableNode swappable = new SwappableNode(RawFileNode.open(file, true));
+        SpanCounter counter = new SpanCounter(swappable);
+        try (ServerFixture fixture = new ServerFixture()) {
+            fixture.registry.register(NbdExport.readOnly("file", counter));
+            try (WireClient stalled = fixture.client().negotiate("file", false, false)) {
+                for (int i = 0; i < 40; i++) {
+                    stalled.request(0, NbdCommand.READ.code(), i, 0, SIZE, null);
+                }
+                await().atMost(Duration.ofSeconds(10)).until(() -> counter.taken.get() == 40);
+                assertTrue(counter.held.get() > 0, "replies wait in the socket: " + counter.held.get());
+                CompletableFuture<Void> swap = CompletableFuture.runAsync(() -> {
+                    try (SwappableNode.Drain drain = swappable.drain()) {
+                        assertEquals(SIZE, drain.current().size());
+                    } catch (BlockIOException e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                await().atMost(Duration.ofSeconds(10)).until(swap::isDone);
+                swap.join();
+                assertTrue(counter.held.get() > 0, "the swap went ahead with spans unsent");
+            }
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertEquals(0, counter.held.get(), "spans held"));
         } finally {
             swappable.close();
         }
