@@ -6,12 +6,11 @@ import org.fleeced.block.BlockIOException;
  * Finds free host clusters and counts them as used (qcow2 spec "Host cluster management").
  *
  * <p>First fit from {@code freeHint}: the lowest host cluster with refcount 0, so freed clusters
- * are reused before the file grows. Past {@code hostEnd} every cluster is free; it starts past the
- * file and past every cluster the refcounts count (a truncated image may count clusters it no
- * longer holds, maybe still mapped). A cluster whose
- * refcount block does not exist yet becomes that refcount block itself (the block then counts
- * itself), and a refcount table too small for a host offset is grown by
- * {@link RefcountTableGrower}.
+ * are reused before the file grows. Every cluster from {@link #freeFrom} on is free: past the file,
+ * every allocation and every cluster the refcounts count (a truncated image may count clusters it
+ * no longer holds, maybe still mapped). A cluster whose refcount block does not exist yet becomes
+ * that refcount block itself (the block then counts itself), and a refcount table too small for a
+ * host offset is grown by {@link RefcountTableGrower}.
  *
  * <p>Before growing the file while freed clusters wait for their release (see
  * {@link Qcow2Metadata}), the allocator asks its owner to release them; that is the
@@ -45,8 +44,17 @@ final class ClusterAllocator {
     private final String countedFarPastFile;
     /** No free cluster lies below this cluster index. */
     private long freeHint;
-    /** Host offset past the last cluster in use or in the file; everything from here is free. */
+    /**
+     * Host offset past the file as opened and every cluster allocated since: a reference at or
+     * past it points at nothing (damage).
+     */
     private long hostEnd;
+    /**
+     * Host offset past every cluster the refcounts counted at open, at least the file's end: a
+     * truncated image may count clusters it no longer holds, which a reference may still name.
+     * From {@code max(hostEnd, countedEnd)} on, every cluster is free.
+     */
+    private final long countedEnd;
 
     ClusterAllocator(Qcow2Layout layout, Refcounts refcounts, MetadataRegions regions, RefcountTableGrower grower,
                      PendingFrees pendingFrees, long fileSize) throws BlockIOException {
@@ -56,20 +64,26 @@ final class ClusterAllocator {
         this.grower = grower;
         this.pendingFrees = pendingFrees;
         long fileEnd = layout.clusterStart(fileSize + layout.clusterSize() - 1);
-        long countedEnd = layout.clusterStart(refcounts.inUseEnd(fileEnd) + layout.clusterSize() - 1);
-        if (layout.clusterIndex(countedEnd - fileEnd) > MAX_COUNTED_PAST_FILE) {
-            this.countedFarPastFile = "refcounts count host clusters up to offset " + countedEnd
+        long counted = layout.clusterStart(refcounts.inUseEnd(fileEnd) + layout.clusterSize() - 1);
+        this.hostEnd = fileEnd;
+        if (layout.clusterIndex(counted - fileEnd) > MAX_COUNTED_PAST_FILE) {
+            this.countedFarPastFile = "refcounts count host clusters up to offset " + counted
                     + ", far past the end of the file (" + fileSize + ")";
-            this.hostEnd = fileEnd;
+            this.countedEnd = fileEnd;
         } else {
             this.countedFarPastFile = null;
-            this.hostEnd = countedEnd;
+            this.countedEnd = counted;
         }
         this.freeHint = 1;
     }
 
     long hostEnd() {
         return hostEnd;
+    }
+
+    /** Where every cluster is free: past the file, every allocation and every counted cluster. */
+    long freeFrom() {
+        return Math.max(hostEnd, countedEnd);
     }
 
     /** Extends the known end after someone else (the grower) placed clusters there. */
@@ -130,7 +144,7 @@ final class ClusterAllocator {
         long run = 0;
         for (long index = freeHint; ; index++) {
             long host = layout.clusterOffset(index);
-            if (host >= hostEnd) {
+            if (host >= freeFrom()) {
                 if (pendingFrees.releasePendingFrees()) {
                     return -1;
                 }

@@ -30,7 +30,7 @@ final class RefcountTableGrower {
 
     void grow(long neededIndex, ClusterAllocator allocator) throws BlockIOException {
         RefcountTable old = refcounts.table();
-        long start = allocator.hostEnd();
+        long start = allocator.freeFrom();
         int perCluster = layout.reftableEntriesPerCluster();
         long entries = Math.max(neededIndex + 1, old.size() * 2L);
         long tableClusters;
